@@ -1,0 +1,42 @@
+# Every target creates .venv on first use and installs the project into it, so a fresh clone
+# needs nothing run first but Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo serve test test-fast lint format install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/accord demo
+
+serve: $(STAMP)
+	$(BIN)/accord serve --migrate
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
+test: lint
+	$(BIN)/pytest -q
+
+# Skip the long reliability loops while iterating.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m 'not slow' -x
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

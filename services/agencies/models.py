@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.db.base import Base, Timestamped
+
+
+class Agency(Timestamped, Base):
+    """An agency hosted on this node. Agencies elsewhere are known from the directory."""
+
+    __tablename__ = "agencies"
+
+    slug: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))

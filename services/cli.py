@@ -1,0 +1,111 @@
+"""``accord``: the operator's command line. Command names and flags are fixed (DESIGN §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts.agencies import is_agency_slug
+from services.settings import Settings
+
+cli = typer.Typer(
+    name="accord",
+    help="Accord node: consent-bound, sealed referrals between agencies.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _parse_agency(value: str) -> tuple[str, str]:
+    slug, sep, name = value.partition("=")
+    slug = slug.strip()
+    if not sep or not name.strip():
+        raise typer.BadParameter(f"{value!r} is not SLUG=NAME, e.g. unhcr=UNHCR")
+    if not is_agency_slug(slug):
+        raise typer.BadParameter(
+            f"{slug!r} is not an agency slug: 2-32 characters, lowercase letters, digits, dashes"
+        )
+    return slug, name.strip()
+
+
+@cli.command()
+def init(
+    agency: Annotated[
+        list[str] | None,
+        typer.Option("--agency", help="An agency hosted on this node, as SLUG=NAME. Repeatable."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout and nothing else.")
+    ] = False,
+) -> None:
+    """Apply migrations and register the agencies hosted on this node."""
+    from services.init import initialise_node
+
+    settings = Settings()
+    agencies = [_parse_agency(value) for value in agency or []]
+    result = asyncio.run(initialise_node(settings, agencies))
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    table = Table("agency", "name", "created now", title="Agencies hosted on this node")
+    for row in result["agencies"]:
+        table.add_row(row["agency"], row["name"], "yes" if row["created"] else "no")
+    Console().print(table)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Apply pending migrations before serving.")
+    ] = False,
+) -> None:
+    """Run the node's HTTP API."""
+    import uvicorn
+
+    from services.db.migrate import upgrade_to_head
+
+    settings = Settings()
+    if migrate:
+        upgrade_to_head(settings.database_url)
+    uvicorn.run(
+        "services.asgi:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@cli.command()
+def demo(
+    exit_after: Annotated[
+        bool, typer.Option("--exit", help="Stop the nodes once the summary is printed.")
+    ] = False,
+    summary_json: Annotated[
+        str | None, typer.Option("--summary-json", help="Also write the summary to this file.")
+    ] = None,
+) -> None:
+    """Start a local node on SQLite under ./var/demo and print where to reach it."""
+    from services.demo.runner import run_demo
+
+    raise typer.Exit(run_demo(exit_after=exit_after, summary_json=summary_json))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Engines for the embedded SQLite default and for PostgreSQL, from one configured URL.
+
+One URL serves two drivers: the API and the workers use async SQLAlchemy (asyncpg, or
+aiosqlite), while Alembic and authlib's synchronous token endpoint use a sync engine (psycopg 3,
+or the standard library's sqlite3). DESIGN §2 records why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+
+
+class UnsupportedDatabase(ValueError):
+    pass
+
+
+def _url_for(url: str | URL, drivers: dict[str, str]) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in drivers:
+        raise UnsupportedDatabase(
+            f"database backend {backend!r} is not supported; use sqlite:/// or postgresql://"
+        )
+    return parsed.set(drivername=drivers[backend])
+
+
+def async_url(url: str | URL) -> URL:
+    return _url_for(url, _ASYNC_DRIVERS)
+
+
+def sync_url(url: str | URL) -> URL:
+    return _url_for(url, _SYNC_DRIVERS)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _ensure_sqlite_dir(url: URL) -> None:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    """WAL, foreign keys, a busy timeout, and transactions SQLAlchemy controls.
+
+    pysqlite opens transactions lazily and commits around DDL on its own, which breaks
+    SAVEPOINTs and transactional migrations; SQLAlchemy's documented remedy is to switch the
+    driver's own handling off and emit BEGIN ourselves. ``BEGIN IMMEDIATE`` takes the write lock
+    up front, so two writers queue on the busy timeout instead of one failing with
+    "database is locked" when it upgrades a read lock mid-transaction.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sync_engine(url: str | URL, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> Engine:
+    target = sync_url(url)
+    if target.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(target)
+        engine = create_engine(target, **kwargs)
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    return create_engine(target, pool_pre_ping=True, **kwargs)
+
+
+def make_async_engine(
+    url: str | URL, *, busy_timeout_ms: int = 10_000, pool_size: int = 10, **kwargs: Any
+) -> AsyncEngine:
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(target)
+        engine = create_async_engine(target, **kwargs)
+        _configure_sqlite(engine.sync_engine, busy_timeout_ms)
+        return engine
+    return create_async_engine(target, pool_pre_ping=True, pool_size=pool_size, **kwargs)

@@ -1,0 +1,113 @@
+"""Exception handlers: every error leaves the node as an RFC 9457 problem document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.errors import (
+    PROBLEM_MEDIA_TYPE,
+    AccordError,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+    problem_body,
+)
+
+
+def request_id_of(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def problem_response(
+    body: dict[str, Any], *, request_id: str | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if request_id is not None:
+        body = {**body, "request_id": request_id}
+    return JSONResponse(
+        body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def render_error(error: AccordError, request_id: str | None) -> JSONResponse:
+    return problem_response(error.problem(), request_id=request_id, headers=error.headers)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_error(exc: RequestValidationError) -> AccordError:
+    """Map FastAPI's validation errors to one entry per bad field, never echoing the input."""
+    errors = list(exc.errors())
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            return MalformedJson(
+                f"The request body is not valid JSON ({reason} at character {error['loc'][-1]})."
+            )
+    entries = [
+        {"location": _location(e["loc"]), "message": _message(e), "type": e["type"]} for e in errors
+    ]
+    fields = ", ".join(entry["location"] for entry in entries)
+    noun = "field is" if len(entries) == 1 else "fields are"
+    return ValidationFailed(
+        f"{len(entries)} {noun} invalid: {fields}. See `errors` for what each one needs.",
+        extra={"errors": entries},
+    )
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"Unknown field {error['loc'][-1]!r}: remove it (this operation does not accept it)."
+    if error["type"] == "missing":
+        return "Field required."
+    return str(error["msg"])
+
+
+def http_error(exc: StarletteHTTPException) -> AccordError:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return NotFound(
+            "No resource exists at this path. The API is described at /openapi.json.",
+            headers=headers,
+        )
+    if exc.status_code == 405:
+        allowed = headers.get("Allow", headers.get("allow", ""))
+        return MethodNotAllowed(
+            f"This path does not accept that method. Allowed: {allowed or 'none'}.",
+            headers=headers,
+        )
+    if exc.status_code == 413:
+        return PayloadTooLarge(str(exc.detail), headers=headers)
+    return AccordError(str(exc.detail), headers=headers, status=exc.status_code)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_accord_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, AccordError):
+            raise exc
+        return render_error(exc, request_id_of(request))
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, RequestValidationError):
+            raise exc
+        return render_error(validation_error(exc), request_id_of(request))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, StarletteHTTPException):
+            raise exc
+        return render_error(http_error(exc), request_id_of(request))
+
+    app.add_exception_handler(AccordError, on_accord_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+__all__ = ["install_problem_handlers", "problem_body", "problem_response", "render_error"]

@@ -1,0 +1,52 @@
+"""Routers whose JSON operations refuse other media types with 415 instead of a confusing 422."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from email.message import Message
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, params
+from fastapi.routing import APIRoute
+
+from services.errors import UnsupportedMediaType
+
+
+def _is_json(content_type: str) -> bool:
+    message = Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length != "0"
+    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+
+
+class JsonRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
+            return handler
+
+        async def json_only(request: Request) -> Response:
+            content_type = request.headers.get("content-type")
+            if _has_body(request) and not (content_type and _is_json(content_type)):
+                shown = content_type.split(";")[0].strip() if content_type else "none"
+                raise UnsupportedMediaType(
+                    f"This operation takes application/json; the request was sent as {shown}. "
+                    "Set `Content-Type: application/json`."
+                )
+            return await handler(request)
+
+        return json_only
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """The router every API package uses, so media-type rules are the same everywhere."""
+    return APIRouter(route_class=JsonRoute, **kwargs)

@@ -1,0 +1,69 @@
+"""The operator's command line: fixed command names, JSON output that scripts can parse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from services.cli import cli
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init", "serve", "demo"):
+        assert command in result.output
+
+
+def _accord(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_init_migrates_and_registers_agencies_as_json(tmp_path: Path) -> None:
+    env = {"ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}", "PYTHONPATH": os.getcwd()}
+    first = _accord(
+        "init", "--agency", "unhcr=UNHCR", "--agency", "iom=IOM", "--json", env=env, cwd=tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {
+        "agencies": [
+            {"agency": "unhcr", "name": "UNHCR", "created": True},
+            {"agency": "iom", "name": "IOM", "created": True},
+        ]
+    }
+    again = _accord("init", "--agency", "unhcr=UNHCR", "--json", env=env, cwd=tmp_path)
+    assert json.loads(again.stdout)["agencies"][0]["created"] is False
+
+
+def test_init_refuses_a_bad_agency_slug(tmp_path: Path) -> None:
+    env = {"ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}", "PYTHONPATH": os.getcwd()}
+    result = _accord("init", "--agency", "UN HCR=UNHCR", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not an agency slug" in result.stderr
+    assert not (tmp_path / "node.db").exists()
+
+
+def test_demo_starts_a_node_and_says_where_it_is(tmp_path: Path) -> None:
+    env = {"PYTHONPATH": os.getcwd()}
+    summary = tmp_path / "summary.json"
+    result = _accord("demo", "--exit", "--summary-json", str(summary), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [node] = json.loads(summary.read_text())["nodes"]
+    assert node["url"] in result.stdout
+    assert f"{node['url']}/docs" in result.stdout
+    assert (tmp_path / "var" / "demo" / "unhcr.db").exists()
