@@ -6,16 +6,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session as SyncSession
 
+from auth import login
+from auth.clients import endpoints as clients
+from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
+from auth.oauth import endpoints as oauth
+from auth.users import endpoints as users
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.health import endpoints as health
 from services.health import problem_catalogue
 from services.http.middleware import RequestContextMiddleware
 from services.http.problems import install_problem_handlers
-from services.observability.logging import configure_logging
+from services.master_key import load_master_key
+from services.observability.logging import configure_logging, get_logger
 from services.observability.metrics import HttpMetrics
 from services.settings import Settings
+
+log = get_logger("accord.app")
 
 API_DESCRIPTION = """\
 Accord moves referrals about a person between agencies only with the person's consent, only
@@ -31,8 +41,27 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = Database.open(settings)
+        master_key = load_master_key(settings)
+        db = Database.open(settings)
+        app.state.db = db
         app.state.migration_heads = head_revisions()
+
+        def ensure_and_load(session: SyncSession) -> TokenKeys:
+            # Two workers starting at once may each add a key; both are valid and published,
+            # and the newest signs, so the race is harmless.
+            ensure_token_key(session, master_key)
+            return load_token_keys(session, master_key)
+
+        async def load_keys() -> TokenKeys:
+            async with db.sessions.begin() as session:
+                return await session.run_sync(ensure_and_load)
+
+        app.state.token_keys = TokenKeyHolder(load_keys)
+        try:
+            await app.state.token_keys.refresh(force=True)
+        except (SQLAlchemyError, OSError):
+            # Not migrated yet: /readyz says so, and keys are made on first use after `init`.
+            log.warning("token_keys_unavailable")
         try:
             yield
         finally:
@@ -52,4 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(problem_catalogue.router)
+    app.include_router(oauth.router)
+    app.include_router(login.router)
+    app.include_router(users.router)
+    app.include_router(clients.router)
     return app

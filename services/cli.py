@@ -46,16 +46,36 @@ def init(
 ) -> None:
     """Apply migrations and register the agencies hosted on this node."""
     from services.init import initialise_node
+    from services.master_key import MasterKeyMissing
 
     settings = Settings()
     agencies = [_parse_agency(value) for value in agency or []]
-    result = asyncio.run(initialise_node(settings, agencies))
+    try:
+        result = asyncio.run(initialise_node(settings, agencies))
+    except MasterKeyMissing as exc:
+        typer.echo(f"accord init: {exc}", err=True)
+        raise typer.Exit(1) from exc
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
-    table = Table("agency", "name", "created now", title="Agencies hosted on this node")
+    table = Table(
+        "agency",
+        "name",
+        "admin email",
+        "admin password",
+        "client id",
+        "client secret",
+        title="Agencies hosted on this node (secrets are shown only now)",
+    )
     for row in result["agencies"]:
-        table.add_row(row["agency"], row["name"], "yes" if row["created"] else "no")
+        table.add_row(
+            row["agency"],
+            row["name"],
+            row["admin"]["email"],
+            row["admin"]["password"] or "(unchanged)",
+            row["client"]["client_id"],
+            row["client"]["client_secret"] or "(unchanged)",
+        )
     Console().print(table)
 
 

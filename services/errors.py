@@ -123,6 +123,16 @@ class UnsupportedMediaType(AccordError):
     explanation = "Send the body with the Content-Type the operation documents (application/json)."
 
 
+class TooManyRequests(AccordError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many failed attempts"
+    explanation = (
+        "Repeated failures from this account or address; wait the number of seconds in the "
+        "Retry-After header before trying again."
+    )
+
+
 class ServiceUnavailable(AccordError):
     status = 503
     slug = "service-unavailable"

@@ -1,24 +1,86 @@
-"""``accord init``: bring a node's database to the newest schema and register its agencies."""
+"""``accord init``: bring a node's database to the newest schema, register its agencies, and
+give each a first admin and an admin API client, whose secrets are printed once, here only."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.clients import service as clients
+from auth.clients.schemas import ClientCreate
+from auth.keys import ensure_token_key
+from auth.models import ApiClient, User
+from auth.scopes import ALL_ROLES, ALL_SCOPES, Role, Scope
+from auth.users import service as users
+from auth.users.schemas import UserCreate
 from services.agencies import service as agencies
 from services.db.migrate import upgrade_to_head
 from services.db.session import Database
+from services.master_key import load_master_key
 from services.settings import Settings
+
+ADMIN_CLIENT_NAME = "Admin API client (created by accord init)"
+
+
+def admin_email(agency: str) -> str:
+    return f"admin@{agency}.accord.invalid"
+
+
+async def _first_admin(session: AsyncSession, agency: str) -> dict[str, Any]:
+    email = admin_email(agency)
+    existing = (await session.scalars(select(User).where(User.email == email))).first()
+    if existing is not None:
+        return {"email": email, "password": None}
+    _, password = await users.create(
+        session,
+        agency=agency,
+        data=UserCreate(email=email, display_name=f"{agency} administrator", roles=[Role.ADMIN]),
+    )
+    return {"email": email, "password": password}
+
+
+async def _admin_client(session: AsyncSession, agency: str) -> dict[str, Any]:
+    existing = (
+        await session.scalars(
+            select(ApiClient).where(ApiClient.agency == agency, ApiClient.name == ADMIN_CLIENT_NAME)
+        )
+    ).first()
+    if existing is not None:
+        return {"client_id": existing.client_id, "client_secret": None, "scopes": existing.scopes}
+    client, secret = await clients.create(
+        session,
+        agency=agency,
+        data=ClientCreate(
+            name=ADMIN_CLIENT_NAME,
+            scopes=sorted(Scope(s) for s in ALL_SCOPES),
+            roles=sorted(Role(r) for r in ALL_ROLES),
+        ),
+        client_id=f"{agency}-admin",
+    )
+    return {"client_id": client.client_id, "client_secret": secret, "scopes": client.scopes}
 
 
 async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> dict[str, Any]:
+    master_key = load_master_key(settings)
     upgrade_to_head(settings.database_url)
     db = Database.open(settings)
     try:
         async with db.sessions.begin() as session:
+            await session.run_sync(lambda s: ensure_token_key(s, master_key))
             rows = []
             for slug, name in hosted:
                 agency, created = await agencies.ensure_hosted(session, slug=slug, name=name)
-                rows.append({"agency": agency.slug, "name": agency.name, "created": created})
+                rows.append(
+                    {
+                        "agency": agency.slug,
+                        "name": agency.name,
+                        "created": created,
+                        "admin": await _first_admin(session, slug),
+                        "client": await _admin_client(session, slug),
+                    }
+                )
     finally:
         await db.close()
     return {"agencies": rows}

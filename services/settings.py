@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,9 +27,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest accepted request body.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = Field(True, description="JSON lines on stdout; false renders for a terminal.")
+    master_key: SecretStr | None = Field(
+        None,
+        description="The node master key, 32 bytes base64url. Wraps every private key and data "
+        "key at rest. Prefer ACCORD_MASTER_KEY_FILE in production.",
+    )
+    master_key_file: Path | None = Field(None, description="A file holding the master key.")
+    access_token_ttl_seconds: int = Field(600, gt=0, le=3600)
+    refresh_token_ttl_seconds: int = Field(8 * 3600, gt=0)
+    session_idle_seconds: int = Field(30 * 60, gt=0)
+    session_absolute_seconds: int = Field(12 * 3600, gt=0)
     db_pool_size: int = Field(10, gt=0)
     sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
 
     @property
     def var_dir(self) -> Path:
         return Path("var")
+
+    @property
+    def issuer(self) -> str:
+        """The OAuth issuer and JWT audience: this node's public URL, without a trailing slash."""
+        return self.public_url.rstrip("/")

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from services.app import create_app
 from services.db.migrate import upgrade_to_head
 from services.settings import Settings
+from tests.support.app import make_settings, serving
 from tests.support.postgres import (
     create_database,
     drop_database,
@@ -97,7 +98,7 @@ def empty_database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(env="dev", database_url=database_url, log_json=True)
+    return make_settings(database_url)
 
 
 @pytest.fixture
@@ -108,7 +109,5 @@ def app(settings: Settings) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client wired to the app in-process, with the app's lifespan running."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with serving(app) as http:
+        yield http

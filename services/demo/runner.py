@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from services.init import initialise_node
+from services.master_key import generate_master_key
 from services.settings import Settings
 
 from .nodes import NodeProcess
@@ -26,10 +27,18 @@ def run_demo(*, exit_after: bool, summary_json: str | None) -> int:
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(parents=True)
     database_url = f"sqlite:///{DEMO_DIR / 'unhcr.db'}"
-    asyncio.run(initialise_node(Settings(database_url=database_url), DEMO_AGENCIES))
+    key_file = DEMO_DIR / "master.key"
+    key_file.write_text(generate_master_key())
+    key_file.chmod(0o600)
+    settings = Settings(env="dev", database_url=database_url, master_key_file=key_file)
+    asyncio.run(initialise_node(settings, DEMO_AGENCIES))
     node = NodeProcess(
         name="unhcr",
-        env={"ACCORD_DATABASE_URL": database_url, "ACCORD_ENV": "dev"},
+        env={
+            "ACCORD_DATABASE_URL": database_url,
+            "ACCORD_ENV": "dev",
+            "ACCORD_MASTER_KEY_FILE": str(key_file),
+        },
         log_path=DEMO_DIR / "unhcr.log",
     )
     node.start()

@@ -187,14 +187,12 @@ async def test_streamed_oversized_body_is_413(client: httpx.AsyncClient) -> None
 
 async def test_body_limit_is_a_setting(tmp_path, database_url: str) -> None:
     from services.app import create_app
-    from services.settings import Settings
+    from tests.support.app import make_settings, serving
 
-    small = create_app(Settings(env="dev", database_url=database_url, max_body_bytes=64))
+    small = create_app(make_settings(database_url, max_body_bytes=64))
     small.include_router(probe)
-    async with small.router.lifespan_context(small):
-        transport = httpx.ASGITransport(app=small)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            response = await http.post("/probe/items", json={"name": "x" * 100, "count": 1})
+    async with serving(small) as http:
+        response = await http.post("/probe/items", json={"name": "x" * 100, "count": 1})
     assert_problem(response, 413, "payload-too-large")
 
 

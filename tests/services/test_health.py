@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.app import create_app
-from services.settings import Settings
+from tests.support.app import make_settings, serving
 from tests.support.markers import sqlite_only
 
 
@@ -23,22 +23,18 @@ async def test_readyz_is_ready_on_a_migrated_database(client: httpx.AsyncClient)
 
 
 async def test_readyz_refuses_a_database_without_migrations(empty_database_url: str) -> None:
-    app = create_app(Settings(env="dev", database_url=empty_database_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            response = await http.get("/readyz")
+    app = create_app(make_settings(empty_database_url))
+    async with serving(app) as http:
+        response = await http.get("/readyz")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "accord init" in response.json()["detail"]
 
 
 async def test_readyz_refuses_an_unreachable_database() -> None:
-    app = create_app(Settings(env="dev", database_url="postgresql://nobody@127.0.0.1:1/none"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            response = await http.get("/readyz")
+    app = create_app(make_settings("postgresql://nobody@127.0.0.1:1/none"))
+    async with serving(app) as http:
+        response = await http.get("/readyz")
     assert response.status_code == 503
     assert response.json()["type"] == "/problems/service-unavailable"
 

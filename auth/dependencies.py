@@ -1,0 +1,155 @@
+"""FastAPI dependencies that turn a bearer token into a ``Principal`` and enforce requirements.
+
+Every route declares what it needs with ``Requires(scope=..., role=...)``; a test walks the
+app's routes and fails on any route that declares nothing and is not explicitly public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db.session import Session
+from services.errors import Forbidden, Unauthenticated
+
+from .introspect import Standing, revocation_keys, standing, user_id_of
+from .keys import TokenKeys
+from .models import ApiClient, RevokedToken, User
+from .principal import Principal
+from .tokens import AccessClaims, InvalidToken, verify_access_token
+
+REALM = 'Bearer realm="accord"'
+
+
+def _challenge(error: str | None = None, description: str | None = None, **extra: str) -> str:
+    parts = [REALM]
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    parts.extend(f'{name}="{value}"' for name, value in extra.items())
+    return ", ".join(parts)
+
+
+def invalid_token(description: str) -> Unauthenticated:
+    return Unauthenticated(
+        description,
+        headers={"WWW-Authenticate": _challenge("invalid_token", description)},
+    )
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated(
+            "This operation needs a bearer access token from /oauth/token.",
+            headers={"WWW-Authenticate": REALM},
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "Send the access token as `Authorization: Bearer <token>`.",
+            headers={"WWW-Authenticate": _challenge("invalid_request", "Malformed bearer header")},
+        )
+    return token.strip()
+
+
+async def token_keys(request: Request) -> TokenKeys:
+    keys: TokenKeys = await request.app.state.token_keys.current()
+    return keys
+
+
+async def _standing(session: AsyncSession, claims: AccessClaims) -> Standing:
+    client = (
+        await session.scalars(select(ApiClient).where(ApiClient.client_id == claims.client_id))
+    ).first()
+    user_id = user_id_of(claims)
+    user = await session.get(User, user_id) if user_id else None
+    revoked = (
+        await session.scalars(
+            select(RevokedToken.key).where(RevokedToken.key.in_(revocation_keys(claims)))
+        )
+    ).first() is not None
+    return standing(claims, client, user, revoked)
+
+
+async def resolve_principal(request: Request, session: AsyncSession, token: str) -> Principal:
+    settings = request.app.state.settings
+    holder = request.app.state.token_keys
+    keys = await holder.current()
+    try:
+        claims = verify_access_token(keys.verification, token, issuer=settings.issuer)
+    except InvalidToken as exc:
+        if "key this node does not know" in exc.description and await holder.refresh():
+            try:
+                claims = verify_access_token(
+                    (await holder.current()).verification, token, issuer=settings.issuer
+                )
+            except InvalidToken as again:
+                raise invalid_token(again.description) from again
+        else:
+            raise invalid_token(exc.description) from exc
+    now_standing = await _standing(session, claims)
+    if not now_standing.active:
+        raise invalid_token("The token has been revoked, or its account is disabled or gone.")
+    return Principal(
+        agency=claims.agency,
+        kind="user" if claims.kind == "user" else "client",
+        subject=claims.subject,
+        client_id=claims.client_id,
+        roles=now_standing.roles,
+        data_roles=now_standing.data_roles,
+        scopes=claims.scopes,
+        token_id=claims.token_id,
+    )
+
+
+async def current_principal(request: Request, session: Session) -> Principal:
+    return await resolve_principal(request, session, _bearer(request))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class Requirement:
+    """A route's declared need: one scope, and at least one of some roles."""
+
+    def __init__(self, scope: str, roles: frozenset[str]) -> None:
+        self.scope = scope
+        self.roles = roles
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_scope(self.scope):
+            raise Forbidden(
+                f"The access token lacks the scope {self.scope}. Request it from /oauth/token.",
+                headers={
+                    "WWW-Authenticate": _challenge(
+                        "insufficient_scope", f"Needs scope {self.scope}", scope=self.scope
+                    )
+                },
+                extra={"required_scope": self.scope},
+            )
+        if not principal.has_any_role(self.roles):
+            raise Forbidden(
+                f"This needs the role {' or '.join(sorted(self.roles))} at {principal.agency}.",
+                extra={"required_roles": sorted(self.roles)},
+            )
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Requires(scope={self.scope!r}, roles={sorted(self.roles)!r})"
+
+
+def Requires(*, scope: str, role: str | Iterable[str]) -> Any:
+    """Declare a route's need, read as a type:
+    ``principal: Annotated[Principal, Requires(scope="referrals:approve", role="focal_point")]``.
+    """
+    roles = frozenset([role] if isinstance(role, str) else role)
+    return Depends(Requirement(scope, roles))
+
+
+__all__ = ["CurrentPrincipal", "Requirement", "Requires", "resolve_principal"]

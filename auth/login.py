@@ -1,0 +1,138 @@
+"""Password sign-in for people: the console's login, which /oauth/authorize also relies on.
+
+A minimal page here; the console styles its own around the same session machinery.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+
+from auth import throttle
+from auth.models import User
+from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.sessions import SESSION_COOKIE, close_session, open_session
+from services.db.session import Session
+from services.http.routing import api_router
+
+router = api_router(tags=["console"], include_in_schema=False)
+LOGIN_CSRF_COOKIE = "accord_login_csrf"
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after sign-in would hand sessions to phishers."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/console"
+    return target
+
+
+def _secure(request: Request) -> bool:
+    return str(request.app.state.settings.public_url).startswith("https://")
+
+
+def _page(
+    request: Request,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    email: str = "",
+    next_path: str = "/console",
+) -> HTMLResponse:
+    csrf = secrets.token_urlsafe(24)
+    html = _templates.get_template("login.html").render(
+        csrf_token=csrf, error=error, email=email, next=next_path
+    )
+    response = HTMLResponse(html, status_code=status)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/console/login",
+    )
+    return response
+
+
+@router.get("/console/login")
+async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return _page(request, next_path=_safe_next(next))
+
+
+@router.post("/console/login")
+async def login(
+    request: Request,
+    session: Session,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/console",
+) -> Response:
+    target = _safe_next(next)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        return _page(
+            request, status=403, error="The form expired. Please sign in again.", next_path=target
+        )
+    normalized = email.strip().lower()
+    keys = throttle.throttle_keys(
+        account=f"user:{normalized}", address=request.client.host if request.client else None
+    )
+    try:
+        await session.run_sync(lambda s: throttle.check(s, keys))
+    except throttle.Throttled as exc:
+        page = _page(
+            request,
+            status=429,
+            email=normalized,
+            next_path=target,
+            error=f"Too many failed attempts. Try again in {exc.retry_after} seconds.",
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    user = (await session.scalars(select(User).where(User.email == normalized))).first()
+    if not verify_password(user.password_hash if user else None, password) or (
+        user is None or user.disabled
+    ):
+        await session.run_sync(lambda s: throttle.record_failure(s, keys))
+        return _page(
+            request,
+            status=401,
+            email=normalized,
+            next_path=target,
+            error="The email or password is not right.",
+        )
+    await session.run_sync(lambda s: throttle.record_success(s, keys[0]))
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    cookie = await open_session(session, user, request.app.state.settings)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+        max_age=request.app.state.settings.session_absolute_seconds,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+    return response
+
+
+@router.post("/console/logout")
+async def logout(request: Request, session: Session) -> Response:
+    await close_session(session, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,69 @@
+"""Managing people's accounts: created, changed and disabled by their own agency's admins."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.models import User
+from auth.passwords import hash_password, new_password
+from auth.principal import Principal
+from auth.scopes import Role
+from services.errors import Conflict, NotFound
+
+from . import repository
+from .schemas import UserCreate, UserPatch
+
+
+async def create(
+    session: AsyncSession, *, agency: str, data: UserCreate
+) -> tuple[User, str | None]:
+    """Create a user of ``agency``; returns the generated password when none was given."""
+    if await repository.by_email(session, data.email) is not None:
+        raise Conflict(f"A user with the email {data.email} already exists on this node.")
+    generated = None if data.password is not None else new_password()
+    password = data.password.get_secret_value() if data.password is not None else generated
+    assert password is not None  # noqa: S101 - one of the two is always set
+    user = User(
+        agency=agency,
+        email=data.email,
+        display_name=data.display_name,
+        roles=[r.value for r in data.roles],
+        data_roles=list(data.data_roles),
+        password_hash=hash_password(password),
+        disabled=False,
+    )
+    return await repository.add(session, user), generated
+
+
+async def get(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    user = await repository.get_for(session, principal, user_id)
+    if user is None:
+        raise NotFound("No user with this id at your agency.")
+    return user
+
+
+async def update(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, patch: UserPatch
+) -> tuple[User, str | None]:
+    user = await get(session, principal, user_id)
+    is_self = principal.user_id == user.id
+    if is_self and patch.disabled:
+        raise Conflict("You cannot disable your own account; ask another admin.")
+    if is_self and patch.roles is not None and Role.ADMIN not in patch.roles:
+        raise Conflict("You cannot remove your own admin role; ask another admin.")
+    if patch.display_name is not None:
+        user.display_name = patch.display_name
+    if patch.roles is not None:
+        user.roles = [r.value for r in patch.roles]
+    if patch.data_roles is not None:
+        user.data_roles = list(patch.data_roles)
+    if patch.disabled is not None:
+        user.disabled = patch.disabled
+    generated = None
+    if patch.reset_password:
+        generated = new_password()
+        user.password_hash = hash_password(generated)
+    await session.flush()
+    return user, generated
