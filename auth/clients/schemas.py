@@ -24,9 +24,7 @@ class ClientCreate(RequestModel):
         description="RFC 7591 name. A secret client may use both basic and post; "
         "private_key_jwt needs `jwks`; none is for public authorization-code clients (PKCE).",
     )
-    grant_types: list[GrantType] = Field(
-        default_factory=lambda: ["client_credentials"], min_length=1
-    )
+    grant_types: list[GrantType] = Field(["client_credentials"], min_length=1)
     redirect_uris: list[str] = []
     jwks: dict[str, Any] | None = Field(None, description="Public JWK Set for private_key_jwt.")
 
