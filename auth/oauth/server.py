@@ -14,7 +14,11 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -42,8 +46,9 @@ from services.db.base import new_id, utcnow
 from .requests import HttpSnapshot, SnapshotRequest
 
 CODE_LIFETIME = timedelta(minutes=5)
-#: Client assertions must be short-lived, so remembered ``jti`` values can be pruned.
-MAX_ASSERTION_LIFETIME = timedelta(minutes=10)
+#: Client assertions must be short-lived, so remembered ``jti`` values can be pruned. An hour
+#: is what common client libraries (authlib among them) put in ``exp`` by default.
+MAX_ASSERTION_LIFETIME = timedelta(minutes=65)
 ASSERTION_ALGORITHMS = ["EdDSA", "ES256", "ES384", "RS256", "PS256"]
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 ALL_AUTH_METHODS = [*SECRET_METHODS, "private_key_jwt", "none"]
@@ -160,6 +165,23 @@ class StrictS256(CodeChallenge):  # type: ignore[misc]
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, "private_key_jwt"]
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        requested = parse_scope(self.request.payload.scope)
+        allowed = set(self.request.client.row.scopes)
+        beyond = [s for s in requested if s not in allowed]
+        if beyond:
+            raise InvalidScopeError(
+                description=f"This client is not registered for: {' '.join(beyond)}."
+            )
+
+    def generate_token(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # No scope asked for means every scope the client's admin registered (RFC 6749 §3.3).
+        if not kwargs.get("scope"):
+            kwargs["scope"] = " ".join(self.request.client.row.scopes)
+        token: dict[str, Any] = super().generate_token(*args, **kwargs)
+        return token
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -286,7 +308,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         lifetime = int(claims["exp"]) - int(claims.get("iat", claims["exp"]))
         if lifetime > MAX_ASSERTION_LIFETIME.total_seconds():
             raise InvalidClientError(
-                description="The client assertion lives too long (max 10 min)."
+                description="The client assertion lives too long (max 1 hour)."
             )
         return token.claims
 

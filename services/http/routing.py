@@ -6,8 +6,8 @@ from collections.abc import Callable, Coroutine
 from email.message import Message
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, params
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, FastAPI, Request, Response, params
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from services.errors import UnsupportedMediaType
 
@@ -50,3 +50,18 @@ class JsonRoute(APIRoute):
 def api_router(**kwargs: Any) -> APIRouter:
     """The router every API package uses, so media-type rules are the same everywhere."""
     return APIRouter(route_class=JsonRoute, **kwargs)
+
+
+def operations(app: FastAPI) -> list[tuple[str, str, Any]]:
+    """Every (method, path template, dependant) the app serves, with router prefixes applied.
+
+    Recent FastAPI keeps included routers nested instead of copying their routes, so
+    ``app.routes`` alone does not list them; ``iter_route_contexts`` walks the nesting.
+    """
+    found = []
+    for context in iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)
+        for method in sorted(context.methods or []):
+            if method != "HEAD" and context.path is not None:
+                found.append((method, context.path, dependant))
+    return found

@@ -1,0 +1,30 @@
+"""The routes anyone may call without a token. Reviewed by hand: every other route must declare
+``Requires(scope=..., role=...)``, and a test fails on one that does neither."""
+
+from __future__ import annotations
+
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("GET", "/problems"),
+        ("GET", "/problems/{slug}"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/jwks.json"),
+        # OAuth endpoints authenticate the client themselves (RFC 6749 §2.3).
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/revoke"),
+        ("POST", "/oauth/introspect"),
+        # Authenticates the person by their console session, or sends them to sign in.
+        ("GET", "/oauth/authorize"),
+        ("GET", "/console/login"),
+        ("POST", "/console/login"),
+        ("POST", "/console/logout"),
+        # FastAPI's own documentation pages.
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/redoc"),
+    }
+)

@@ -1,0 +1,84 @@
+"""A principal of one agency can never read or change another agency's rows on a shared node."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from auth.public import PUBLIC_ROUTES
+from auth.scopes import ALL_ROLES, ALL_SCOPES
+from services.http.routing import operations
+from tests.support.identity import bearer, client_token, seed_client
+from tests.support.matrix import ROUTE_CASES, Case
+
+
+def test_every_protected_route_is_in_the_matrix(app: FastAPI) -> None:
+    protected = {(m, p) for m, p, _ in operations(app) if (m, p) not in PUBLIC_ROUTES}
+    assert protected - set(ROUTE_CASES) == set(), "add these routes to tests/support/matrix.py"
+    assert set(ROUTE_CASES) - protected == set(), "the matrix names routes that no longer exist"
+
+
+async def _call(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    case: Case,
+    params: dict[str, str],
+    token: str | None,
+) -> httpx.Response:
+    url = path.format(**params) if params else path
+    kwargs: dict = {"headers": bearer(token) if token else {}}
+    if case.body is not None:
+        kwargs["json"] = case.body()
+    return await http.request(method, url, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTE_CASES))
+async def test_route_enforces_token_scope_role_and_tenancy(
+    app: FastAPI, client: httpx.AsyncClient, agencies, method: str, path: str
+) -> None:
+    case = ROUTE_CASES[(method, path)]
+    own = await case.resource(app, "unhcr") if case.resource else {}
+    params = own if "{" in path else {}
+
+    right = await seed_client(app, "unhcr", scopes=[case.scope], roles=[case.role])
+    no_scope = await seed_client(
+        app, "unhcr", scopes=sorted(ALL_SCOPES - {case.scope}), roles=[case.role]
+    )
+    no_role = await seed_client(
+        app, "unhcr", scopes=[case.scope], roles=sorted(ALL_ROLES - {case.role})
+    )
+    foreign = await seed_client(app, "iom", scopes=[case.scope], roles=[case.role])
+
+    anonymous = await _call(client, method, path, case, params, None)
+    assert anonymous.status_code == 401, "no token"
+
+    missing_scope = await _call(
+        client, method, path, case, params, await client_token(client, no_scope)
+    )
+    assert missing_scope.status_code == 403, "missing scope"
+    assert 'error="insufficient_scope"' in missing_scope.headers["www-authenticate"]
+
+    missing_role = await _call(
+        client, method, path, case, params, await client_token(client, no_role)
+    )
+    assert missing_role.status_code == 403, "missing role"
+
+    other_agency = await _call(
+        client, method, path, case, params, await client_token(client, foreign)
+    )
+    if "{" in path:
+        assert other_agency.status_code == 404, "another agency's row must not be found"
+    elif case.lists:
+        listed = [item.get("agency") for item in other_agency.json()[case.lists]]
+        assert "unhcr" not in listed, "another agency's rows must not be listed"
+    elif case.creates_in:
+        assert other_agency.json()[case.creates_in] == "iom", "created at the caller's agency"
+
+    allowed = await _call(client, method, path, case, params, await client_token(client, right))
+    assert allowed.status_code == case.ok, allowed.text
+    if case.lists:
+        listed = [item.get("agency") for item in allowed.json()[case.lists]]
+        assert listed, "the caller's own rows are listed"
+        assert set(listed) == {"unhcr"}

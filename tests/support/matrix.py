@@ -1,0 +1,89 @@
+"""The tenancy matrix: one entry per protected route, grown by every issue that adds routes.
+
+Each entry says which scope and role the route needs, how to build a request against a
+resource of the calling agency (``own``) or of another agency (``foreign``), and what success
+looks like. ``test_tenancy_matrix`` runs every entry five ways: no token, another agency's
+token, a token missing the scope, a principal missing the role, and the right principal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+
+from tests.support.identity import seed_client, seed_user
+
+#: Builds one resource of ``agency`` and returns the path parameters that address it.
+Fixture = Callable[[FastAPI, str], Awaitable[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    scope: str
+    role: str
+    ok: int = 200
+    resource: Fixture | None = None
+    body: Callable[[], dict[str, Any]] | None = None
+    #: For list routes: the key under which ids are listed, to check no foreign row appears.
+    lists: str | None = None
+    #: For creation: the response field naming the agency, to check it is the caller's.
+    creates_in: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def a_user(app: FastAPI, agency: str) -> dict[str, str]:
+    user = await seed_user(
+        app, agency, f"{uuid.uuid4().hex[:8]}@{agency}.example", roles=["caseworker"]
+    )
+    return {"user_id": user.id}
+
+
+async def a_client(app: FastAPI, agency: str) -> dict[str, str]:
+    system = await seed_client(app, agency)
+    async with app.state.db.sessions() as session:
+        from sqlalchemy import select
+
+        from auth.models import ApiClient
+
+        pk = (
+            await session.scalars(
+                select(ApiClient.id).where(ApiClient.client_id == system.client_id)
+            )
+        ).one()
+    return {"client_pk": str(pk)}
+
+
+def new_user_body() -> dict[str, Any]:
+    return {
+        "email": f"{uuid.uuid4().hex[:8]}@example.org",
+        "display_name": "New person",
+        "roles": ["caseworker"],
+    }
+
+
+def new_client_body() -> dict[str, Any]:
+    return {"name": "A system", "scopes": ["cases:read"], "roles": ["caseworker"]}
+
+
+ROUTE_CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/v1/users"): Case(
+        "users:write", "admin", ok=201, body=new_user_body, creates_in="agency"
+    ),
+    ("GET", "/v1/users"): Case("users:read", "admin", resource=a_user, lists="items"),
+    ("GET", "/v1/users/{user_id}"): Case("users:read", "admin", resource=a_user),
+    ("PATCH", "/v1/users/{user_id}"): Case(
+        "users:write", "admin", resource=a_user, body=lambda: {"display_name": "Renamed"}
+    ),
+    ("POST", "/v1/clients"): Case(
+        "clients:write", "admin", ok=201, body=new_client_body, creates_in="agency"
+    ),
+    ("GET", "/v1/clients"): Case("clients:read", "admin", resource=a_client, lists="items"),
+    ("GET", "/v1/clients/{client_pk}"): Case("clients:read", "admin", resource=a_client),
+    ("PATCH", "/v1/clients/{client_pk}"): Case(
+        "clients:write", "admin", resource=a_client, body=lambda: {"name": "Renamed"}
+    ),
+}
