@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import rfc8785
@@ -32,11 +33,21 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(text: str) -> bytes:
-    """Inverse of ``b64url_encode``; refuses padding and characters outside the alphabet."""
-    if "=" in text or any(c not in _B64URL_ALPHABET for c in text) or len(text) % 4 == 1:
-        raise ValueError("not base64url without padding")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def b64url_decode(text: str, *, length: int | None = None, what: str = "value") -> bytes:
+    """Inverse of ``b64url_encode``, refusing any text that is not the canonical encoding.
+
+    Several strings decode to the same bytes when the unused low bits of the last character are
+    set; signed and published values must have exactly one spelling, or a signed document
+    could be re-spelled without the change being detected.
+    """
+    if not isinstance(text, str) or not _B64URL_TEXT.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError(f"{what} is not base64url without padding")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(data) != text:
+        raise ValueError(f"{what} is not canonical base64url")
+    if length is not None and len(data) != length:
+        raise ValueError(f"{what} must be {length} bytes, not {len(data)}")
+    return data
 
 
-_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64URL_TEXT = re.compile(r"[A-Za-z0-9_-]*")

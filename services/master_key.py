@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
+from contracts.keys import unwrap_secret, wrap_secret
 from services.settings import Settings
 
 MASTER_KEY_BYTES = 32
@@ -60,15 +61,9 @@ def _dev_key_file(settings: Settings) -> Path:
 
 
 def wrap(master_key: bytes, secret: bytes, context: bytes) -> bytes:
-    """AES-256-GCM under the master key; ``context`` (the key's id) is bound as associated data
-    so a wrapped key copied onto another row does not unwrap."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(master_key).encrypt(nonce, secret, context)
+    """AES-256-GCM under the master key, bound to ``context`` (see contracts.keys)."""
+    return wrap_secret(master_key, secret, context)
 
 
 def unwrap(master_key: bytes, wrapped: bytes, context: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(master_key).decrypt(wrapped[:12], wrapped[12:], context)
+    return unwrap_secret(master_key, wrapped, context)
