@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.agencies import is_agency_slug
+from services.cli_sop import sop_app
 from services.settings import Settings
 
 cli = typer.Typer(
@@ -20,6 +21,7 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+cli.add_typer(sop_app, name="sop")
 
 
 def _parse_agency(value: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("init", "serve", "demo"):
+    for command in ("init", "serve", "demo", "sop"):
         assert command in result.output
 
 

@@ -1,0 +1,297 @@
+"""The SOP engine: pure functions from (definition, journey state, outcome, facts) to the next
+stage and what the caller must do about it.
+
+No I/O and no clock: the caller passes ``now``, persists the returned :class:`JourneyState`,
+and drafts the referral the returned :class:`Step` describes (the acting role, exactly the
+stage's ``needs``, its purpose and deadline; DESIGN §7). A journey is pinned to the definition
+version it started on; handing it another version is an error, never a silent migration.
+
+The engine expects a verified definition (:func:`sop.loader.load_text` verifies on load). Guard
+semantics, including unknown facts, are those of :mod:`sop.guards`: a choice that depends on
+a fact the case does not have raises :class:`~sop.errors.MissingFacts` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from sop.durations import parse_duration
+from sop.errors import (
+    DefinitionMismatch,
+    GuardError,
+    JourneyEnded,
+    MissingFacts,
+    NoEligibleStage,
+    OutcomeNotAllowed,
+    StageMismatch,
+)
+from sop.guards import (
+    ALWAYS,
+    Bindings,
+    GuardSyntaxError,
+    GuardTable,
+    Truth,
+    Verdict,
+    bind_facts,
+    bind_params,
+    guards_of,
+)
+from sop.schema import Branch, Definition, Stage, StageKind
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HistoryEntry(_Frozen):
+    """A visit to a stage: entered ``at``, left with ``outcome`` at ``left_at`` (None while
+    the journey is still there)."""
+
+    stage: str
+    at: AwareDatetime
+    outcome: str | None = None
+    left_at: AwareDatetime | None = None
+
+
+class JourneyState(_Frozen):
+    """Where a case is on an SOP. Immutable: every transition returns a new state."""
+
+    definition_id: str
+    definition_version: str
+    stage: str
+    entered_at: AwareDatetime
+    due_at: AwareDatetime | None
+    history: tuple[HistoryEntry, ...]
+    ended: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.definition_id}@{self.definition_version}"
+
+    def visited(self) -> tuple[str, ...]:
+        """Stage ids in the order they were entered, the current one last."""
+        return tuple(entry.stage for entry in self.history)
+
+
+class Step(_Frozen):
+    """The result of a transition: the new state and what the caller must do for the stage
+    just entered (draft a referral to ``actor`` with exactly ``needs`` for ``purpose``)."""
+
+    state: JourneyState
+    entered: str
+    actor: str | None
+    needs: tuple[str, ...]
+    purpose: str | None
+    due_at: AwareDatetime | None
+    kind: tuple[StageKind, ...]
+    ended: bool
+
+
+class Overdue(_Frozen):
+    """A stage whose deadline has passed (DESIGN §1: readmission time frames)."""
+
+    stage: str
+    actor: str | None
+    due_at: AwareDatetime
+    overdue_by: timedelta
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware; journeys are timed in UTC")
+
+
+def _due(stage: Stage, now: datetime) -> datetime | None:
+    return parse_duration(stage.due).after(now) if stage.due is not None else None
+
+
+def _pin(definition: Definition, state: JourneyState) -> None:
+    if (state.definition_id, state.definition_version) != (definition.id, definition.version):
+        raise DefinitionMismatch(state.ref, definition.ref)
+
+
+def _verdict(table: GuardTable, bindings: Bindings, text: str | None) -> Verdict:
+    if text is None:
+        return ALWAYS
+    try:
+        guard = table.get(text)
+    except GuardSyntaxError as error:
+        raise GuardError(text, str(error)) from error
+    return bindings.evaluate(guard)
+
+
+def _choose(
+    definition: Definition,
+    branches: tuple[Branch, ...],
+    bindings: Bindings,
+    *,
+    stage: str,
+    outcome: str,
+) -> Stage:
+    """The first branch whose guard and target entry condition both hold (module docstring)."""
+    stages, table = definition.stage_map, guards_of(definition)
+    for branch in branches:
+        target = stages.get(branch.to)
+        if target is None:
+            raise NoEligibleStage(stage=stage, outcome=outcome)
+        edge = _verdict(table, bindings, branch.when)
+        entry = _verdict(table, bindings, target.when)
+        truth = edge.truth.and_(entry.truth)
+        if truth is Truth.TRUE:
+            return target
+        if truth is Truth.FALSE:
+            continue
+        missing = edge.missing | entry.missing
+        if not missing:
+            failing = branch.when if edge.truth is Truth.UNKNOWN else target.when
+            error = edge.error if edge.truth is Truth.UNKNOWN else entry.error
+            raise GuardError(failing or "", error or "did not evaluate to a bool")
+        raise MissingFacts(
+            stage=stage,
+            missing=missing,
+            reason=f"choosing where outcome {outcome!r} leads (branch to {branch.to!r})",
+        )
+    raise NoEligibleStage(stage=stage, outcome=outcome)
+
+
+def _bindings(
+    definition: Definition, facts: Mapping[str, Any], params: Mapping[str, Any] | None
+) -> tuple[Bindings, dict[str, Any]]:
+    bound = bind_facts(definition.facts, facts)
+    return Bindings(bound, bind_params(definition.params, params or {})), bound
+
+
+def _step(definition: Definition, state: JourneyState) -> Step:
+    stage = definition.stage(state.stage)
+    return Step(
+        state=state,
+        entered=stage.id,
+        actor=stage.actor,
+        needs=stage.needs,
+        purpose=stage.purpose,
+        due_at=state.due_at,
+        kind=stage.kind,
+        ended=state.ended,
+    )
+
+
+def start(
+    definition: Definition,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+    now: datetime,
+) -> JourneyState:
+    """A new journey at the first ``start`` branch that applies to these facts.
+
+    Raises :class:`MissingFacts` when that cannot be decided, :class:`~sop.errors.InvalidFacts`
+    when facts or parameters do not have their declared types.
+    """
+    _require_aware(now)
+    bindings, _ = _bindings(definition, facts, params)
+    stage = _choose(definition, definition.start, bindings, stage="start", outcome="start")
+    return JourneyState(
+        definition_id=definition.id,
+        definition_version=definition.version,
+        stage=stage.id,
+        entered_at=now,
+        due_at=_due(stage, now),
+        history=(HistoryEntry(stage=stage.id, at=now),),
+        ended=stage.terminal,
+    )
+
+
+def current_step(definition: Definition, state: JourneyState) -> Step:
+    """What the journey waits for now: the current stage's actor, needs, purpose and deadline."""
+    _pin(definition, state)
+    return _step(definition, state)
+
+
+def allowed_outcomes(definition: Definition, state: JourneyState) -> tuple[str, ...]:
+    """The outcomes the current stage's actor may record (none once the journey has ended)."""
+    _pin(definition, state)
+    if state.ended:
+        return ()
+    return tuple(definition.outcomes_at(state.stage))
+
+
+def advance(
+    definition: Definition,
+    state: JourneyState,
+    stage: str,
+    outcome: str,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+    now: datetime,
+) -> Step:
+    """Record ``outcome`` at ``stage`` and move the journey on.
+
+    ``stage`` must be the current stage (a completion for a stage the journey has left is
+    refused, not applied to whatever stage it is at now) and ``outcome`` one of its outcomes
+    or an ``always`` one (``withdraw``, valid at every stage: AVRR principle). Otherwise
+    :class:`OutcomeNotAllowed` (or its subclasses :class:`StageMismatch`,
+    :class:`JourneyEnded`) carries the outcomes allowed now and the acting role.
+
+    ``facts`` are the case's facts as they stand now (an outcome often comes with new ones);
+    facts the stage ``records`` must be among them.
+    """
+    _require_aware(now)
+    _pin(definition, state)
+    if state.ended:
+        raise JourneyEnded(current=state.stage, stage=stage, outcome=outcome)
+    current = definition.stage(state.stage)
+    outcomes = definition.outcomes_at(current.id)
+    if stage != current.id:
+        raise StageMismatch(
+            current=current.id, stage=stage, outcome=outcome, allowed=outcomes, actor=current.actor
+        )
+    branches = outcomes.get(outcome)
+    if branches is None:
+        raise OutcomeNotAllowed(
+            f"outcome {outcome!r} is not allowed at stage {stage!r}; allowed: "
+            + ", ".join(outcomes),
+            stage=stage,
+            outcome=outcome,
+            allowed=outcomes,
+            actor=current.actor,
+        )
+    bindings, bound = _bindings(definition, facts, params)
+    if outcome in current.outcomes:
+        unrecorded = [fact for fact in current.records if fact not in bound]
+        if unrecorded:
+            raise MissingFacts(
+                stage=stage, missing=unrecorded, reason=f"recording outcome {outcome!r}"
+            )
+    target = _choose(definition, branches, bindings, stage=stage, outcome=outcome)
+    left = state.history[-1].model_copy(update={"outcome": outcome, "left_at": now})
+    new_state = JourneyState(
+        definition_id=state.definition_id,
+        definition_version=state.definition_version,
+        stage=target.id,
+        entered_at=now,
+        due_at=_due(target, now),
+        history=(*state.history[:-1], left, HistoryEntry(stage=target.id, at=now)),
+        ended=target.terminal,
+    )
+    return _step(definition, new_state)
+
+
+def overdue(definition: Definition, state: JourneyState, now: datetime) -> list[Overdue]:
+    """The journey's stages past their deadline at ``now``: the current one, if it is.
+
+    A list because a sweep handles many journeys the same way, and so that stages running in
+    parallel, should an SOP ever have them, need no change of signature.
+    """
+    _require_aware(now)
+    _pin(definition, state)
+    if state.ended or state.due_at is None or now <= state.due_at:
+        return []
+    stage = definition.stage(state.stage)
+    return [
+        Overdue(
+            stage=stage.id, actor=stage.actor, due_at=state.due_at, overdue_by=now - state.due_at
+        )
+    ]

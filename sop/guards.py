@@ -1,0 +1,330 @@
+"""CEL guards over case facts, compiled once per definition.
+
+Guards are CEL (``common-expression-language``, ``import cel``), a small, side-effect-free,
+terminating language: a guard cannot loop, do I/O or read anything but what it is given. A
+guard names facts as top-level variables (``unaccompanied || separated``) and the programme's
+parameters as ``params.NAME`` (``years_in_host_country >= params.min_years``), so a compiled
+program's ``variables()`` is the set of facts it reads and can be checked against the
+definition's declared facts before any case is seen.
+
+Unknown facts. A fact that is absent from the case, or null (``CaseProfile`` uses null for "not
+known"), is *not bound* at all; it is not given a default. The guard is then evaluated with the
+facts that are known:
+
+* if CEL decides it anyway, the answer stands. CEL's ``&&`` and ``||`` absorb an error when the
+  other side decides the result (``true || <unknown>`` is true, ``false && <unknown>`` is
+  false), and every other construct is strict, so a value computed without a fact is the value
+  for *every* possible value of that fact;
+* otherwise the result is :attr:`Truth.UNKNOWN`, with the facts it would need. The engine then
+  raises :class:`~sop.errors.MissingFacts` rather than choose: reading an unknown
+  ``unaccompanied`` as false (or as a typed null that makes the guard false) would send a child
+  down the adult path and past the best-interests determination (CRC art. 3). The caller
+  records the facts and retries.
+
+A fact declared ``nullable`` is the exception: there null is a value (no free-movement regime
+applies), bound as CEL ``null``, and guards test it (``regional_free_movement != null``).
+
+The same three-valued evaluation serves :mod:`sop.verify`: with only a profile's facts bound
+(``unaccompanied = true``), a guard that comes out false is false for every such person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+import cel
+
+from sop.errors import InvalidFacts
+from sop.schema import Definition, FactSpec, FactType, ParamSpec
+
+
+class Truth(Enum):
+    """The value of a guard under a partial assignment of facts."""
+
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+
+    def and_(self, other: Truth) -> Truth:
+        """Kleene conjunction: false wins, then unknown."""
+        if Truth.FALSE in (self, other):
+            return Truth.FALSE
+        if Truth.UNKNOWN in (self, other):
+            return Truth.UNKNOWN
+        return Truth.TRUE
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A guard's value, and the unbound variables it would need when it is unknown."""
+
+    truth: Truth
+    missing: frozenset[str] = frozenset()
+    error: str | None = None
+
+
+_TRUE = Verdict(Truth.TRUE)
+_FALSE = Verdict(Truth.FALSE)
+ALWAYS = _TRUE
+"""The verdict of an absent guard."""
+
+
+class GuardSyntaxError(ValueError):
+    """The guard is not valid CEL."""
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A compiled guard and what static analysis learnt about it."""
+
+    source: str
+    program: cel.Program
+    facts: frozenset[str]
+    """Top-level variables the guard reads, ``params`` and comprehension variables excluded."""
+    params: frozenset[str]
+    """Parameters read as ``params.NAME``."""
+    misuse: tuple[str, ...]
+    """Ways the guard reads parameters other than as ``params.NAME`` (reported by verify)."""
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Every top-level name the guard needs bound: its facts, and ``params`` if it reads any."""
+        return self.facts | ({"params"} if self.params or self.misuse else set())
+
+
+_COMPREHENSION = re.compile(
+    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
+)
+_PARAMS = re.compile(r"(?<![.\w])params\b(?P<rest>\s*\.\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*))?")
+
+
+def _mask_strings(source: str) -> str:
+    """``source`` with the contents of string literals blanked, so scans see only code.
+
+    CEL strings: single, double or triple quotes, optionally raw (``r''``, no escapes).
+    """
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char not in "'\"":
+            out.append(char)
+            i += 1
+            continue
+        quote = source[i : i + 3] if source[i : i + 3] in ("'''", '"""') else char
+        prefix = source[max(0, i - 2) : i].lower()
+        raw = prefix.endswith("r") or prefix == "rb"
+        j = i + len(quote)
+        while j < n and not source.startswith(quote, j):
+            j += 2 if source[j] == "\\" and not raw else 1
+        j = min(j, n)
+        out.append(quote + " " * (j - i - len(quote)) + source[j : j + len(quote)])
+        i = j + len(quote)
+    return "".join(out)
+
+
+def compile_guard(source: str) -> Guard:
+    """Compile and analyse one guard; :class:`GuardSyntaxError` if it is not CEL."""
+    try:
+        program = cel.compile(source)
+    except ValueError as error:
+        raise GuardSyntaxError(_first_line(str(error))) from error
+    code = _mask_strings(source)
+    bound = set(_COMPREHENSION.findall(code))
+    params: set[str] = set()
+    misuse: list[str] = []
+    for match in _PARAMS.finditer(code):
+        if match.group("name"):
+            params.add(match.group("name"))
+        else:
+            misuse.append("read parameters as params.NAME")
+    variables = set(program.variables()) - {"params"}
+    return Guard(
+        source=source,
+        program=program,
+        facts=frozenset(variables - bound),
+        params=frozenset(params),
+        misuse=tuple(dict.fromkeys(misuse)),
+    )
+
+
+def _first_line(message: str) -> str:
+    """The informative part of a CEL error: its first sentence, or the parser's first error."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        found = re.search(r"ERROR: <input>:(\d+):(\d+): (.*)", line)
+        if found:
+            return f"column {found.group(2)}: {found.group(3)}"
+    first = lines[0] if lines else message
+    return first.split(". ")[0].rstrip(".")
+
+
+class GuardTable:
+    """The compiled guards of one definition, each compiled on first use and then reused."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Guard | GuardSyntaxError] = {}
+        self.compilations = 0
+
+    def get(self, source: str) -> Guard:
+        """The compiled guard for ``source``; :class:`GuardSyntaxError` if it does not compile."""
+        found = self._compiled.get(source)
+        if found is None:
+            self.compilations += 1
+            try:
+                found = compile_guard(source)
+            except GuardSyntaxError as error:
+                found = error
+            self._compiled[source] = found
+        if isinstance(found, GuardSyntaxError):
+            raise found
+        return found
+
+
+def guards_of(definition: Definition) -> GuardTable:
+    """The definition's guard table, created once and kept on the (immutable) definition."""
+    table = definition._guards
+    if not isinstance(table, GuardTable):
+        table = GuardTable()
+        definition._guards = table
+    return table
+
+
+class Bindings:
+    """Facts (and parameters) bound for evaluation; build once, evaluate many guards."""
+
+    def __init__(self, facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
+        variables = dict(facts)
+        if params is not None:
+            variables["params"] = dict(params)
+        self.names = frozenset(variables)
+        self._context = cel.Context(variables=variables)
+
+    def evaluate(self, guard: Guard) -> Verdict:
+        """Three-valued evaluation (module docstring). Type errors with every variable bound
+        are reported as ``UNKNOWN`` with ``error`` set and nothing missing."""
+        try:
+            result = guard.program.execute(self._context)
+        except (RuntimeError, TypeError, ValueError, KeyError) as error:
+            return Verdict(Truth.UNKNOWN, guard.variables - self.names, _first_line(str(error)))
+        if result is True:
+            return _TRUE
+        if result is False:
+            return _FALSE
+        return Verdict(
+            Truth.UNKNOWN, guard.variables - self.names, f"evaluated to {result!r}, not a bool"
+        )
+
+
+def _convert(name: str, kind: FactType, value: Any) -> Any:
+    """A fact value as CEL should see it, or ``ValueError`` saying what was expected."""
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        # CEL does not mix int and double in arithmetic; a float fact is always a double.
+        return float(value)
+    if kind == "string" and isinstance(value, str):
+        return value
+    if (
+        kind == "list[string]"
+        and isinstance(value, list | tuple)
+        and all(isinstance(item, str) for item in value)
+    ):
+        return list(value)
+    if kind == "date":
+        day: date | None = None
+        if isinstance(value, datetime):
+            day = (value.astimezone(UTC) if value.tzinfo else value).date()
+        elif isinstance(value, date):
+            day = value
+        elif isinstance(value, str):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                day = None
+        if day is not None:
+            # CEL has timestamps, not dates: a date is its midnight in UTC.
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    raise ValueError(f"{name} must be a {kind}, not {value!r}")
+
+
+def bind_facts(specs: Mapping[str, FactSpec], facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The declared facts that are known, converted; undeclared facts are left out.
+
+    Leaving undeclared facts out is deliberate: a case profile carries more than one SOP reads
+    (``date_of_birth``), and a guard can only read declared facts anyway (verified).
+    """
+    bound: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, spec in specs.items():
+        value = facts.get(name)
+        if value is None:
+            if spec.nullable and name in facts:
+                bound[name] = None
+            continue
+        try:
+            bound[name] = _convert(name, spec.type, value)
+        except ValueError as error:
+            problems.append(str(error))
+    if problems:
+        raise InvalidFacts(problems)
+    return bound
+
+
+def bind_params(specs: Mapping[str, ParamSpec], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every declared parameter: the programme's value, else the default; all are required."""
+    bound: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in params:
+        if name not in specs:
+            problems.append(f"params.{name} is not a parameter of this SOP")
+    for name, spec in specs.items():
+        value = params.get(name, spec.default)
+        if value is None:
+            problems.append(f"params.{name} is required ({spec.description})")
+            continue
+        try:
+            bound[name] = _convert(f"params.{name}", spec.type, value)
+        except ValueError as error:
+            problems.append(str(error))
+    if problems:
+        raise InvalidFacts(problems)
+    return bound
+
+
+SAMPLES: dict[FactType, tuple[Any, Any]] = {
+    "bool": (False, True),
+    "int": (1, 30),
+    "float": (1.0, 30.0),
+    "string": ("x", "y"),
+    "date": (datetime(2000, 1, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)),
+    "list[string]": (["x"], []),
+}
+"""Typed sample values used by :mod:`sop.verify` to find guards that fail on well-typed facts."""
+
+
+def sample_bindings(
+    facts: Mapping[str, FactSpec],
+    params: Mapping[str, ParamSpec],
+    which: int,
+    *,
+    nulls: bool = False,
+) -> Bindings:
+    """Every fact and parameter at a sample value of its declared type (``which`` of two), and
+    nullable facts at null when ``nulls``; parameters at their defaults where they have one."""
+    fact_values = {
+        name: None if nulls and spec.nullable else SAMPLES[spec.type][which]
+        for name, spec in facts.items()
+    }
+    param_values = {
+        name: spec.default if spec.default is not None else SAMPLES[spec.type][which]
+        for name, spec in params.items()
+    }
+    return Bindings(fact_values, param_values)

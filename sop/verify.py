@@ -1,0 +1,618 @@
+"""Static verification of an SOP definition: every problem, each with its file and line.
+
+Checked (DESIGN §7): references resolve (actors are declared roles, targets and ``start`` are
+stages); every stage is reachable from ``start``; every non-terminal stage can reach a terminal
+one by its own outcomes (withdrawal does not count, or every dead end would pass); terminal
+stages have no outcomes; every outcome ends with an unguarded fallback, so the engine always
+has somewhere to go; guards compile, read only declared facts and ``params.NAME`` of declared
+parameters, and evaluate to a bool on facts of their declared types; ``needs`` use the
+category vocabulary; ``due`` is an ISO 8601 duration; ``always`` has ``withdraw`` leading to a
+terminal withdrawal stage (AVRR principle: the person may change their mind at any time).
+
+Mandatory protections (:data:`PROTECTIONS`): no path takes an unaccompanied or separated child,
+or a trafficked child, to departure without a best-interests determination (CRC art. 3; the
+2009 roundtable); a trafficking victim without the risk assessment and the protection-needs
+analysis; a stateless person to travel documents or departure without the statelessness
+documentation stage; anyone to a forced removal without independent monitoring (Council of
+Europe Twenty Guidelines; EU Return Directive art. 8(6)). Stages are recognised by ``kind``.
+
+Why the protection search is sound
+----------------------------------
+For each protection we search the product graph of (stage, required kinds passed so far),
+breadth first from ``start``, and report any state that enters a target stage (e.g. a
+departure) without every required kind. The edges searched are a superset of the transitions
+the engine can make for a person of the protection's profile:
+
+* the profile is an assumption on facts (``unaccompanied = true``); every other fact and every
+  parameter is left unbound, i.e. may take any value, and may differ from one step to the next
+  (facts are recorded as the journey goes);
+* an edge (a branch of an outcome) is dropped only when its guard, or the entry condition of
+  its target, evaluates to *false* with only the profile's facts bound. By the three-valued
+  evaluation of :mod:`sop.guards`, a value CEL computes without a fact is the value for every
+  value of that fact, so such an edge is never taken by anyone with the profile. An unknown
+  result (a fact or parameter is needed, or the guard errs) keeps the edge;
+* branches are tried in order by the engine, so when a branch is *provably true* under the
+  profile the engine never gets past it, and the later branches of that outcome are dropped
+  too. That is the only other pruning, and it is exact;
+* the correlations between guards (two edges that can never both be taken by the same
+  person) are ignored, which only adds paths.
+
+So every path the engine can follow is a path of the searched graph: the search may report a
+path no real case can take (a false alarm, fixed by making the guard decidable from the
+profile), but it never misses a violating one. It assumes the profile fact itself is true
+whenever a guard is evaluated; a case whose recorded ``unaccompanied`` flips to false is, for
+the SOP, no longer an unaccompanied child. (That is why protection facts must be bools that
+are never null: an unknown one stops the engine instead of reading as false.)
+
+A required stage counts as passed once it is completed by one of its own outcomes; a stage
+that is both, say, a BID and a departure does not protect itself. ``tests/sop/test_verify.py``
+checks the claim on random definitions: every bypass the engine can actually make, exploring
+all outcomes and fact values, is one the verifier reports.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sop.durations import parse_duration
+from sop.guards import (
+    ALWAYS,
+    Bindings,
+    Guard,
+    GuardSyntaxError,
+    Truth,
+    Verdict,
+    guards_of,
+    sample_bindings,
+)
+from sop.problems import Problem, SourceMap
+from sop.schema import Branch, Definition, FactType, StageKind
+from sop.vocabulary import CATEGORIES, CEL_RESERVED
+
+WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True)
+class Protection:
+    """A mandatory protection: who it protects, what they must pass, before what."""
+
+    name: str
+    who: str
+    assume: Mapping[str, bool]
+    requires: frozenset[StageKind]
+    before: frozenset[StageKind]
+    source: str
+
+
+PROTECTIONS: tuple[Protection, ...] = (
+    Protection(
+        "unaccompanied-child-bid",
+        "an unaccompanied child",
+        {"unaccompanied": True},
+        frozenset({StageKind.BID}),
+        frozenset({StageKind.DEPARTURE}),
+        "CRC art. 3; UNHCR/IOM/ILO roundtable 2009: BID before the return of a child",
+    ),
+    Protection(
+        "separated-child-bid",
+        "a separated child",
+        {"separated": True},
+        frozenset({StageKind.BID}),
+        frozenset({StageKind.DEPARTURE}),
+        "CRC art. 3; UNHCR/IOM/ILO roundtable 2009: BID before the return of a child",
+    ),
+    Protection(
+        "trafficked-child-bid",
+        "a trafficked child",
+        {"is_child": True, "trafficking_victim": True},
+        frozenset({StageKind.BID}),
+        frozenset({StageKind.DEPARTURE}),
+        "roundtable 2009: risk assessment and BID for trafficked children before return",
+    ),
+    Protection(
+        "trafficking-victim-assessment",
+        "a trafficking victim",
+        {"trafficking_victim": True},
+        frozenset({StageKind.TRAFFICKING_RISK_ASSESSMENT, StageKind.PROTECTION_NEEDS_ANALYSIS}),
+        frozenset({StageKind.DEPARTURE}),
+        "roundtable 2009: risk assessment and protection-needs analysis before any return",
+    ),
+    Protection(
+        "stateless-documentation",
+        "a stateless person",
+        {"stateless": True},
+        frozenset({StageKind.STATELESSNESS_DOCUMENTATION}),
+        frozenset({StageKind.TRAVEL_DOCUMENTS, StageKind.DEPARTURE}),
+        "roundtable 2009: identity and nationality documents (UNHCR) before travel documents",
+    ),
+    Protection(
+        "forced-removal-monitoring",
+        "anyone",
+        {},
+        frozenset({StageKind.INDEPENDENT_MONITORING}),
+        frozenset({StageKind.FORCED_REMOVAL}),
+        "CoE Twenty Guidelines; EU Return Directive art. 8(6): forced return monitored",
+    ),
+)
+
+_KIND_WORDS = {
+    StageKind.BID: "a best-interests determination",
+    StageKind.TRAFFICKING_RISK_ASSESSMENT: "a trafficking risk assessment",
+    StageKind.PROTECTION_NEEDS_ANALYSIS: "a protection-needs analysis",
+    StageKind.STATELESSNESS_DOCUMENTATION: "statelessness documentation",
+    StageKind.INDEPENDENT_MONITORING: "independent monitoring",
+    StageKind.DEPARTURE: "departure",
+    StageKind.TRAVEL_DOCUMENTS: "travel documents",
+    StageKind.FORCED_REMOVAL: "a forced removal",
+}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One branch out of a stage (``source`` None for ``start``), located in the file."""
+
+    source: str | None
+    outcome: str | None
+    target: str
+    branch: Branch
+    where: tuple[str | int, ...]
+
+
+@dataclass
+class _Checker:
+    definition: Definition
+    source: SourceMap
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def report(self, where: tuple[str | int, ...], code: str, message: str) -> None:
+        self.problems.append(Problem(self.file, self.source.line(*where), code, message))
+
+    # -- structure -------------------------------------------------------------------------
+
+    def edges(self) -> Iterator[Edge]:
+        """Every branch in the definition: ``start``, each stage's outcomes, and ``always``
+        branches from every non-terminal stage (located at the ``always`` entry)."""
+        d = self.definition
+        for j, branch in enumerate(d.start):
+            yield Edge(None, None, branch.to, branch, ("start", j))
+        for i, stage in enumerate(d.stages):
+            for outcome, branches in stage.outcomes.items():
+                for j, branch in enumerate(branches):
+                    yield Edge(
+                        stage.id, outcome, branch.to, branch, ("stages", i, "outcomes", outcome, j)
+                    )
+            if not stage.terminal:
+                for outcome, branches in d.always.items():
+                    if outcome in stage.outcomes:
+                        continue
+                    for j, branch in enumerate(branches):
+                        yield Edge(stage.id, outcome, branch.to, branch, ("always", outcome, j))
+
+    def declared(self) -> Iterator[tuple[Branch, tuple[str | int, ...], str]]:
+        """Every branch as written, once each (``always`` branches are not repeated per stage),
+        with its location and how to name it in a message."""
+        d = self.definition
+        for j, branch in enumerate(d.start):
+            yield branch, ("start", j), "start"
+        for outcome, branches in d.always.items():
+            for j, branch in enumerate(branches):
+                yield branch, ("always", outcome, j), f"always outcome {outcome!r}"
+        for i, stage in enumerate(d.stages):
+            for outcome, branches in stage.outcomes.items():
+                for j, branch in enumerate(branches):
+                    where = ("stages", i, "outcomes", outcome, j)
+                    yield branch, where, f"outcome {outcome!r} of stage {stage.id!r}"
+
+    def stage_index(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for i, stage in enumerate(self.definition.stages):
+            index.setdefault(stage.id, i)
+        return index
+
+    def check_declarations(self) -> None:
+        d = self.definition
+        for section, kind, names in (("facts", "fact", d.facts), ("params", "parameter", d.params)):
+            for name in names:
+                if name in CEL_RESERVED:
+                    self.report(
+                        (section, name),
+                        "reserved-name",
+                        f"{kind} {name!r} is a reserved CEL name; guards could not read it",
+                    )
+        for name, param in d.params.items():
+            if param.default is not None and not _has_type(param.default, param.type):
+                self.report(
+                    ("params", name, "default"),
+                    "param-default-type",
+                    f"default of params.{name} is not of type {param.type}: {param.default!r}",
+                )
+        for protection in PROTECTIONS:
+            for fact in protection.assume:
+                spec = d.facts.get(fact)
+                if spec is not None and (spec.type != "bool" or spec.nullable):
+                    self.report(
+                        ("facts", fact),
+                        "protection-fact",
+                        f"fact {fact!r} protects {protection.who}: it must be a bool and not "
+                        "nullable, so that an unknown value stops the journey instead of "
+                        "reading as false",
+                    )
+
+    def check_stages(self) -> None:
+        d = self.definition
+        seen: dict[str, int] = {}
+        for i, stage in enumerate(d.stages):
+            here = ("stages", i)
+            if stage.id in seen:
+                self.report(
+                    (*here, "id"),
+                    "duplicate-stage",
+                    f"stage {stage.id!r} is defined twice (first as stage #{seen[stage.id] + 1})",
+                )
+            else:
+                seen[stage.id] = i
+            if stage.actor is None:
+                if not stage.terminal:
+                    self.report(here, "missing-actor", f"stage {stage.id!r} has no actor")
+            elif stage.actor not in d.roles:
+                self.report(
+                    (*here, "actor"),
+                    "unknown-role",
+                    f"stage {stage.id!r}: actor {stage.actor!r} is not a declared role "
+                    f"({', '.join(sorted(d.roles))})",
+                )
+            if stage.purpose is None and not stage.terminal:
+                self.report(here, "missing-purpose", f"stage {stage.id!r} has no purpose")
+            for k, category in enumerate(stage.needs):
+                if category not in CATEGORIES:
+                    self.report(
+                        (*here, "needs", k),
+                        "unknown-category",
+                        f"stage {stage.id!r} needs {category!r}, which is not a data "
+                        f"category ({', '.join(sorted(CATEGORIES))})",
+                    )
+                elif category in stage.needs[:k]:
+                    self.report(
+                        (*here, "needs", k),
+                        "duplicate-category",
+                        f"stage {stage.id!r} lists {category!r} twice in needs",
+                    )
+            if stage.due is not None:
+                try:
+                    parse_duration(stage.due)
+                except ValueError as error:
+                    self.report((*here, "due"), "bad-due", f"stage {stage.id!r}: due {error}")
+            for k, fact in enumerate(stage.records):
+                if fact not in d.facts:
+                    self.report(
+                        (*here, "records", k),
+                        "unknown-fact",
+                        f"stage {stage.id!r} records {fact!r}, which is not a declared fact",
+                    )
+            if stage.terminal and stage.outcomes:
+                self.report(
+                    (*here, "outcomes"),
+                    "terminal-with-outcomes",
+                    f"terminal stage {stage.id!r} has outcomes; a journey ends there",
+                )
+            for outcome in stage.outcomes:
+                if outcome in d.always:
+                    self.report(
+                        (*here, "outcomes", outcome),
+                        "shadows-always",
+                        f"stage {stage.id!r} redefines {outcome!r}, which `always` already "
+                        "defines for every stage",
+                    )
+
+    def check_references(self) -> None:
+        d = self.definition
+        for branch, where, what in self.declared():
+            if branch.to not in d.stage_map:
+                self.report(
+                    (*where, "to"),
+                    "unknown-stage",
+                    f"{what} leads to {branch.to!r}, which is not a stage",
+                )
+        withdraw = d.always.get(WITHDRAW)
+        if withdraw is None:
+            self.report(
+                ("always",),
+                "missing-withdraw",
+                "`always` must define withdraw: the person may change their mind at any "
+                "stage (AVRR principle)",
+            )
+        else:
+            for j, branch in enumerate(withdraw):
+                stage = d.stage_map.get(branch.to)
+                if stage is not None and not (
+                    stage.terminal and StageKind.WITHDRAWAL in stage.kind
+                ):
+                    self.report(
+                        ("always", WITHDRAW, j, "to"),
+                        "withdraw-target",
+                        f"withdraw leads to {branch.to!r}, which must be a terminal stage of "
+                        "kind withdrawal",
+                    )
+
+    def check_fallbacks(self) -> None:
+        d = self.definition
+
+        def fallback(branches: tuple[Branch, ...], where: tuple[str | int, ...], what: str) -> None:
+            last = branches[-1]
+            target = d.stage_map.get(last.to)
+            if last.when is not None:
+                why = f"its last branch (to {last.to!r}) is guarded"
+            elif target is not None and target.when is not None:
+                why = f"its last branch enters {last.to!r}, which has an entry condition"
+            else:
+                return
+            self.report(
+                (*where, len(branches) - 1),
+                "no-fallback",
+                f"{what} has no fallback: {why}, so some cases would have nowhere to go; "
+                "end with an unguarded branch to a stage without an entry condition",
+            )
+
+        fallback(d.start, ("start",), "start")
+        for outcome, branches in d.always.items():
+            fallback(branches, ("always", outcome), f"always outcome {outcome!r}")
+        for i, stage in enumerate(d.stages):
+            for outcome, branches in stage.outcomes.items():
+                fallback(
+                    branches,
+                    ("stages", i, "outcomes", outcome),
+                    f"outcome {outcome!r} of stage {stage.id!r}",
+                )
+
+    def check_graph(self) -> None:
+        d = self.definition
+        index = self.stage_index()
+        successors: dict[str | None, set[str]] = {}
+        own: dict[str, set[str]] = {}
+        for edge in self.edges():
+            if edge.target not in d.stage_map:
+                continue
+            successors.setdefault(edge.source, set()).add(edge.target)
+            if edge.source is not None and edge.where[0] == "stages":
+                own.setdefault(edge.source, set()).add(edge.target)
+        reached = _closure(successors, successors.get(None, set()))
+        for stage_id, i in index.items():
+            if stage_id not in reached:
+                self.report(
+                    ("stages", i),
+                    "unreachable-stage",
+                    f"stage {stage_id!r} cannot be reached from start",
+                )
+        terminals = {s.id for s in d.stages if s.terminal}
+        for stage_id, i in index.items():
+            stage = d.stage_map[stage_id]
+            if stage.terminal:
+                continue
+            if not _closure(own, own.get(stage_id, set())) & terminals:
+                self.report(
+                    ("stages", i),
+                    "no-terminal",
+                    f"stage {stage_id!r} cannot reach a terminal stage except by withdrawal",
+                )
+
+    # -- guards ----------------------------------------------------------------------------
+
+    def guard_sites(self) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
+        d = self.definition
+        for i, stage in enumerate(d.stages):
+            if stage.when is not None:
+                yield stage.when, ("stages", i, "when"), f"entry condition of {stage.id!r}"
+        for branch, where, what in self.declared():
+            if branch.when is not None:
+                yield branch.when, (*where, "when"), f"guard of {what} -> {branch.to!r}"
+
+    def check_guards(self) -> None:
+        d = self.definition
+        table = guards_of(d)
+        samples = [sample_bindings(d.facts, d.params, which) for which in (0, 1)]
+        if any(spec.nullable for spec in d.facts.values()):
+            samples.append(sample_bindings(d.facts, d.params, 0, nulls=True))
+        nothing = Bindings({}, None)
+        for text, where, what in self.guard_sites():
+            try:
+                guard = table.get(text)
+            except GuardSyntaxError as error:
+                self.report(where, "guard-syntax", f"{what} does not compile: {error}")
+                continue
+            sound = True
+            undeclared = sorted(guard.facts - set(d.facts))
+            if undeclared:
+                sound = False
+                self.report(
+                    where,
+                    "unknown-fact",
+                    f"{what} reads undeclared fact(s) {', '.join(undeclared)}",
+                )
+            unknown_params = sorted(guard.params - set(d.params))
+            if unknown_params:
+                sound = False
+                self.report(
+                    where,
+                    "unknown-param",
+                    f"{what} reads undeclared parameter(s) "
+                    + ", ".join(f"params.{p}" for p in unknown_params),
+                )
+            for misuse in guard.misuse:
+                sound = False
+                self.report(where, "params-access", f"{what}: {misuse}")
+            if not sound:
+                continue
+            for bindings in samples:
+                verdict = bindings.evaluate(guard)
+                if verdict.truth is Truth.UNKNOWN:
+                    self.report(
+                        where,
+                        "guard-type",
+                        f"{what} fails on facts of their declared types: {verdict.error}",
+                    )
+                    break
+            if nothing.evaluate(guard).truth is Truth.FALSE:
+                self.report(where, "guard-never", f"{what} can never hold")
+
+    # -- protections -----------------------------------------------------------------------
+
+    def check_protections(self) -> None:
+        d = self.definition
+        index = self.stage_index()
+        for protection in PROTECTIONS:
+            targets = [s for s in d.stages if set(s.kind) & protection.before]
+            if not targets:
+                continue
+            for stage_id, path in _violations(d, protection, self.edges_by_source()).items():
+                stage = d.stage_map[stage_id]
+                kinds = sorted(set(stage.kind) & protection.before)
+                missing = " and ".join(
+                    _KIND_WORDS.get(k, str(k)) for k in sorted(protection.requires)
+                )
+                self.report(
+                    ("stages", index[stage_id]),
+                    "protection-bypass",
+                    f"{protection.who} can reach {_KIND_WORDS.get(kinds[0], str(kinds[0]))} "
+                    f"(stage {stage_id!r}) without {missing} ({protection.source}): "
+                    + _render_path(path),
+                )
+
+    def edges_by_source(self) -> dict[str | None, dict[str | None, list[Edge]]]:
+        """Edges grouped by source stage, then by outcome, branches in order."""
+        grouped: dict[str | None, dict[str | None, list[Edge]]] = {}
+        for edge in self.edges():
+            grouped.setdefault(edge.source, {}).setdefault(edge.outcome, []).append(edge)
+        return grouped
+
+
+def _has_type(value: Any, kind: FactType) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "list[string]":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
+
+
+def _closure(successors: Mapping[Any, set[str]], start: set[str]) -> set[str]:
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for nxt in successors.get(todo.pop(), set()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _branch_truth(d: Definition, bindings: Bindings, branch: Branch) -> Truth:
+    """Whether the engine may take ``branch`` for everyone with the bound facts."""
+    table = guards_of(d)
+
+    def verdict(text: str | None) -> Verdict:
+        if text is None:
+            return ALWAYS
+        try:
+            guard: Guard = table.get(text)
+        except GuardSyntaxError:
+            return Verdict(Truth.UNKNOWN)
+        return bindings.evaluate(guard)
+
+    target = d.stage_map.get(branch.to)
+    entry = verdict(target.when) if target is not None else ALWAYS
+    return verdict(branch.when).truth.and_(entry.truth)
+
+
+def possible_edges(d: Definition, bindings: Bindings, branches: list[Edge]) -> list[Edge]:
+    """The branches the engine may take under ``bindings`` (see the module docstring)."""
+    taken = []
+    for edge in branches:
+        if edge.target not in d.stage_map:
+            continue
+        truth = _branch_truth(d, bindings, edge.branch)
+        if truth is Truth.FALSE:
+            continue
+        taken.append(edge)
+        if truth is Truth.TRUE:
+            break
+    return taken
+
+
+def _violations(
+    d: Definition,
+    protection: Protection,
+    grouped: Mapping[str | None, Mapping[str | None, list[Edge]]],
+) -> dict[str, list[Edge]]:
+    """Target stages reachable without the protection, each with a shortest witness path."""
+    assume = {
+        fact: value
+        for fact, value in protection.assume.items()
+        if fact in d.facts and d.facts[fact].type == "bool"
+    }
+    bindings = Bindings(assume, None)
+    State = tuple[str, frozenset[StageKind]]
+    parents: dict[State, tuple[State | None, Edge]] = {}
+    queue: deque[State] = deque()
+    found: dict[str, list[Edge]] = {}
+
+    def enter(previous: State | None, edge: Edge) -> None:
+        passed: frozenset[StageKind] = frozenset()
+        if previous is not None:
+            passed = previous[1]
+            if edge.where[0] == "stages":
+                # A stage is passed when it is completed by one of its own outcomes; leaving
+                # it by an ``always`` outcome does not count as, say, a BID done.
+                passed |= set(d.stage_map[previous[0]].kind) & protection.requires
+        violated = set(d.stage_map[edge.target].kind) & protection.before
+        if violated and not protection.requires <= passed and edge.target not in found:
+            path = [edge]
+            node = previous
+            while node is not None:
+                parent, via = parents[node]
+                path.append(via)
+                node = parent
+            found[edge.target] = path[::-1]
+        state: State = (edge.target, passed)
+        if state not in parents:
+            parents[state] = (previous, edge)
+            queue.append(state)
+
+    for edge in possible_edges(d, bindings, list(grouped.get(None, {}).get(None, []))):
+        enter(None, edge)
+    while queue:
+        state = queue.popleft()
+        for branches in grouped.get(state[0], {}).values():
+            for edge in possible_edges(d, bindings, branches):
+                enter(state, edge)
+    return found
+
+
+def _render_path(path: list[Edge]) -> str:
+    parts = ["start"]
+    for edge in path:
+        parts.append(
+            f"-> {edge.target}" if edge.outcome is None else f"-[{edge.outcome}]-> {edge.target}"
+        )
+    return " ".join(parts)
+
+
+def verify(
+    definition: Definition, *, source: SourceMap | None = None, file: str = "<definition>"
+) -> list[Problem]:
+    """Every problem of a schema-valid definition, located through ``source`` when given."""
+    checker = _Checker(definition, source or SourceMap(), file)
+    checker.check_declarations()
+    checker.check_stages()
+    checker.check_references()
+    checker.check_fallbacks()
+    checker.check_graph()
+    checker.check_guards()
+    checker.check_protections()
+    return sorted(checker.problems, key=lambda p: (p.line, p.code, p.message))
