@@ -750,6 +750,10 @@ class CaseProfile(BaseModel):
     has_travel_document: bool | None = None
     needs_escort: bool | None = None
     has_return_order: bool | None = None
+    # Post-return monitoring: the roundtable's two indicators of sustainable return, as the
+    # shipped SOP reads them (the ``monitoring`` category keeps the second one in two parts).
+    willing_to_remain: bool | None = None
+    social_and_economic_participation: bool | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
