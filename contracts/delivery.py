@@ -93,7 +93,9 @@ def decode_attempt(value: str) -> SignedAttempt:
     try:
         return SignedAttempt.model_validate(json.loads(b64url_decode(value, what="attempt")))
     except (ValueError, ValidationError) as exc:
-        raise MalformedAttempt("the Accord-Attempt header is not a signed delivery attempt") from exc
+        raise MalformedAttempt(
+            "the Accord-Attempt header is not a signed delivery attempt"
+        ) from exc
 
 
 def verify_attempt(
@@ -133,4 +135,6 @@ def check_envelope_time(
             f"in the future by more than {skew}"
         )
     if now >= header.expires_at:
-        raise MessageExpired(f"message {header.id} expired at {format_timestamp(header.expires_at)}")
+        raise MessageExpired(
+            f"message {header.id} expired at {format_timestamp(header.expires_at)}"
+        )
