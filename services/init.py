@@ -18,6 +18,7 @@ from auth.users.schemas import UserCreate
 from services.agencies import service as agencies
 from services.db.migrate import upgrade_to_head
 from services.db.session import Database
+from services.keys import store as agency_keys
 from services.master_key import load_master_key
 from services.settings import Settings
 
@@ -72,6 +73,7 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
             rows = []
             for slug, name in hosted:
                 agency, created = await agencies.ensure_hosted(session, slug=slug, name=name)
+                await agency_keys.ensure_keys(session, master_key, slug)
                 rows.append(
                     {
                         "agency": agency.slug,

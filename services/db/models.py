@@ -13,16 +13,30 @@ from auth.models import (
 )
 from services.agencies.models import Agency
 from services.db.base import Base
+from services.federation.models import (
+    DirectoryDocument,
+    FederationIncident,
+    InboxMessage,
+    OutboxChannel,
+    OutboxMessage,
+)
+from services.keys.models import AgencyKey
 
 target_metadata = Base.metadata
 
 __all__ = [
     "Agency",
+    "AgencyKey",
     "ApiClient",
     "AuthThrottle",
     "AuthorizationCode",
     "ConsoleSession",
+    "DirectoryDocument",
+    "FederationIncident",
+    "InboxMessage",
     "NodeKey",
+    "OutboxChannel",
+    "OutboxMessage",
     "RefreshToken",
     "RevokedToken",
     "UsedAssertion",
