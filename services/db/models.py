@@ -12,6 +12,7 @@ from auth.models import (
     User,
 )
 from services.agencies.models import Agency
+from services.audit.models import AuditEvent, AuditHead
 from services.db.base import Base
 from services.federation.models import (
     DirectoryDocument,
@@ -28,6 +29,8 @@ __all__ = [
     "Agency",
     "AgencyKey",
     "ApiClient",
+    "AuditEvent",
+    "AuditHead",
     "AuthThrottle",
     "AuthorizationCode",
     "ConsoleSession",
