@@ -21,6 +21,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/console/login"),
         ("POST", "/console/login"),
         ("POST", "/console/logout"),
+        # Authenticated by the sender's signature and a signed delivery attempt (DESIGN §4).
+        ("POST", "/federation/v1/messages"),
+        # Public by nature: members, node URLs and public keys, signed by the federation root.
+        ("GET", "/v1/directory"),
+        ("GET", "/v1/directory/root"),
         # FastAPI's own documentation pages.
         ("GET", "/openapi.json"),
         ("GET", "/docs"),

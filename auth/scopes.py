@@ -25,6 +25,8 @@ class Scope(StrEnum):
     USERS_WRITE = "users:write"
     CLIENTS_READ = "clients:read"
     CLIENTS_WRITE = "clients:write"
+    FEDERATION_READ = "federation:read"
+    FEDERATION_WRITE = "federation:write"
 
 
 class Role(StrEnum):
@@ -52,6 +54,8 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             Scope.USERS_WRITE,
             Scope.CLIENTS_READ,
             Scope.CLIENTS_WRITE,
+            Scope.FEDERATION_READ,
+            Scope.FEDERATION_WRITE,
         }
     ),
     Role.FOCAL_POINT: frozenset(

@@ -16,6 +16,10 @@ from auth.oauth import endpoints as oauth
 from auth.users import endpoints as users
 from services.db.migrate import head_revisions
 from services.db.session import Database
+from services.federation import endpoints as federation_endpoints
+from services.federation.inbox import Handler
+from services.federation.ping import PING, handle_ping
+from services.federation.runtime import Federation
 from services.health import endpoints as health
 from services.health import problem_catalogue
 from services.http.middleware import RequestContextMiddleware
@@ -32,6 +36,11 @@ Accord moves referrals about a person between agencies only with the person's co
 under a data-sharing agreement every party signed, sealed so that only the receiving agency can
 open them. Every error is an RFC 9457 problem document; its `type` is served under `/problems`.
 """
+
+
+def message_handlers() -> dict[str, Handler]:
+    """Every message type this node accepts, and what receiving one does."""
+    return {PING: handle_ping}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -57,14 +66,19 @@ def create_app(settings: Settings) -> FastAPI:
                 return await session.run_sync(ensure_and_load)
 
         app.state.token_keys = TokenKeyHolder(load_keys)
+        app.state.master_key = master_key
+        federation = Federation.open(settings, db, master_key, message_handlers())
+        app.state.federation = federation
         try:
             await app.state.token_keys.refresh(force=True)
         except (SQLAlchemyError, OSError):
             # Not migrated yet: /readyz says so, and keys are made on first use after `init`.
             log.warning("token_keys_unavailable")
+        await federation.start()
         try:
             yield
         finally:
+            await federation.stop()
             await app.state.db.close()
 
     app = FastAPI(
@@ -77,7 +91,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     install_problem_handlers(app)
     app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        # The federation endpoint enforces its own limit, so a refusal is recorded for admins.
+        own_limit_prefixes=("/federation/",),
     )
     app.include_router(health.router)
     app.include_router(problem_catalogue.router)
@@ -85,4 +103,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(login.router)
     app.include_router(users.router)
     app.include_router(clients.router)
+    app.include_router(federation_endpoints.router)
     return app

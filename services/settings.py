@@ -37,6 +37,22 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(8 * 3600, gt=0)
     session_idle_seconds: int = Field(30 * 60, gt=0)
     session_absolute_seconds: int = Field(12 * 3600, gt=0)
+    directory: str | None = Field(
+        None, description="The federation directory: a file path or an http(s) URL."
+    )
+    directory_root_key: str | None = Field(
+        None,
+        description="The pinned federation root public key: a JWK as JSON, or a file holding one.",
+    )
+    directory_refresh_seconds: float = Field(30.0, gt=0)
+    federation_skew_seconds: int = Field(300, gt=0, description="Clock skew tolerated (±).")
+    federation_max_message_bytes: int = Field(1024 * 1024, gt=0)
+    message_ttl_hours: int = Field(7 * 24, gt=0, description="How long a message may wait.")
+    delivery_worker: bool = Field(True, description="Deliver the outbox from this process.")
+    outbox_poll_seconds: float = Field(0.25, gt=0)
+    delivery_timeout_seconds: float = Field(10.0, gt=0)
+    delivery_backoff_base_seconds: float = Field(1.0, gt=0)
+    delivery_backoff_cap_seconds: float = Field(300.0, gt=0)
     db_pool_size: int = Field(10, gt=0)
     sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
 

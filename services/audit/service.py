@@ -48,9 +48,7 @@ def event_content(event: AuditEvent) -> dict[str, Any]:
 
 async def _lock_head(session: AsyncSession, agency: str) -> AuditHead:
     head = (
-        await session.scalars(
-            select(AuditHead).where(AuditHead.agency == agency).with_for_update()
-        )
+        await session.scalars(select(AuditHead).where(AuditHead.agency == agency).with_for_update())
     ).first()
     if head is None:
         head = AuditHead(agency=agency, seq=0, hash=GENESIS_HASH)

@@ -22,6 +22,7 @@ class Readiness(BaseModel):
     status: str
     database: str
     migrations: str
+    directory: str
 
 
 @router.get("/healthz", summary="The process is up")
@@ -48,7 +49,14 @@ async def readyz(request: Request) -> Readiness:
             "The database schema is not at the newest migration "
             f"(at {sorted(current) or 'none'}, expected {sorted(expected)}). Run `accord init`."
         )
-    return Readiness(status="ready", database="ok", migrations="head")
+    holder = request.app.state.federation.directory
+    if holder.configured and holder.current() is None:
+        raise ServiceUnavailable(
+            f"No verified federation directory is held ({holder.last_error or 'not loaded'})."
+        )
+    held = holder.current()
+    directory = f"version {held.version}" if held else "not configured"
+    return Readiness(status="ready", database="ok", migrations="head", directory=directory)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -47,10 +47,18 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        max_body_bytes: int,
+        own_limit_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.own_limit_prefixes = own_limit_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,8 +89,9 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            early = self._reject_declared_size(headers, request_id)
-            if early is not None:
+            if scope["path"].startswith(self.own_limit_prefixes):
+                await self.app(scope, receive, send_with_context)
+            elif (early := self._reject_declared_size(headers, request_id)) is not None:
                 await early(scope, receive, send_with_context)
             else:
                 await self.app(scope, self._limited(receive), send_with_context)

@@ -9,8 +9,28 @@ from fastapi import FastAPI
 from auth.public import PUBLIC_ROUTES
 from auth.scopes import ALL_ROLES, ALL_SCOPES
 from services.http.routing import operations
+from services.settings import Settings
+from tests.support.app import make_settings
+from tests.support.federation import join, new_root_key, root_setting
 from tests.support.identity import bearer, client_token, seed_client
 from tests.support.matrix import ROUTE_CASES, Case
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path) -> Settings:
+    """The node belongs to a federation, so routes that send messages can succeed."""
+    return make_settings(
+        database_url, directory=str(tmp_path / "directory.json"), directory_root_key=root_setting(ROOT)
+    )
+
+
+@pytest.fixture
+async def agencies(client: httpx.AsyncClient, app: FastAPI, tmp_path) -> list[str]:
+    await join(app, tmp_path / "directory.json", ROOT, "http://127.0.0.1:8000", ["unhcr", "iom"])
+    return ["unhcr", "iom"]
+
+
+ROOT = new_root_key()
 
 
 def test_every_protected_route_is_in_the_matrix(app: FastAPI) -> None:

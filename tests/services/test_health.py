@@ -19,7 +19,9 @@ async def test_healthz_says_the_process_is_up(client: httpx.AsyncClient) -> None
 async def test_readyz_is_ready_on_a_migrated_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "migrations": "head"}
+    assert response.json() == {
+        "status": "ready", "database": "ok", "migrations": "head", "directory": "not configured"
+    }
 
 
 async def test_readyz_refuses_a_database_without_migrations(empty_database_url: str) -> None:

@@ -69,6 +69,10 @@ def new_client_body() -> dict[str, Any]:
     return {"name": "A system", "scopes": ["cases:read"], "roles": ["caseworker"]}
 
 
+def ping_body() -> dict[str, Any]:
+    return {"to": "iom", "count": 1}
+
+
 ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/users"): Case(
         "users:write", "admin", ok=201, body=new_user_body, creates_in="agency"
@@ -86,4 +90,10 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/v1/clients/{client_pk}"): Case(
         "clients:write", "admin", resource=a_client, body=lambda: {"name": "Renamed"}
     ),
+    ("POST", "/v1/federation/pings"): Case("federation:write", "admin", ok=202, body=ping_body),
+    ("POST", "/v1/federation/directory/refresh"): Case("federation:write", "admin"),
+    ("GET", "/v1/federation/directory/status"): Case("federation:read", "admin"),
+    ("GET", "/v1/federation/outbox"): Case("federation:read", "admin"),
+    ("GET", "/v1/federation/inbox"): Case("federation:read", "admin"),
+    ("GET", "/v1/federation/incidents"): Case("federation:read", "admin"),
 }

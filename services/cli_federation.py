@@ -1,0 +1,178 @@
+"""``accord keys ...`` and ``accord directory ...``: agency keys and the signed directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from contracts.directory import DirectoryError, sign_directory, verify_directory
+from contracts.envelope import format_timestamp
+from contracts.keys import KeyKind, PrivateKey, generate_key, parse_public_jwk
+from services.agencies.models import Agency
+from services.db.base import utcnow
+from services.db.session import Database
+from services.keys import store
+from services.master_key import MasterKeyMissing, load_master_key
+from services.settings import Settings
+
+keys_app = typer.Typer(help="Agency signing and encryption keys.", no_args_is_help=True)
+directory_app = typer.Typer(help="The signed federation directory.", no_args_is_help=True)
+
+AgencyOption = Annotated[
+    list[str] | None, typer.Option("--agency", help="Only this hosted agency. Repeatable.")
+]
+
+
+def _emit(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+def default_kind(agency: str) -> str:
+    """A starting guess for the directory entry; operators correct it with --kind."""
+    if agency.startswith("gov-"):
+        return "government"
+    return "un_agency" if agency in {"unhcr", "iom", "ilo", "unicef", "ohchr"} else "ngo"
+
+
+async def _members(
+    settings: Settings, only: list[str] | None, kinds: dict[str, str], node_url: str, rotate: bool
+) -> list[dict[str, Any]]:
+    master_key = load_master_key(settings)
+    db = Database.open(settings)
+    try:
+        async with db.sessions.begin() as session:
+            hosted = list((await session.scalars(select(Agency).order_by(Agency.slug))).all())
+            chosen = [a for a in hosted if not only or a.slug in only]
+            missing = set(only or []) - {a.slug for a in hosted}
+            if missing:
+                raise typer.BadParameter(f"not hosted here: {', '.join(sorted(missing))}")
+            members = []
+            for agency in chosen:
+                if rotate:
+                    await store.add_keys(session, master_key, agency.slug)
+                members.append(
+                    {
+                        "agency": agency.slug,
+                        "name": agency.name,
+                        "kind": kinds.get(agency.slug, default_kind(agency.slug)),
+                        "node_url": node_url,
+                        "jwks": await store.public_jwks(session, agency.slug),
+                    }
+                )
+            return members
+    finally:
+        await db.close()
+
+
+def _kinds(values: list[str] | None) -> dict[str, str]:
+    kinds = {}
+    for value in values or []:
+        slug, _, kind = value.partition("=")
+        if kind not in {"un_agency", "government", "ngo"}:
+            raise typer.BadParameter(f"{value!r}: use SLUG=un_agency|government|ngo")
+        kinds[slug] = kind
+    return kinds
+
+
+KindOption = Annotated[
+    list[str] | None, typer.Option("--kind", help="SLUG=un_agency|government|ngo. Repeatable.")
+]
+NodeUrlOption = Annotated[
+    str | None, typer.Option("--node-url", help="This node's public URL (ACCORD_PUBLIC_URL).")
+]
+
+
+def _run_members(
+    agency: list[str] | None, kind: list[str] | None, node_url: str | None, rotate: bool
+) -> None:
+    settings = Settings()
+    try:
+        members = asyncio.run(
+            _members(settings, agency, _kinds(kind), node_url or settings.issuer, rotate)
+        )
+    except MasterKeyMissing as exc:
+        typer.echo(f"accord keys: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _emit({"members": members})
+
+
+@keys_app.command("export")
+def export_keys(
+    agency: AgencyOption = None, kind: KindOption = None, node_url: NodeUrlOption = None
+) -> None:
+    """Print this node's directory entries (public keys only), for the federation operator."""
+    _run_members(agency, kind, node_url, rotate=False)
+
+
+@keys_app.command("rotate")
+def rotate_keys(
+    agency: AgencyOption = None, kind: KindOption = None, node_url: NodeUrlOption = None
+) -> None:
+    """Add a new key of every kind; old keys keep verifying and opening until they expire.
+
+    Prints the directory entries to publish: the new keys are used once the directory that
+    lists them is in force everywhere.
+    """
+    _run_members(agency, kind, node_url, rotate=True)
+
+
+@directory_app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the private root key.")],
+    days: Annotated[int, typer.Option(help="Validity of the root key in days.")] = 730,
+) -> None:
+    """Create the federation root key; prints its public JWK, which every node pins."""
+    now = utcnow().replace(microsecond=0)
+    key = generate_key(KeyKind.ED25519, nbf=now, exp=now + timedelta(days=days))
+    out.write_bytes(key.to_bytes())
+    out.chmod(0o600)
+    _emit(key.public.to_jwk())
+
+
+@directory_app.command("sign")
+def sign(
+    document: Annotated[Path, typer.Argument(help="The unsigned directory (JSON).")],
+    root_key: Annotated[Path, typer.Option("--root-key", help="The private root key file.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Sign a directory with the federation root key (Ed25519 over its RFC 8785 form)."""
+    unsigned = json.loads(document.read_text())
+    unsigned.pop("signature", None)
+    if "issued_at" not in unsigned:
+        unsigned["issued_at"] = format_timestamp(utcnow())
+    try:
+        signed = sign_directory(unsigned, PrivateKey.from_bytes(root_key.read_bytes()))
+    except (DirectoryError, ValueError) as exc:
+        typer.echo(f"accord directory sign: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    text = json.dumps(signed, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+
+
+@directory_app.command("verify")
+def verify(
+    document: Annotated[Path, typer.Argument(help="The signed directory (JSON).")],
+    root: Annotated[Path, typer.Option("--root", help="The pinned root public JWK (JSON).")],
+) -> None:
+    """Exit 0 when the directory verifies against the root key, 1 otherwise."""
+    try:
+        directory = verify_directory(
+            json.loads(document.read_text()), parse_public_jwk(json.loads(root.read_text()))
+        )
+    except (DirectoryError, ValueError) as exc:
+        typer.echo(f"{document}: does not verify: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{document}: federation {directory.federation} version {directory.version}, "
+        f"{len(directory.members)} member(s), signature valid"
+    )

@@ -1,0 +1,240 @@
+"""The federation endpoint other nodes call, the directory, and admins' views of traffic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import or_, select
+
+from auth.dependencies import Requires
+from auth.principal import Principal
+from services.db.session import Session, database
+from services.errors import AccordError
+from services.http.routing import api_router
+
+from . import errors, incidents
+from .inbox import parse_envelope, receive
+from .models import FederationIncident, InboxMessage, OutboxMessage
+from .outbox import ATTEMPT_HEADER, MESSAGES_PATH, send
+from .ping import PING
+from .runtime import Federation
+from .schemas import (
+    DirectoryStatus,
+    InboxItem,
+    IncidentItem,
+    OutboxItem,
+    PingRequest,
+    PingResponse,
+)
+
+router = api_router(tags=["federation"])
+
+Reader = Annotated[Principal, Requires(scope="federation:read", role="admin")]
+Writer = Annotated[Principal, Requires(scope="federation:write", role="admin")]
+
+
+def federation_of(request: Request) -> Federation:
+    federation: Federation = request.app.state.federation
+    return federation
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise errors.MessageTooLarge(f"The message exceeds {limit} bytes.")
+    return bytes(body)
+
+
+@router.post(
+    MESSAGES_PATH,
+    summary="Receive a sealed, signed envelope from another node (authenticated by signature)",
+    status_code=201,
+    responses={
+        200: {"description": "A repeat: the receipt given the first time"},
+        201: {"description": "Stored; the body is the recipient's signed receipt"},
+        400: {},
+        403: {},
+        409: {},
+        413: {},
+        421: {},
+        422: {},
+    },
+    openapi_extra={"requestBody": {"content": {"application/json": {}}, "required": True}},
+)
+async def receive_message(request: Request) -> JSONResponse:
+    federation = federation_of(request)
+    db = database(request)
+    claimed: dict[str, Any] = {}
+    try:
+        raw = await _read_limited(request, federation.settings.federation_max_message_bytes)
+        envelope = parse_envelope(raw)
+        header = envelope.header
+        claimed = {"agency": header.to, "peer": header.from_, "message_id": header.id}
+        async with db.sessions() as session, session.begin():
+            receipt, first = await receive(
+                session, federation, envelope, request.headers.get(ATTEMPT_HEADER)
+            )
+    except errors.FederationRefusal as refusal:
+        # A refusal for an agency not hosted here concerns the whole node, not one agency.
+        hosted = not isinstance(refusal, errors.RecipientNotHosted)
+        await incidents.record(
+            db,
+            agency=claimed.get("agency") if hosted else None,
+            direction="in",
+            kind=refusal.slug,
+            peer=claimed.get("peer"),
+            message_id=claimed.get("message_id"),
+            detail=refusal.detail,
+        )
+        raise
+    return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if first else 200)
+
+
+@router.get("/v1/directory", summary="The federation directory this node holds, as signed")
+async def get_directory(request: Request) -> JSONResponse:
+    document = federation_of(request).directory.document()
+    if document is None:
+        federation_of(request).directory.require()
+    return JSONResponse(document)
+
+
+@router.get("/v1/directory/root", summary="The pinned federation root public key (JWK)")
+async def get_directory_root(request: Request) -> dict[str, Any]:
+    root = federation_of(request).directory.root
+    if root is None:
+        raise errors.DirectoryUnavailable("No root key is pinned (ACCORD_DIRECTORY_ROOT_KEY).")
+    return root.to_jwk()
+
+
+@router.post("/v1/federation/directory/refresh", summary="Read the directory source again now")
+async def refresh_directory(request: Request, _: Writer) -> DirectoryStatus:
+    holder = federation_of(request).directory
+    changed = await holder.refresh(federation_of(request).http)
+    return _status(holder, changed)
+
+
+@router.get("/v1/federation/directory/status", summary="Which directory version is in force")
+async def directory_status(request: Request, _: Reader) -> DirectoryStatus:
+    return _status(federation_of(request).directory, False)
+
+
+def _status(holder: Any, changed: bool) -> DirectoryStatus:
+    held = holder.current()
+    return DirectoryStatus(
+        configured=holder.configured,
+        version=held.version if held else None,
+        federation=held.federation if held else None,
+        last_error=holder.last_error,
+        changed=changed,
+    )
+
+
+@router.post(
+    "/v1/federation/pings",
+    status_code=202,
+    summary="Queue ping messages to another agency, to test the path end to end",
+)
+async def ping(
+    request: Request, data: PingRequest, principal: Writer, session: Session
+) -> PingResponse:
+    federation = federation_of(request)
+    _require_member(federation, data.to)
+    ids = []
+    for seq in range(data.count):
+        envelope = await send(
+            session,
+            federation,
+            sender=principal.agency,
+            recipient=data.to,
+            type=PING,
+            body={"seq": seq},
+        )
+        ids.append(envelope.header.id)
+    return PingResponse(message_ids=ids)
+
+
+def _require_member(federation: Federation, agency: str) -> None:
+    directory = federation.directory.require()
+    if agency not in {m.agency for m in directory.members}:
+        raise AccordError(
+            f"{agency} is not a member of the federation directory.",
+            status=422,
+            extra={
+                "errors": [
+                    {
+                        "location": "body.to",
+                        "message": "Not a directory member.",
+                        "type": "unknown_agency",
+                    }
+                ]
+            },
+        )
+
+
+@router.get("/v1/federation/outbox", summary="Messages this agency sent, and their fate")
+async def outbox(
+    principal: Reader,
+    session: Session,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OutboxItem]:
+    statement = select(OutboxMessage).where(OutboxMessage.sender == principal.agency)
+    if status:
+        statement = statement.where(OutboxMessage.status == status)
+    rows = (
+        await session.scalars(statement.order_by(OutboxMessage.position.desc()).limit(limit))
+    ).all()
+    return [OutboxItem.model_validate(row) for row in rows]
+
+
+@router.get("/v1/federation/inbox", summary="Messages this agency received")
+async def inbox(
+    principal: Reader,
+    session: Session,
+    sender: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[InboxItem]:
+    statement = select(InboxMessage).where(InboxMessage.recipient == principal.agency)
+    if sender:
+        statement = statement.where(InboxMessage.sender == sender)
+    rows = (
+        await session.scalars(statement.order_by(InboxMessage.position.desc()).limit(limit))
+    ).all()
+    return [InboxItem.model_validate(row) for row in rows]
+
+
+@router.get("/v1/federation/incidents", summary="Messages refused or undeliverable")
+async def list_incidents(
+    principal: Reader,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[IncidentItem]:
+    rows = (
+        await session.scalars(
+            select(FederationIncident)
+            .where(
+                or_(
+                    FederationIncident.agency == principal.agency,
+                    FederationIncident.agency.is_(None),
+                )
+            )
+            .order_by(FederationIncident.at.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [
+        IncidentItem(
+            id=str(r.id),
+            direction=r.direction,
+            kind=r.kind,
+            peer=r.peer,
+            message_id=r.message_id,
+            detail=r.detail,
+            at=r.at,
+        )
+        for r in rows
+    ]

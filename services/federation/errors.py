@@ -1,0 +1,120 @@
+"""Why a node refuses a message. Each reason is its own problem type, so the sending node (and
+its admins) can tell a wrong clock from a forged signature from a misaddressed message."""
+
+from __future__ import annotations
+
+from services.errors import AccordError
+
+
+class FederationRefusal(AccordError):
+    """A message refused on receipt; recorded as an incident for this node's admins."""
+
+    slug = "federation-refused"
+    title = "Message refused"
+    #: Whether the sender should try again later (the refusal may pass) or give up.
+    retryable = False
+
+
+class MalformedEnvelope(FederationRefusal):
+    status = 400
+    slug = "malformed-envelope"
+    title = "Not a valid envelope"
+    explanation = "The body is not an Accord envelope (DESIGN §4); `errors` says where."
+
+
+class MessageTooLarge(FederationRefusal):
+    status = 413
+    slug = "message-too-large"
+    title = "Message too large"
+    explanation = "The envelope exceeds ACCORD_FEDERATION_MAX_MESSAGE_BYTES on the recipient."
+
+
+class RecipientNotHosted(FederationRefusal):
+    status = 421
+    slug = "recipient-not-hosted"
+    title = "Recipient not hosted here"
+    explanation = "The envelope's `to` agency is not hosted on this node; check the directory."
+
+
+class UnknownSender(FederationRefusal):
+    status = 403
+    slug = "unknown-sender"
+    title = "Unknown sender"
+    explanation = "The `from` agency is not a member of the directory this node holds."
+    retryable = True
+
+
+class UnknownSigningKey(FederationRefusal):
+    status = 403
+    slug = "unknown-signing-key"
+    title = "Unknown signing key"
+    explanation = (
+        "The sender's key id is not in its directory entry; publish it in a new directory."
+    )
+    retryable = True
+
+
+class SigningKeyNotValid(FederationRefusal):
+    status = 403
+    slug = "signing-key-not-valid"
+    title = "Signing key expired or not yet valid"
+    explanation = "The signing key was not valid when the message says it was sent."
+
+
+class BadSignature(FederationRefusal):
+    status = 403
+    slug = "bad-signature"
+    title = "Signature does not verify"
+    explanation = "The envelope (or its sealed digests) was altered, or signed by another key."
+
+
+class StaleAttempt(FederationRefusal):
+    status = 400
+    slug = "stale-delivery-attempt"
+    title = "Delivery attempt outside the clock-skew window"
+    explanation = (
+        "The Accord-Attempt statement is missing, replayed or made with a wrong clock "
+        "(window: ACCORD_FEDERATION_SKEW_SECONDS)."
+    )
+    retryable = True
+
+
+class FutureMessage(FederationRefusal):
+    status = 400
+    slug = "message-from-the-future"
+    title = "Message sent in the future"
+    explanation = "`sent_at` is ahead of this node's clock by more than the skew window."
+    retryable = True
+
+
+class MessageExpired(FederationRefusal):
+    status = 400
+    slug = "message-expired"
+    title = "Message expired"
+    explanation = "`expires_at` has passed; the sender must send a new message."
+
+
+class MessageIdReused(FederationRefusal):
+    status = 409
+    slug = "message-id-reused"
+    title = "Message id already used for other content"
+    explanation = (
+        "A message with this id and different content was already received. A retry must "
+        "repeat the message exactly; new content needs a new id."
+    )
+
+
+class UnknownMessageType(FederationRefusal):
+    status = 422
+    slug = "unknown-message-type"
+    title = "Unknown message type"
+    explanation = "This node does not handle messages of this `type`."
+
+
+class DirectoryUnavailable(AccordError):
+    status = 503
+    slug = "directory-unavailable"
+    title = "No federation directory"
+    explanation = (
+        "This node holds no verified directory: set ACCORD_DIRECTORY and ACCORD_DIRECTORY_ROOT_KEY."
+    )

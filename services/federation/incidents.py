@@ -1,0 +1,45 @@
+"""Recording refused and undeliverable messages for the admins (never silently dropped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.observability.logging import get_logger
+
+from .models import FederationIncident
+
+log = get_logger("accord.federation")
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    agency: str | None,
+    direction: str,
+    kind: str,
+    peer: str | None,
+    message_id: str | None,
+    detail: str,
+) -> None:
+    session.add(
+        FederationIncident(
+            agency=agency,
+            direction=direction,
+            kind=kind,
+            peer=peer,
+            message_id=message_id,
+            detail=detail[:2000],
+        )
+    )
+    await session.flush()
+    log.warning(
+        "federation_incident", direction=direction, kind=kind, peer=peer, message_id=message_id
+    )
+
+
+async def record(db: Any, **fields: Any) -> None:
+    """In a transaction of its own: the refused request's transaction has been rolled back."""
+    async with db.sessions.begin() as session:
+        await add(session, **fields)

@@ -1,0 +1,80 @@
+"""The federation side of a running node: directory, handlers, HTTP client, delivery worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from services.db.session import Database
+from services.observability.logging import get_logger
+from services.settings import Settings
+
+from .directory import DirectoryHolder
+from .inbox import Handler
+from .outbox import DeliveryWorker
+
+log = get_logger("accord.federation")
+
+
+@dataclass
+class Federation:
+    settings: Settings
+    db: Database
+    master_key: bytes
+    handlers: Mapping[str, Handler]
+    directory: DirectoryHolder
+    http: httpx.AsyncClient
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def open(
+        cls, settings: Settings, db: Database, master_key: bytes, handlers: Mapping[str, Handler]
+    ) -> Federation:
+        return cls(
+            settings=settings,
+            db=db,
+            master_key=master_key,
+            handlers=dict(handlers),
+            directory=DirectoryHolder(settings, db),
+            http=httpx.AsyncClient(timeout=settings.delivery_timeout_seconds),
+        )
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        return DeliveryWorker(self)
+
+    async def start(self) -> None:
+        """Load the held directory, refresh it, and start the background loops."""
+        try:
+            await self.directory.load_held()
+            await self.directory.refresh(self.http)
+        except Exception:
+            log.exception("directory_start_failed")
+        if self.directory.configured:
+            self._tasks.append(asyncio.create_task(self._refresh_directory()))
+        if self.settings.delivery_worker:
+            self._tasks.append(asyncio.create_task(DeliveryWorker(self).run(self._stop)))
+
+    async def _refresh_directory(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stop.wait(), timeout=self.settings.directory_refresh_seconds
+                )
+            if not self._stop.is_set():
+                try:
+                    await self.directory.refresh(self.http)
+                except Exception:
+                    log.exception("directory_refresh_failed")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
+        await self.http.aclose()

@@ -1,0 +1,80 @@
+"""A federation for tests: a root key, member entries from agencies' real keys, a signed
+directory file that nodes load through ACCORD_DIRECTORY."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from contracts.directory import sign_directory
+from contracts.envelope import format_timestamp
+from contracts.keys import KeyKind, PrivateKey, generate_key
+from services.agencies import service as agencies
+from services.db.base import utcnow
+from services.keys import store as key_store
+
+FEDERATION = "accord-test"
+
+
+def new_root_key() -> PrivateKey:
+    now = utcnow().replace(microsecond=0)
+    return generate_key(KeyKind.ED25519, nbf=now - timedelta(days=1), exp=now + timedelta(days=30))
+
+
+def root_setting(root: PrivateKey) -> str:
+    """ACCORD_DIRECTORY_ROOT_KEY given inline, as the public JWK."""
+    return json.dumps(root.public.to_jwk())
+
+
+def member_kind(agency: str) -> str:
+    if agency.startswith("gov-"):
+        return "government"
+    return "un_agency" if agency in {"unhcr", "iom", "ilo"} else "ngo"
+
+
+def write_directory(
+    path: Path, root: PrivateKey, members: list[dict[str, Any]], version: int
+) -> dict[str, Any]:
+    document = sign_directory(
+        {
+            "federation": FEDERATION,
+            "version": version,
+            "issued_at": format_timestamp(utcnow()),
+            "members": sorted(members, key=lambda m: m["agency"]),
+        },
+        root,
+    )
+    path.write_text(json.dumps(document))
+    return document
+
+
+async def member_entries(app: FastAPI, node_url: str, slugs: list[str]) -> list[dict[str, Any]]:
+    """Host ``slugs`` on ``app``'s node (agencies and keys) and describe them for the directory."""
+    entries = []
+    async with app.state.db.sessions.begin() as session:
+        for slug in slugs:
+            await agencies.ensure_hosted(session, slug=slug, name=slug.upper())
+            await key_store.ensure_keys(session, app.state.master_key, slug)
+            entries.append(
+                {
+                    "agency": slug,
+                    "name": slug.upper(),
+                    "kind": member_kind(slug),
+                    "node_url": node_url,
+                    "jwks": await key_store.public_jwks(session, slug),
+                }
+            )
+    return entries
+
+
+async def join(app: FastAPI, path: Path, root: PrivateKey, node_url: str, slugs: list[str],
+               version: int = 1, others: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Make ``app`` the node of ``slugs`` in a freshly signed directory, and load it."""
+    members = await member_entries(app, node_url, slugs) + list(others or [])
+    document = write_directory(path, root, members, version)
+    await app.state.federation.directory.refresh()
+    return document
