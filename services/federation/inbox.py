@@ -93,6 +93,8 @@ async def receive(
         ) from exc
     try:
         sender_key = member.key(header.kids.sig, at=header.sent_at, use="sig")
+        # Valid when it signed is not enough: a key past its expiry signs nothing new here.
+        sender_key.check_usable_at(now)
     except (KeyExpired, KeyNotYetValid) as exc:
         raise errors.SigningKeyNotValid(f"Key {header.kids.sig}: {exc}") from exc
     except (UnknownKey, KeyProblem) as exc:
@@ -106,8 +108,13 @@ async def receive(
     if attempt is None:
         raise errors.StaleAttempt("The Accord-Attempt header is missing.")
     try:
-        verify_attempt(decode_attempt(attempt), envelope, sender_key, now=now, skew=skew)
-    except (MalformedAttempt, AttemptMismatch, env.BadSignature, env.SignerMismatch) as exc:
+        signed_attempt = decode_attempt(attempt)
+        # The attempt is signed with the sender's key of today, which after a rotation may
+        # not be the key that signed the (older, queued) message.
+        attempt_key = member.key(signed_attempt.signature.kid, at=now, use="sig")
+        verify_attempt(signed_attempt, envelope, attempt_key, now=now, skew=skew)
+    except (MalformedAttempt, AttemptMismatch, KeyProblem, env.BadSignature,
+            env.SignerMismatch) as exc:
         raise errors.StaleAttempt(f"The delivery attempt does not hold: {exc}") from exc
     except env.ClockSkew as exc:
         raise errors.StaleAttempt(str(exc)) from exc

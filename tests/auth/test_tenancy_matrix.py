@@ -20,7 +20,9 @@ from tests.support.matrix import ROUTE_CASES, Case
 def settings(database_url: str, tmp_path) -> Settings:
     """The node belongs to a federation, so routes that send messages can succeed."""
     return make_settings(
-        database_url, directory=str(tmp_path / "directory.json"), directory_root_key=root_setting(ROOT)
+        database_url,
+        directory=str(tmp_path / "directory.json"),
+        directory_root_key=root_setting(ROOT),
     )
 
 

@@ -20,7 +20,10 @@ async def test_readyz_is_ready_on_a_migrated_database(client: httpx.AsyncClient)
     response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ready", "database": "ok", "migrations": "head", "directory": "not configured"
+        "status": "ready",
+        "database": "ok",
+        "migrations": "head",
+        "directory": "not configured",
     }
 
 

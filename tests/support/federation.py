@@ -71,8 +71,15 @@ async def member_entries(app: FastAPI, node_url: str, slugs: list[str]) -> list[
     return entries
 
 
-async def join(app: FastAPI, path: Path, root: PrivateKey, node_url: str, slugs: list[str],
-               version: int = 1, others: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+async def join(
+    app: FastAPI,
+    path: Path,
+    root: PrivateKey,
+    node_url: str,
+    slugs: list[str],
+    version: int = 1,
+    others: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Make ``app`` the node of ``slugs`` in a freshly signed directory, and load it."""
     members = await member_entries(app, node_url, slugs) + list(others or [])
     document = write_directory(path, root, members, version)

@@ -1,0 +1,237 @@
+"""A node stores a genuine message once and refuses everything else, each refusal with its
+own problem type, and every refusal recorded for the admins."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from contracts import envelope as env
+from contracts.keys import KeyKind, generate_key
+from services.db.base import utcnow
+from services.federation.models import FederationIncident, InboxMessage
+from tests.services.federation.conftest import OUTSIDER, ROOT, post_envelope
+from tests.support.federation import join
+from tests.support.identity import BASE_URL
+
+
+def _directory(app):
+    return app.state.federation.directory.require()
+
+
+async def _count(app, model) -> int:
+    async with app.state.db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def _incident_kinds(app) -> list[str]:
+    async with app.state.db.sessions() as session:
+        return list((await session.scalars(select(FederationIncident.kind))).all())
+
+
+async def test_a_genuine_message_is_stored_once_with_a_signed_receipt(
+    app, client, federated, outsider
+) -> None:
+    envelope = outsider.envelope(_directory(app))
+    first = await post_envelope(client, envelope, outsider.attempt(envelope))
+    assert first.status_code == 201, first.text
+    receipt = env.SignedReceipt.model_validate(first.json())
+    unhcr_key = _directory(app).member_key("unhcr", receipt.signature.kid, at=receipt.receipt.at)
+    verified = env.verify_receipt(receipt, unhcr_key)
+    assert verified.message_id == envelope.header.id
+    assert verified.digest == env.envelope_digest(envelope)
+
+    again = await post_envelope(client, envelope, outsider.attempt(envelope))
+    assert again.status_code == 200
+    assert again.json() == first.json(), "a repeat gets the same receipt"
+    assert await _count(app, InboxMessage) == 1
+
+
+async def _expect_refusal(app, response, status: int, kind: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == f"/problems/{kind}"
+    assert kind in await _incident_kinds(app), "refusals are recorded for the admins"
+    assert await _count(app, InboxMessage) == 0
+
+
+async def test_unknown_sender_is_refused(app, client, federated) -> None:
+    from tests.services.federation.conftest import Outsider
+
+    stranger = Outsider()  # not in the directory, but claims to be the outsider's agency
+    envelope = stranger.envelope(_directory(app))
+    response = await post_envelope(client, envelope, stranger.attempt(envelope))
+    await _expect_refusal(app, response, 403, "unknown-signing-key")
+
+
+async def test_sender_missing_from_the_directory_is_refused(app, client, federated, outsider):
+    envelope = outsider.envelope(_directory(app))
+    data = envelope.model_dump(mode="json")
+    data["header"]["from"] = "ngo-unknown"
+    response = await post_envelope(
+        client, envelope, outsider.attempt(envelope), raw=json.dumps(data).encode()
+    )
+    await _expect_refusal(app, response, 403, "unknown-sender")
+
+
+async def test_signing_key_expired_since_sending_is_refused(app, client, federated, outsider):
+    now = utcnow().replace(microsecond=0)
+    old = generate_key(KeyKind.ED25519, nbf=now - timedelta(days=5), exp=now - timedelta(hours=1))
+    member = outsider.member()
+    member["jwks"]["keys"].append(old.public.to_jwk())
+    await join(
+        app,
+        Path(app.state.settings.directory),
+        ROOT,
+        BASE_URL,
+        ["unhcr", "iom"],
+        version=2,
+        others=[member],
+    )
+    envelope = outsider.envelope(_directory(app), signing=old, sent_at=now - timedelta(hours=2))
+    response = await post_envelope(client, envelope, outsider.attempt(envelope))
+    await _expect_refusal(app, response, 403, "signing-key-not-valid")
+
+
+async def test_a_queued_message_signed_before_a_rotation_is_accepted(
+    app, client, federated, outsider
+) -> None:
+    """Old key still valid, new key signs the attempt: rotation does not strand the outbox."""
+    now = utcnow().replace(microsecond=0)
+    old = generate_key(KeyKind.ED25519, nbf=now - timedelta(days=5), exp=now + timedelta(days=1))
+    member = outsider.member()
+    member["jwks"]["keys"].append(old.public.to_jwk())
+    await join(
+        app,
+        Path(app.state.settings.directory),
+        ROOT,
+        BASE_URL,
+        ["unhcr", "iom"],
+        version=2,
+        others=[member],
+    )
+    envelope = outsider.envelope(_directory(app), signing=old, sent_at=now - timedelta(hours=2))
+    response = await post_envelope(client, envelope, outsider.attempt(envelope))
+    assert response.status_code == 201, response.text
+
+
+async def test_tampered_body_fails_the_signature(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app), body={"seq": 1})
+    data = envelope.model_dump(mode="json")
+    data["body"]["seq"] = 2
+    response = await post_envelope(
+        client, envelope, outsider.attempt(envelope), raw=json.dumps(data).encode()
+    )
+    await _expect_refusal(app, response, 403, "bad-signature")
+
+
+async def test_tampered_sealed_category_fails(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app), categories={"identity": {"given_name": "A"}})
+    data = envelope.model_dump(mode="json")
+    sealed = data["sealed"]["identity"]
+    data["sealed"]["identity"] = ("B" if sealed[0] != "B" else "C") + sealed[1:]
+    response = await post_envelope(
+        client, envelope, outsider.attempt(envelope), raw=json.dumps(data).encode()
+    )
+    await _expect_refusal(app, response, 403, "bad-signature")
+
+
+async def test_replayed_delivery_attempt_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app))
+    stale = outsider.attempt(envelope, at=utcnow() - timedelta(minutes=30))
+    await _expect_refusal(
+        app, await post_envelope(client, envelope, stale), 400, "stale-delivery-attempt"
+    )
+
+
+async def test_missing_delivery_attempt_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app))
+    await _expect_refusal(
+        app, await post_envelope(client, envelope, None), 400, "stale-delivery-attempt"
+    )
+
+
+async def test_message_from_the_future_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app), sent_at=utcnow() + timedelta(hours=1))
+    response = await post_envelope(client, envelope, outsider.attempt(envelope))
+    await _expect_refusal(app, response, 400, "message-from-the-future")
+
+
+async def test_expired_message_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(
+        _directory(app), sent_at=utcnow() - timedelta(days=2), expires_in=timedelta(days=1)
+    )
+    response = await post_envelope(client, envelope, outsider.attempt(envelope))
+    await _expect_refusal(app, response, 400, "message-expired")
+
+
+async def test_old_id_replayed_with_other_content_is_refused(app, client, federated, outsider):
+    first = outsider.envelope(_directory(app), body={"seq": 1})
+    assert (await post_envelope(client, first, outsider.attempt(first))).status_code == 201
+    forged = outsider.envelope(_directory(app), body={"seq": 666}, message_id=first.header.id)
+    response = await post_envelope(client, forged, outsider.attempt(forged))
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/message-id-reused"
+    assert "message-id-reused" in await _incident_kinds(app)
+    assert await _count(app, InboxMessage) == 1
+
+
+async def test_recipient_not_hosted_here_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app), to="ilo")
+    await _expect_refusal(
+        app,
+        await post_envelope(client, envelope, outsider.attempt(envelope)),
+        421,
+        "recipient-not-hosted",
+    )
+
+
+async def test_oversized_message_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app))
+    limit = app.state.settings.federation_max_message_bytes
+    response = await post_envelope(
+        client, envelope, outsider.attempt(envelope), raw=b"{" + b" " * limit + b"}"
+    )
+    await _expect_refusal(app, response, 413, "message-too-large")
+
+
+async def test_malformed_envelope_is_refused_with_located_errors(app, client, federated):
+    response = await client.post(
+        "/federation/v1/messages", json={"header": {"v": 2}}, headers={"Accord-Attempt": "x"}
+    )
+    await _expect_refusal(app, response, 400, "malformed-envelope")
+    assert any(e["location"].startswith("header") for e in response.json()["errors"])
+
+
+async def test_unknown_message_type_is_refused(app, client, federated, outsider) -> None:
+    envelope = outsider.envelope(_directory(app), type="referral.teleported")
+    await _expect_refusal(
+        app,
+        await post_envelope(client, envelope, outsider.attempt(envelope)),
+        422,
+        "unknown-message-type",
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_incidents_are_listed_for_admins_without_content(
+    app, client, federated, outsider
+) -> None:
+    from tests.support.identity import bearer, client_token, seed_client
+
+    envelope = outsider.envelope(_directory(app), body={"seq": 1})
+    data = envelope.model_dump(mode="json")
+    data["body"]["seq"] = 2
+    await post_envelope(client, envelope, outsider.attempt(envelope), raw=json.dumps(data).encode())
+    admin = await seed_client(app, "unhcr")
+    listed = await client.get(
+        "/v1/federation/incidents", headers=bearer(await client_token(client, admin))
+    )
+    [incident] = listed.json()
+    assert incident["kind"] == "bad-signature"
+    assert incident["peer"] == OUTSIDER
+    assert incident["message_id"] == envelope.header.id
