@@ -10,15 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
 
-#: Hash checked when the account does not exist, so a miss costs as much as a hit and response
-#: times do not reveal which e-mail addresses have accounts.
-_DUMMY_HASH = _hasher.hash("accord-dummy-password")
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the account does not exist, so a miss costs as much as a hit and response
+    times do not reveal which e-mail addresses have accounts. Made on first use, not at import.
+    """
+    return _hasher.hash("accord-dummy-password")
 
 
 def hash_password(password: str) -> str:
@@ -27,7 +32,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        verified = _hasher.verify(password_hash or _dummy_hash(), password)
+        return verified and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

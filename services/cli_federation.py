@@ -16,6 +16,7 @@ from contracts.directory import DirectoryError, sign_directory, verify_directory
 from contracts.envelope import format_timestamp
 from contracts.keys import KeyKind, PrivateKey, generate_key, parse_public_jwk
 from services.agencies.models import Agency
+from services.agencies.service import default_member_kind
 from services.db.base import utcnow
 from services.db.session import Database
 from services.keys import store
@@ -32,13 +33,6 @@ AgencyOption = Annotated[
 
 def _emit(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
-
-
-def default_kind(agency: str) -> str:
-    """A starting guess for the directory entry; operators correct it with --kind."""
-    if agency.startswith("gov-"):
-        return "government"
-    return "un_agency" if agency in {"unhcr", "iom", "ilo", "unicef", "ohchr"} else "ngo"
 
 
 async def _members(
@@ -61,7 +55,7 @@ async def _members(
                     {
                         "agency": agency.slug,
                         "name": agency.name,
-                        "kind": kinds.get(agency.slug, default_kind(agency.slug)),
+                        "kind": kinds.get(agency.slug, default_member_kind(agency.slug)),
                         "node_url": node_url,
                         "jwks": await store.public_jwks(session, agency.slug),
                     }

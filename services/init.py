@@ -81,6 +81,14 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
                         "created": created,
                         "admin": await _first_admin(session, slug),
                         "client": await _admin_client(session, slug),
+                        # The entry the federation operator puts in the directory.
+                        "member": {
+                            "agency": slug,
+                            "name": agency.name,
+                            "kind": agencies.default_member_kind(slug),
+                            "node_url": settings.issuer,
+                            "jwks": await agency_keys.public_jwks(session, slug),
+                        },
                     }
                 )
     finally:

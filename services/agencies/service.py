@@ -14,3 +14,10 @@ async def ensure_hosted(session: AsyncSession, *, slug: str, name: str) -> tuple
     if existing is not None:
         return existing, False
     return await repository.add(session, Agency(slug=slug, name=name)), True
+
+
+def default_member_kind(agency: str) -> str:
+    """A starting guess for an agency's directory entry; operators correct it with --kind."""
+    if agency.startswith("gov-"):
+        return "government"
+    return "un_agency" if agency in {"unhcr", "iom", "ilo", "unicef", "ohchr"} else "ngo"

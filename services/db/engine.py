@@ -18,6 +18,10 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 
 
+#: Execution option marking a transaction that will not write (SQLite: a deferred BEGIN).
+READ_ONLY_OPTION = "accord_read_only"
+
+
 class UnsupportedDatabase(ValueError):
     pass
 
@@ -71,7 +75,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads must not queue behind (or block) writers.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sync_engine(url: str | URL, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> Engine:

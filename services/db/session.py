@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.settings import Settings
 
-from .engine import make_async_engine, make_sync_engine
+from .engine import READ_ONLY_OPTION, make_async_engine, make_sync_engine
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,19 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+async def read_only_request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For handlers that only read (and write no audit event): on SQLite their transaction
+    neither waits for nor holds the write lock, so listings never stall delivery workers."""
+    async with database(request).sessions() as session:
+        await read_only(session)
+        yield session
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Mark ``session``'s next transaction read-only (before its first statement)."""
+    await session.connection(execution_options={READ_ONLY_OPTION: True})
+
+
+ReadSession = Annotated[AsyncSession, Depends(read_only_request_session, scope="function")]

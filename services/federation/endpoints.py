@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from auth.dependencies import Requires
 from auth.principal import Principal
-from services.db.session import Session, database
+from services.db.session import ReadSession, Session, database
 from services.errors import AccordError
 from services.http.routing import api_router
 
@@ -18,7 +18,7 @@ from . import errors, incidents
 from .inbox import parse_envelope, receive
 from .models import FederationIncident, InboxMessage, OutboxMessage
 from .outbox import ATTEMPT_HEADER, MESSAGES_PATH, send
-from .ping import PING
+from .ping import PING, PROBE
 from .runtime import Federation
 from .schemas import (
     DirectoryStatus,
@@ -152,6 +152,7 @@ async def ping(
             recipient=data.to,
             type=PING,
             body={"seq": seq},
+            categories=PROBE if data.probe else None,
         )
         ids.append(envelope.header.id)
     return PingResponse(message_ids=ids)
@@ -178,7 +179,7 @@ def _require_member(federation: Federation, agency: str) -> None:
 @router.get("/v1/federation/outbox", summary="Messages this agency sent, and their fate")
 async def outbox(
     principal: Reader,
-    session: Session,
+    session: ReadSession,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OutboxItem]:
@@ -191,10 +192,22 @@ async def outbox(
     return [OutboxItem.model_validate(row) for row in rows]
 
 
+@router.get("/v1/federation/outbox/summary", summary="How many messages are in each state")
+async def outbox_summary(principal: Reader, session: ReadSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.sender == principal.agency)
+        .group_by(OutboxMessage.status)
+    )
+    counts = {"pending": 0, "delivered": 0, "rejected": 0, "cancelled": 0}
+    counts.update({status: int(count) for status, count in rows.all()})
+    return counts
+
+
 @router.get("/v1/federation/inbox", summary="Messages this agency received")
 async def inbox(
     principal: Reader,
-    session: Session,
+    session: ReadSession,
     sender: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[InboxItem]:
@@ -210,7 +223,7 @@ async def inbox(
 @router.get("/v1/federation/incidents", summary="Messages refused or undeliverable")
 async def list_incidents(
     principal: Reader,
-    session: Session,
+    session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[IncidentItem]:
     rows = (

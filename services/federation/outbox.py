@@ -26,6 +26,7 @@ from contracts.directory import DirectoryError
 from contracts.keys import KeyProblem
 from services.agencies.models import Agency
 from services.db.base import utcnow
+from services.db.session import read_only
 from services.keys import store as key_store
 from services.observability.logging import get_logger
 
@@ -201,6 +202,7 @@ class DeliveryWorker:
         settled = 0
         for _ in range(self.BATCH):
             async with self.db.sessions() as session:
+                await read_only(session)
                 message = (
                     await session.scalars(
                         select(OutboxMessage)

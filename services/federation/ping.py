@@ -1,15 +1,49 @@
 """``federation.ping``: a message with no personal data, for checking a path between two
-agencies end to end (keys, directory, delivery, receipt) before real referrals use it."""
+agencies end to end (keys, directory, delivery, receipt) before real referrals use it.
+
+A probe ping also carries two sealed categories with fixed, non-personal content, one under
+each HPKE suite (``monitoring`` under X25519, ``health`` under the ML-KEM hybrid), which the
+recipient must open: it proves the sender sealed to keys only the recipient holds.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import envelope as env
+from contracts.keys import KeyProblem
+from services.keys import store as key_store
+
+from .errors import FederationRefusal
 from .inbox import Received
 
 PING = "federation.ping"
+PROBE: dict[str, dict[str, Any]] = {
+    "monitoring": {"findings": "Accord federation probe; no personal data."},
+    "health": {},
+}
+
+
+class ProbeUnreadable(FederationRefusal):
+    status = 422
+    slug = "probe-unreadable"
+    title = "Sealed probe could not be opened"
+    explanation = "A probe ping's sealed categories did not open with the recipient's keys."
 
 
 async def handle_ping(session: AsyncSession, received: Received) -> None:
-    """Storing the ping in the inbox is its whole effect; nothing else changes."""
-    del session, received
+    """Storing the ping is its effect; a probe's sealed categories must also open here."""
+    envelope = received.envelope
+    if not envelope.sealed:
+        return
+    keys = await key_store.private_keys(
+        session, received.federation.master_key, envelope.header.to, include_expired=True
+    )
+    try:
+        opened = env.open_categories(envelope, {key.kid: key for key in keys})
+    except (env.EnvelopeError, KeyProblem) as exc:
+        raise ProbeUnreadable(str(exc)) from exc
+    if opened != {name: PROBE[name] for name in opened}:
+        raise ProbeUnreadable("the probe's content is not the fixed probe")

@@ -12,6 +12,9 @@ from services.http.schemas import RequestModel, ResponseModel
 class PingRequest(RequestModel):
     to: AgencySlug
     count: int = Field(1, ge=1, le=1000)
+    probe: bool = Field(
+        False, description="Seal fixed, non-personal probe content the recipient must open."
+    )
 
 
 class PingResponse(ResponseModel):

@@ -30,12 +30,6 @@ def root_setting(root: PrivateKey) -> str:
     return json.dumps(root.public.to_jwk())
 
 
-def member_kind(agency: str) -> str:
-    if agency.startswith("gov-"):
-        return "government"
-    return "un_agency" if agency in {"unhcr", "iom", "ilo"} else "ngo"
-
-
 def write_directory(
     path: Path, root: PrivateKey, members: list[dict[str, Any]], version: int
 ) -> dict[str, Any]:
@@ -63,7 +57,7 @@ async def member_entries(app: FastAPI, node_url: str, slugs: list[str]) -> list[
                 {
                     "agency": slug,
                     "name": slug.upper(),
-                    "kind": member_kind(slug),
+                    "kind": agencies.default_member_kind(slug),
                     "node_url": node_url,
                     "jwks": await key_store.public_jwks(session, slug),
                 }

@@ -95,5 +95,6 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/federation/directory/status"): Case("federation:read", "admin"),
     ("GET", "/v1/federation/outbox"): Case("federation:read", "admin"),
     ("GET", "/v1/federation/inbox"): Case("federation:read", "admin"),
+    ("GET", "/v1/federation/outbox/summary"): Case("federation:read", "admin"),
     ("GET", "/v1/federation/incidents"): Case("federation:read", "admin"),
 }

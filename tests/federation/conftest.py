@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster
+from tests.support.postgres import create_database, drop_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """Nodes on 127.0.0.1, each with a database of its own, on SQLite or on PostgreSQL."""
+    created: list[str] = []
+    if request.param == "sqlite":
+        def url_for(name: str) -> str:
+            return f"sqlite:///{tmp_path / name}.db"
+    else:
+        admin = request.getfixturevalue("postgres_admin_url")
+
+        def url_for(name: str) -> str:
+            database = f"accord_node_{name}_{uuid.uuid4().hex[:8]}"
+            created.append(database)
+            return create_database(admin, database)
+
+    built = Cluster(tmp_path, url_for)
+    try:
+        yield built
+    finally:
+        built.stop()
+        if request.param == "postgresql":
+            admin = request.getfixturevalue("postgres_admin_url")
+            for database in created:
+                drop_database(admin, database)

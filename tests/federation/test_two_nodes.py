@@ -1,0 +1,128 @@
+"""Two and three real nodes: sealed for one node, opened there only, receipts held by the
+sender, everything delivered once and in order, even across an outage."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from contracts import envelope as env
+from contracts.keys import KeyProblem
+from services.db.engine import sync_url
+from services.federation.models import OutboxMessage
+from tests.support.cluster import Cluster, wait_until
+
+
+def _outbox(node, agency):
+    with node.api(agency) as api:
+        return api.get("/v1/federation/outbox", params={"limit": 1000}).json()
+
+
+def _inbox(node, agency):
+    with node.api(agency) as api:
+        return api.get("/v1/federation/inbox", params={"limit": 1000}).json()
+
+
+def _all_delivered(node, agency, count):
+    with node.api(agency) as api:
+        summary = api.get("/v1/federation/outbox/summary").json()
+    return summary["delivered"] == count and summary["pending"] == 0
+
+
+def test_a_probe_sealed_on_one_node_opens_only_on_the_other(cluster: Cluster) -> None:
+    a = cluster.add_node("a", ["unhcr"])
+    b = cluster.add_node("b", ["iom", "ilo"])
+    cluster.publish()
+    cluster.start()
+    with a.api("unhcr") as api:
+        sent = api.post("/v1/federation/pings", json={"to": "iom", "count": 3, "probe": True})
+        assert sent.status_code == 202, sent.text
+    wait_until(lambda: _all_delivered(a, "unhcr", 3), what="delivery to iom")
+
+    # B opened the probe (its handler refuses a probe it cannot open), and A holds B's
+    # signed receipts, which verify against B's key in the directory.
+    directory = json.loads(cluster.directory_path.read_text())
+    from contracts.directory import verify_directory
+
+    parsed = verify_directory(directory, cluster.root.public)
+    for item in _outbox(a, "unhcr"):
+        signed = env.SignedReceipt.model_validate(item["receipt"])
+        key = parsed.member_key("iom", signed.signature.kid, at=signed.receipt.at)
+        assert env.verify_receipt(signed, key).by == "iom"
+    assert [m["type"] for m in _inbox(b, "iom")] == ["federation.ping"] * 3
+
+    # A itself cannot open what it sealed for B: it holds none of B's private keys.
+    engine = create_engine(sync_url(a.database_url))
+    with Session(engine) as session:
+        stored = session.scalars(select(OutboxMessage)).first()
+    engine.dispose()
+    envelope = env.Envelope.model_validate(stored.envelope)
+    import asyncio
+
+    from services.db.session import Database
+    from services.keys import store
+    from services.master_key import load_master_key
+    from services.settings import Settings
+
+    settings = Settings(env="dev", database_url=a.database_url,
+                        master_key=a.process.env["ACCORD_MASTER_KEY"])
+
+    async def a_keys():
+        db = Database.open(settings)
+        async with db.sessions() as session:
+            keys = await store.private_keys(session, load_master_key(settings), "unhcr")
+        await db.close()
+        return keys
+
+    keys = asyncio.run(a_keys())
+    try:
+        env.open_categories(envelope, {k.kid: k for k in keys})
+    except (env.EnvelopeError, KeyProblem):
+        pass
+    else:
+        raise AssertionError("the sender could open a message sealed for another agency")
+
+
+def test_a_node_down_for_a_while_receives_everything_in_order(cluster: Cluster) -> None:
+    a = cluster.add_node("a", ["unhcr"])
+    b = cluster.add_node("b", ["iom"])
+    cluster.publish()
+    cluster.start()
+    b.process.stop()
+    with a.api("unhcr") as api:
+        ids = api.post("/v1/federation/pings", json={"to": "iom", "count": 20}).json()[
+            "message_ids"
+        ]
+    wait_until(
+        lambda: any(m["attempts"] >= 2 for m in _outbox(a, "unhcr")), what="retries while down"
+    )
+    assert all(m["status"] == "pending" for m in _outbox(a, "unhcr"))
+    b.process.start()
+    b.process.wait_ready()
+    wait_until(lambda: _all_delivered(a, "unhcr", 20), timeout=60, what="delivery after outage")
+    received = sorted(_inbox(b, "iom"), key=lambda m: m["position"])
+    assert [m["message_id"] for m in received] == ids
+
+
+def test_three_nodes_exchange_in_every_direction(cluster: Cluster) -> None:
+    nodes = {
+        "unhcr": cluster.add_node("a", ["unhcr"]),
+        "iom": cluster.add_node("b", ["iom", "ilo"]),
+        "gov-de": cluster.add_node("c", ["gov-de"]),
+    }
+    nodes["ilo"] = nodes["iom"]
+    cluster.publish()
+    cluster.start()
+    agencies = ["unhcr", "iom", "ilo", "gov-de"]
+    for sender in agencies:
+        with nodes[sender].api(sender) as api:
+            for recipient in agencies:
+                if recipient != sender:
+                    api.post("/v1/federation/pings", json={"to": recipient, "count": 2})
+    for sender in agencies:
+        wait_until(lambda s=sender: _all_delivered(nodes[s], s, 6), what=f"{sender} outbox")
+    for recipient in agencies:
+        senders = [m["sender"] for m in _inbox(nodes[recipient], recipient)]
+        assert sorted(senders) == sorted(s for s in agencies if s != recipient for _ in range(2))
