@@ -14,6 +14,8 @@ from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
 from auth.users import endpoints as users
+from services.audit import endpoints as audit
+from services.audit.worker import Checkpointer
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.health import endpoints as health
@@ -44,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
         master_key = load_master_key(settings)
         db = Database.open(settings)
         app.state.db = db
+        # Loaded once: handlers that sign for an agency (audit checkpoints) read it from here.
+        app.state.master_key = master_key
         app.state.migration_heads = head_revisions()
 
         def ensure_and_load(session: SyncSession) -> TokenKeys:
@@ -62,9 +66,12 @@ def create_app(settings: Settings) -> FastAPI:
         except (SQLAlchemyError, OSError):
             # Not migrated yet: /readyz says so, and keys are made on first use after `init`.
             log.warning("token_keys_unavailable")
+        checkpointer = Checkpointer(db, master_key, settings)
+        checkpointer.start()
         try:
             yield
         finally:
+            await checkpointer.stop()
             await app.state.db.close()
 
     app = FastAPI(
@@ -85,4 +92,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(login.router)
     app.include_router(users.router)
     app.include_router(clients.router)
+    app.include_router(audit.router)
     return app

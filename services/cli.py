@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.agencies import is_agency_slug
+from services.cli_audit import audit_app
 from services.cli_sop import sop_app
 from services.settings import Settings
 
@@ -22,6 +23,7 @@ cli = typer.Typer(
     add_completion=False,
 )
 cli.add_typer(sop_app, name="sop")
+cli.add_typer(audit_app, name="audit")
 
 
 def _parse_agency(value: str) -> tuple[str, str]:
