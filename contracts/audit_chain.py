@@ -137,10 +137,10 @@ def _trusted(
         try:
             checkpoint = SignedCheckpoint.model_validate(document)
         except ValidationError as exc:
-            seq = document.get("seq") if isinstance(document, Mapping) else None
+            claimed = document.get("seq") if isinstance(document, Mapping) else None
+            seq = claimed if isinstance(claimed, int) else 0
             raise _Refused(
-                seq if isinstance(seq, int) else 0,
-                f"checkpoint {seq} is malformed ({exc.error_count()} invalid members)",
+                seq, f"checkpoint {seq} is malformed ({exc.error_count()} invalid members)"
             ) from exc
     seq, kid = checkpoint.seq, checkpoint.signature.kid
     if checkpoint.agency != agency:
