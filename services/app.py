@@ -14,6 +14,8 @@ from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
 from auth.users import endpoints as users
+from services.audit import endpoints as audit
+from services.audit.worker import Checkpointer
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.federation import endpoints as federation_endpoints
@@ -53,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         master_key = load_master_key(settings)
         db = Database.open(settings)
         app.state.db = db
+        # Loaded once: whatever signs or seals for an agency reads it from here.
+        app.state.master_key = master_key
         app.state.migration_heads = head_revisions()
 
         def ensure_and_load(session: SyncSession) -> TokenKeys:
@@ -66,7 +70,6 @@ def create_app(settings: Settings) -> FastAPI:
                 return await session.run_sync(ensure_and_load)
 
         app.state.token_keys = TokenKeyHolder(load_keys)
-        app.state.master_key = master_key
         federation = Federation.open(settings, db, master_key, message_handlers())
         app.state.federation = federation
         try:
@@ -75,9 +78,12 @@ def create_app(settings: Settings) -> FastAPI:
             # Not migrated yet: /readyz says so, and keys are made on first use after `init`.
             log.warning("token_keys_unavailable")
         await federation.start()
+        checkpointer = Checkpointer(db, master_key, settings)
+        checkpointer.start()
         try:
             yield
         finally:
+            await checkpointer.stop()
             await federation.stop()
             await app.state.db.close()
 
@@ -104,4 +110,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router)
     app.include_router(clients.router)
     app.include_router(federation_endpoints.router)
+    app.include_router(audit.router)
     return app

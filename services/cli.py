@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.agencies import is_agency_slug
+from services.cli_audit import audit_app
 from services.cli_federation import directory_app, keys_app
 from services.cli_sop import sop_app
 from services.settings import Settings
@@ -25,6 +26,7 @@ cli = typer.Typer(
 cli.add_typer(sop_app, name="sop")
 cli.add_typer(keys_app, name="keys")
 cli.add_typer(directory_app, name="directory")
+cli.add_typer(audit_app, name="audit")
 
 
 def _parse_agency(value: str) -> tuple[str, str]:

@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     delivery_backoff_cap_seconds: float = Field(300.0, gt=0)
     db_pool_size: int = Field(10, gt=0)
     sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
+    audit_checkpoint_every: int = Field(
+        100,
+        gt=0,
+        description="Sign a checkpoint of an agency's audit chain once it has grown this many "
+        "events past the last one.",
+    )
+    audit_checkpoint_max_age_seconds: int = Field(
+        3600,
+        gt=0,
+        description="Also sign one when any event is newer than a checkpoint this old, so a "
+        "quiet agency's recent events are anchored too.",
+    )
+    audit_checkpoint_interval_seconds: float = Field(
+        30,
+        ge=0,
+        description="How often each process looks for due checkpoints; 0 turns it off "
+        "(POST /v1/audit/checkpoints still works).",
+    )
 
     @property
     def var_dir(self) -> Path:

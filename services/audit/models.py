@@ -46,3 +46,22 @@ class AuditEvent(Base):
     break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of an agency's chain (``contracts.audit_chain.Checkpoint``): the
+    agency's Ed25519 signature over ``{"agency", "seq", "hash", "at"}``. Never updated; one per
+    sequence number, so two writers checkpointing the same head cannot both succeed."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("agency", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    agency: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    #: The signing key's kid (RFC 7638 thumbprint) and the base64url Ed25519 signature; the
+    #: algorithm is always EdDSA.
+    kid: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))

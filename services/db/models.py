@@ -12,7 +12,7 @@ from auth.models import (
     User,
 )
 from services.agencies.models import Agency
-from services.audit.models import AuditEvent, AuditHead
+from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from services.db.base import Base
 from services.federation.models import (
     DirectoryDocument,
@@ -29,6 +29,7 @@ __all__ = [
     "Agency",
     "AgencyKey",
     "ApiClient",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "AuthThrottle",

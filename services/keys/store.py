@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.keys import (
     KeyKind,
     PrivateKey,
+    PublicKey,
+    UnwrapFailed,
     current_key,
     generate_key,
     unwrap_secret,
@@ -103,6 +105,29 @@ async def signing_key(
     """The key ``agency`` signs with now: its newest valid Ed25519 key."""
     keys = await private_keys(session, master_key, agency)
     return current_key(keys, KeyKind.ED25519, at=at or utcnow())
+
+
+async def authenticated_signing_keys(
+    session: AsyncSession, master_key: bytes, agency: str
+) -> list[PublicKey]:
+    """Every Ed25519 key ``agency`` ever signed with, expired ones included, to check old
+    signatures (audit checkpoints) against.
+
+    Each public key is derived from the private key the master key unwraps, not read from
+    ``public_jwk``: someone who can write the database but lacks the master key cannot slip in
+    a key of their own and sign with it. A row that does not unwrap is not trusted.
+    """
+    rows = await _rows(session, agency)
+    keys = []
+    for row in rows:
+        if row.kind != KeyKind.ED25519.value:
+            continue
+        try:
+            secret = unwrap_secret(master_key, row.private_wrapped, _context(row.kid))
+        except UnwrapFailed:
+            continue
+        keys.append(PrivateKey.from_bytes(secret).public)
+    return keys
 
 
 async def public_jwks(session: AsyncSession, agency: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from auth.scopes import ALL_ROLES, ALL_SCOPES
 from auth.users import service as users
 from auth.users.schemas import UserCreate
 from services.agencies import service as agencies
+from services.keys import store as agency_keys
+from services.master_key import load_master_key
 
 BASE_URL = "http://127.0.0.1:8000"
 TOKEN_URL = f"{BASE_URL}/oauth/token"
@@ -35,8 +37,11 @@ class SeededUser:
 
 
 async def seed_agency(app: FastAPI, slug: str) -> None:
+    """A hosted agency with its keys, as ``accord init`` makes one."""
+    master_key = load_master_key(app.state.settings)
     async with app.state.db.sessions.begin() as session:
         await agencies.ensure_hosted(session, slug=slug, name=slug.upper())
+        await agency_keys.ensure_keys(session, master_key, slug)
 
 
 async def seed_client(

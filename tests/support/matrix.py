@@ -33,6 +33,8 @@ class Case:
     #: For creation: the response field naming the agency, to check it is the caller's.
     creates_in: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Other roles the route also accepts, left out of the "missing role" principal.
+    also: frozenset[str] = frozenset()
 
 
 async def a_user(app: FastAPI, agency: str) -> dict[str, str]:
@@ -55,6 +57,21 @@ async def a_client(app: FastAPI, agency: str) -> dict[str, str]:
             )
         ).one()
     return {"client_pk": str(pk)}
+
+
+async def an_audit_trail(app: FastAPI, agency: str) -> dict[str, str]:
+    from services.audit import service as audit
+
+    async with app.state.db.sessions.begin() as session:
+        await audit.record(
+            session,
+            agency=agency,
+            principal=None,
+            action="case.created",
+            subject_type="case",
+            subject_id=uuid.uuid4(),
+        )
+    return {}
 
 
 def new_user_body() -> dict[str, Any]:
@@ -97,4 +114,14 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/federation/inbox"): Case("federation:read", "admin"),
     ("GET", "/v1/federation/outbox/summary"): Case("federation:read", "admin"),
     ("GET", "/v1/federation/incidents"): Case("federation:read", "admin"),
+    ("GET", "/v1/audit"): Case("audit:read", "auditor", resource=an_audit_trail, lists="items"),
+    ("GET", "/v1/audit/verify"): Case("audit:read", "auditor", resource=an_audit_trail),
+    ("POST", "/v1/audit/checkpoints"): Case(
+        "audit:read",
+        "auditor",
+        ok=201,
+        resource=an_audit_trail,
+        creates_in="agency",
+        also=frozenset({"admin"}),
+    ),
 }
