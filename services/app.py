@@ -14,6 +14,8 @@ from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
 from auth.users import endpoints as users
+from services.cases import endpoints as cases
+from services.consents import endpoints as consents
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.health import endpoints as health
@@ -42,6 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         master_key = load_master_key(settings)
+        # Loaded once: services unwrap per-case data keys with it on every request that reads.
+        app.state.master_key = master_key
         db = Database.open(settings)
         app.state.db = db
         app.state.migration_heads = head_revisions()
@@ -85,4 +89,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(login.router)
     app.include_router(users.router)
     app.include_router(clients.router)
+    app.include_router(cases.router)
+    app.include_router(consents.router)
     return app

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tests.support.cases import adult_case_body, consent_body, seed_case, seed_consent
 from tests.support.identity import seed_client, seed_user
 
 #: Builds one resource of ``agency`` and returns the path parameters that address it.
@@ -33,6 +34,12 @@ class Case:
     #: For creation: the response field naming the agency, to check it is the caller's.
     creates_in: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Other roles that also grant the route: the "missing role" principal holds none of them.
+    also: tuple[str, ...] = ()
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset({self.role, *self.also})
 
 
 async def a_user(app: FastAPI, agency: str) -> dict[str, str]:
@@ -69,6 +76,17 @@ def new_client_body() -> dict[str, Any]:
     return {"name": "A system", "scopes": ["cases:read"], "roles": ["caseworker"]}
 
 
+async def a_case(app: FastAPI, agency: str) -> dict[str, str]:
+    return {"case_id": await seed_case(app, agency), "category": "skills"}
+
+
+async def a_consent(app: FastAPI, agency: str) -> dict[str, str]:
+    case_id = await seed_case(app, agency)
+    return {"case_id": case_id, "consent_id": await seed_consent(app, agency, case_id)}
+
+
+CASE_ROLES = ("focal_point",)
+
 ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/users"): Case(
         "users:write", "admin", ok=201, body=new_user_body, creates_in="agency"
@@ -85,5 +103,45 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/clients/{client_pk}"): Case("clients:read", "admin", resource=a_client),
     ("PATCH", "/v1/clients/{client_pk}"): Case(
         "clients:write", "admin", resource=a_client, body=lambda: {"name": "Renamed"}
+    ),
+    ("POST", "/v1/cases"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        ok=201,
+        body=adult_case_body,
+        creates_in="agency",
+    ),
+    ("GET", "/v1/cases"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_case, lists="items"
+    ),
+    ("GET", "/v1/cases/{case_id}"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_case
+    ),
+    ("PUT", "/v1/cases/{case_id}/data/{category}"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        resource=a_case,
+        body=lambda: {"desired_occupation": "welder"},
+    ),
+    ("PATCH", "/v1/cases/{case_id}/profile"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        resource=a_case,
+        body=lambda: {"host_language": "good"},
+    ),
+    ("POST", "/v1/cases/{case_id}/consents"): Case(
+        "cases:write", "caseworker", also=CASE_ROLES, ok=201, resource=a_case, body=consent_body
+    ),
+    ("GET", "/v1/cases/{case_id}/consents"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_consent, lists="items"
+    ),
+    ("GET", "/v1/consents/{consent_id}"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_consent
+    ),
+    ("POST", "/v1/consents/{consent_id}/withdraw"): Case(
+        "cases:write", "caseworker", also=CASE_ROLES, resource=a_consent
     ),
 }
