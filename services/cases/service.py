@@ -301,16 +301,17 @@ async def patch_profile(
     case = await get(session, principal, case_id, for_update=True)
     if not isinstance(body, Mapping):
         raise problem_for(FaultsError([Fault((), "must be a JSON object", "model_type")]))
-    unknown = [
+    faults = [
         Fault((str(k),), "is not a profile fact", "extra_forbidden")
         for k in body
         if k not in CaseProfile.model_fields
     ]
-    if unknown:
-        raise problem_for(FaultsError(unknown))
     vault = vault_of(case, master_key)
     merged = {**_stored_profile(profile_of(case, vault)), **body}
-    profile, faults = _profile_faults({k: v for k, v in merged.items() if v is not None}, ())
+    profile, profile_faults = _profile_faults(
+        {k: v for k, v in merged.items() if v is not None and k in CaseProfile.model_fields}, ()
+    )
+    faults.extend(profile_faults)
     if faults:
         raise problem_for(FaultsError(faults))
     assert profile is not None  # noqa: S101 - no faults means the profile parsed

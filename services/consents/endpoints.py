@@ -80,9 +80,9 @@ async def give_consent(
     """Record the person's consent. For a child it is given by a guardian or legal
     representative, with the child's views recorded (CRC art. 3, 12); the child's views are
     sealed at rest. To change a consent, record a new one with `supersedes`."""
-    row = await service.give_consent(session, principal, case_id, master_key=master_key, body=body)
-    response.headers["Location"] = f"/v1/consents/{row.id}"
-    return _out(service.ConsentView(row, service.status_of(row, row.given_at)))
+    view = await service.give_consent(session, principal, case_id, master_key=master_key, body=body)
+    response.headers["Location"] = f"/v1/consents/{view.consent.id}"
+    return _out(view)
 
 
 @router.get("/cases/{case_id}/consents", responses={**_ERRORS, **_NOT_FOUND})

@@ -125,7 +125,7 @@ async def give_consent(
     *,
     master_key: bytes,
     body: object,
-) -> Consent:
+) -> ConsentView:
     """Record a consent for a case (``POST /v1/cases/{id}/consents``), superseding the one
     named in ``supersedes`` if any. Whether the case is a child comes from its profile
     (``is_child``, or derived from ``date_of_birth``, or an unaccompanied person of unknown
@@ -209,7 +209,7 @@ async def give_consent(
             categories=old_row.categories,
             detail={"superseded_by": str(consent_id)},
         )
-    return row
+    return ConsentView(row, record.status)
 
 
 def _seal_child_views(

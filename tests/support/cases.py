@@ -119,14 +119,14 @@ async def seed_case(app: FastAPI, agency: str, body: dict[str, Any] | None = Non
 
 async def seed_consent(app: FastAPI, agency: str, case_id: str, **changes: Any) -> str:
     async with app.state.db.sessions.begin() as session:
-        consent = await consents.give_consent(
+        view = await consents.give_consent(
             session,
             system_principal(agency),
             uuid.UUID(case_id),
             master_key=app.state.master_key,
             body=consent_body(**changes),
         )
-    return str(consent.id)
+    return str(view.consent.id)
 
 
 async def seed_agencies(app: FastAPI) -> None:
