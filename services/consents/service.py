@@ -241,7 +241,11 @@ async def page_for_case(
 async def read(
     session: AsyncSession, principal: Principal, consent_id: uuid.UUID, *, master_key: bytes
 ) -> ConsentView:
-    """One consent, the child's views and any withdrawal reason unsealed; audited."""
+    """One consent, the child's views and any withdrawal reason unsealed; audited.
+
+    Open to every case role, like the consent itself: a focal point approving a referral under
+    a child's consent must see that the child was heard and what the child said (CRC art. 12).
+    Lists and write answers carry only ``child_views_recorded``."""
     row = await repository.get_for(session, principal, consent_id)
     if row is None:
         raise _not_found()
