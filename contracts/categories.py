@@ -763,7 +763,8 @@ class CaseProfile(BaseModel):
             and self.is_child is not None
             and self.is_child != (self.age < ADULT_AGE)
         ):
-            problems.append(f"is_child={self.is_child} contradicts age={self.age}")
+            # Names the facts, not their values: error messages must not echo personal data.
+            problems.append("is_child contradicts age (a child is under 18, CRC art. 1)")
         if self.is_child is False and (self.unaccompanied or self.separated):
             problems.append("unaccompanied and separated describe children, but is_child is false")
         if problems:

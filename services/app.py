@@ -16,6 +16,8 @@ from auth.oauth import endpoints as oauth
 from auth.users import endpoints as users
 from services.audit import endpoints as audit
 from services.audit.worker import Checkpointer
+from services.cases import endpoints as cases
+from services.consents import endpoints as consents
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.federation import endpoints as federation_endpoints
@@ -53,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         master_key = load_master_key(settings)
+        # Loaded once: services unwrap per-case data keys with it on every request that reads.
+        app.state.master_key = master_key
         db = Database.open(settings)
         app.state.db = db
         # Loaded once: whatever signs or seals for an agency reads it from here.
@@ -111,4 +115,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(clients.router)
     app.include_router(federation_endpoints.router)
     app.include_router(audit.router)
+    app.include_router(cases.router)
+    app.include_router(consents.router)
     return app

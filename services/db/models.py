@@ -13,6 +13,8 @@ from auth.models import (
 )
 from services.agencies.models import Agency
 from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from services.cases.models import Case, CaseData
+from services.consents.models import Consent
 from services.db.base import Base
 from services.federation.models import (
     DirectoryDocument,
@@ -34,6 +36,9 @@ __all__ = [
     "AuditHead",
     "AuthThrottle",
     "AuthorizationCode",
+    "Case",
+    "CaseData",
+    "Consent",
     "ConsoleSession",
     "DirectoryDocument",
     "FederationIncident",

@@ -113,8 +113,13 @@ async def receive(
         # not be the key that signed the (older, queued) message.
         attempt_key = member.key(signed_attempt.signature.kid, at=now, use="sig")
         verify_attempt(signed_attempt, envelope, attempt_key, now=now, skew=skew)
-    except (MalformedAttempt, AttemptMismatch, KeyProblem, env.BadSignature,
-            env.SignerMismatch) as exc:
+    except (
+        MalformedAttempt,
+        AttemptMismatch,
+        KeyProblem,
+        env.BadSignature,
+        env.SignerMismatch,
+    ) as exc:
         raise errors.StaleAttempt(f"The delivery attempt does not hold: {exc}") from exc
     except env.ClockSkew as exc:
         raise errors.StaleAttempt(str(exc)) from exc

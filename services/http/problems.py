@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.faults import ContractError
 from services.errors import (
     PROBLEM_MEDIA_TYPE,
     AccordError,
@@ -19,6 +20,7 @@ from services.errors import (
     ValidationFailed,
     problem_body,
 )
+from services.faults import problem_for
 
 
 def request_id_of(request: Request) -> str | None:
@@ -105,7 +107,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             raise exc
         return render_error(http_error(exc), request_id_of(request))
 
+    async def on_contract_error(request: Request, exc: Exception) -> JSONResponse:
+        # A domain refusal a service did not map itself (services.faults) is still a refusal.
+        if not isinstance(exc, ContractError):
+            raise exc
+        return render_error(problem_for(exc), request_id_of(request))
+
     app.add_exception_handler(AccordError, on_accord_error)
+    app.add_exception_handler(ContractError, on_contract_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
 

@@ -69,7 +69,7 @@ async def test_route_enforces_token_scope_role_and_tenancy(
         app, "unhcr", scopes=sorted(ALL_SCOPES - {case.scope}), roles=[case.role]
     )
     no_role = await seed_client(
-        app, "unhcr", scopes=[case.scope], roles=sorted(ALL_ROLES - {case.role} - case.also)
+        app, "unhcr", scopes=[case.scope], roles=sorted(ALL_ROLES - case.roles)
     )
     foreign = await seed_client(app, "iom", scopes=[case.scope], roles=[case.role])
 

@@ -15,6 +15,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     """Nodes on 127.0.0.1, each with a database of its own, on SQLite or on PostgreSQL."""
     created: list[str] = []
     if request.param == "sqlite":
+
         def url_for(name: str) -> str:
             return f"sqlite:///{tmp_path / name}.db"
     else:

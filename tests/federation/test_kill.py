@@ -40,13 +40,19 @@ def _kill_loop(cluster: Cluster, rounds: int) -> None:
         total = len(expected)
         # Kill once a quarter of this round is delivered: mid-flight, not before it starts.
         under_way = total - MESSAGES + MESSAGES // 4
-        wait_until(lambda floor=under_way: _delivered(a, "unhcr") >= floor, timeout=120,
-                   what="deliveries under way")
+        wait_until(
+            lambda floor=under_way: _delivered(a, "unhcr") >= floor,
+            timeout=120,
+            what="deliveries under way",
+        )
         victim.process.kill()
         victim.process.start()
         victim.process.wait_ready()
-        wait_until(lambda everything=total: _delivered(a, "unhcr") == everything, timeout=120,
-                   what="every message delivered after the kill")
+        wait_until(
+            lambda everything=total: _delivered(a, "unhcr") == everything,
+            timeout=120,
+            what="every message delivered after the kill",
+        )
         received = sorted(_received(b, "iom"), key=lambda m: m["position"])
         assert [m["message_id"] for m in received] == expected, (
             f"round {round_}: lost, duplicated or reordered messages"

@@ -66,8 +66,9 @@ def test_a_probe_sealed_on_one_node_opens_only_on_the_other(cluster: Cluster) ->
     from services.master_key import load_master_key
     from services.settings import Settings
 
-    settings = Settings(env="dev", database_url=a.database_url,
-                        master_key=a.process.env["ACCORD_MASTER_KEY"])
+    settings = Settings(
+        env="dev", database_url=a.database_url, master_key=a.process.env["ACCORD_MASTER_KEY"]
+    )
 
     async def a_keys():
         db = Database.open(settings)

@@ -76,7 +76,8 @@ class Node:
 
     def api(self, agency: str) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token(agency)}"},
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token(agency)}"},
             timeout=30,
         )
 
@@ -118,8 +119,9 @@ class Cluster:
         members = []
         for node in self.nodes.values():
             if export:
-                members += accord("keys", "export", "--node-url", node.url,
-                                  env=node.process.env)["members"]
+                members += accord("keys", "export", "--node-url", node.url, env=node.process.env)[
+                    "members"
+                ]
             else:
                 members += [entry["member"] for entry in node.credentials.values()]
         self.version += 1

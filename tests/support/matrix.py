@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tests.support.cases import adult_case_body, consent_body, seed_case, seed_consent
 from tests.support.identity import seed_client, seed_user
 
 #: Builds one resource of ``agency`` and returns the path parameters that address it.
@@ -33,8 +34,12 @@ class Case:
     #: For creation: the response field naming the agency, to check it is the caller's.
     creates_in: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    #: Other roles the route also accepts, left out of the "missing role" principal.
-    also: frozenset[str] = frozenset()
+    #: Other roles that also grant the route: the "missing role" principal holds none of them.
+    also: tuple[str, ...] = ()
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset({self.role, *self.also})
 
 
 async def a_user(app: FastAPI, agency: str) -> dict[str, str]:
@@ -90,6 +95,17 @@ def ping_body() -> dict[str, Any]:
     return {"to": "iom", "count": 1}
 
 
+async def a_case(app: FastAPI, agency: str) -> dict[str, str]:
+    return {"case_id": await seed_case(app, agency), "category": "skills"}
+
+
+async def a_consent(app: FastAPI, agency: str) -> dict[str, str]:
+    case_id = await seed_case(app, agency)
+    return {"case_id": case_id, "consent_id": await seed_consent(app, agency, case_id)}
+
+
+CASE_ROLES = ("focal_point",)
+
 ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/users"): Case(
         "users:write", "admin", ok=201, body=new_user_body, creates_in="agency"
@@ -122,6 +138,46 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
         ok=201,
         resource=an_audit_trail,
         creates_in="agency",
-        also=frozenset({"admin"}),
+        also=("admin",),
+    ),
+    ("POST", "/v1/cases"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        ok=201,
+        body=adult_case_body,
+        creates_in="agency",
+    ),
+    ("GET", "/v1/cases"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_case, lists="items"
+    ),
+    ("GET", "/v1/cases/{case_id}"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_case
+    ),
+    ("PUT", "/v1/cases/{case_id}/data/{category}"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        resource=a_case,
+        body=lambda: {"desired_occupation": "welder"},
+    ),
+    ("PATCH", "/v1/cases/{case_id}/profile"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        resource=a_case,
+        body=lambda: {"host_language": "good"},
+    ),
+    ("POST", "/v1/cases/{case_id}/consents"): Case(
+        "cases:write", "caseworker", also=CASE_ROLES, ok=201, resource=a_case, body=consent_body
+    ),
+    ("GET", "/v1/cases/{case_id}/consents"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_consent, lists="items"
+    ),
+    ("GET", "/v1/consents/{consent_id}"): Case(
+        "cases:read", "caseworker", also=CASE_ROLES, resource=a_consent
+    ),
+    ("POST", "/v1/consents/{consent_id}/withdraw"): Case(
+        "cases:write", "caseworker", also=CASE_ROLES, resource=a_consent
     ),
 }

@@ -1,7 +1,7 @@
 """audit checkpoints
 
-Revision ID: 0005a
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-28 04:35:21.818530
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0005a"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,16 @@
+"""What the app's lifespan holds for requests, as named dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+
+def master_key(request: Request) -> bytes:
+    """The node master key, loaded once in the lifespan (services.app), never per request."""
+    key: bytes = request.app.state.master_key
+    return key
+
+
+MasterKey = Annotated[bytes, Depends(master_key)]
