@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test test-fast lint format install clean
+.PHONY: demo serve test test-fast test-slow lint format install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,11 +32,15 @@ format: $(STAMP)
 
 # The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
-# Skip the long reliability loops while iterating.
+# The long reliability loops (20 SIGKILLs mid-delivery); CI runs the 3-round version.
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
+
+# Stop at the first failure while iterating.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m 'not slow' -x
+	$(BIN)/pytest -q -x
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -181,7 +181,7 @@ async def outbox(
     principal: Reader,
     session: ReadSession,
     status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> list[OutboxItem]:
     statement = select(OutboxMessage).where(OutboxMessage.sender == principal.agency)
     if status:
@@ -209,7 +209,7 @@ async def inbox(
     principal: Reader,
     session: ReadSession,
     sender: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> list[InboxItem]:
     statement = select(InboxMessage).where(InboxMessage.recipient == principal.agency)
     if sender:
@@ -224,7 +224,7 @@ async def inbox(
 async def list_incidents(
     principal: Reader,
     session: ReadSession,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> list[IncidentItem]:
     rows = (
         await session.scalars(

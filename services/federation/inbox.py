@@ -26,9 +26,7 @@ from contracts.delivery import (
 )
 from contracts.directory import UnknownMember
 from contracts.keys import KeyExpired, KeyNotYetValid, KeyProblem, UnknownKey
-from services.agencies.models import Agency
 from services.db.base import utcnow
-from services.keys import store as key_store
 
 from . import errors
 from .models import InboxMessage
@@ -82,7 +80,7 @@ async def receive(
     now = now or utcnow()
     header = envelope.header
     skew = timedelta(seconds=federation.settings.federation_skew_seconds)
-    if await session.get(Agency, header.to) is None:
+    if not await federation.hosts(header.to):
         raise errors.RecipientNotHosted(f"Agency {header.to} is not hosted on this node.")
     directory = federation.directory.require()
     try:
@@ -138,7 +136,7 @@ async def receive(
     if handler is None:
         raise errors.UnknownMessageType(f"This node does not handle {header.type} messages.")
 
-    signing = await key_store.signing_key(session, federation.master_key, header.to, at=now)
+    signing = await federation.keys.signing(header.to, at=now)
     receipt = env.sign_receipt(
         env.delivery_receipt(envelope, by=header.to, received_at=now), signing
     )

@@ -24,10 +24,8 @@ from contracts import envelope as env
 from contracts.delivery import encode_attempt, make_attempt
 from contracts.directory import DirectoryError
 from contracts.keys import KeyProblem
-from services.agencies.models import Agency
 from services.db.base import utcnow
 from services.db.session import read_only
-from services.keys import store as key_store
 from services.observability.logging import get_logger
 
 from . import errors, incidents
@@ -63,7 +61,7 @@ async def send(
     now = (now or utcnow()).replace(microsecond=0)
     directory = federation.directory.require()
     recipient_keys = directory.member(recipient).keys
-    signing = await key_store.signing_key(session, federation.master_key, sender, at=now)
+    signing = await federation.keys.signing(sender, at=now)
     sealed_categories = dict(categories or {})
     header = env.EnvelopeHeader(
         id=env.new_message_id(),
@@ -200,28 +198,31 @@ class DeliveryWorker:
 
     async def _drain(self, sender: str, recipient: str) -> int:
         settled = 0
-        for _ in range(self.BATCH):
+        while settled < self.BATCH:
             async with self.db.sessions() as session:
                 await read_only(session)
-                message = (
-                    await session.scalars(
-                        select(OutboxMessage)
-                        .where(
-                            OutboxMessage.sender == sender,
-                            OutboxMessage.recipient == recipient,
-                            OutboxMessage.status == "pending",
+                queue = list(
+                    (
+                        await session.scalars(
+                            select(OutboxMessage)
+                            .where(
+                                OutboxMessage.sender == sender,
+                                OutboxMessage.recipient == recipient,
+                                OutboxMessage.status == "pending",
+                            )
+                            .order_by(OutboxMessage.position)
+                            .limit(20)
                         )
-                        .order_by(OutboxMessage.position)
-                        .limit(1)
-                    )
-                ).first()
-            if message is None:
+                    ).all()
+                )
+            if not queue:
                 break
-            outcome = await self._attempt(message)
-            still_ours = await self._settle(sender, recipient, message.position, outcome)
-            if isinstance(outcome, Retry) or not still_ours:
-                return settled
-            settled += 1
+            for message in queue:
+                outcome = await self._attempt(message)
+                still_ours = await self._settle(sender, recipient, message.position, outcome)
+                if isinstance(outcome, Retry) or not still_ours:
+                    return settled
+                settled += 1
         await self._release(sender, recipient)
         return settled
 
@@ -230,11 +231,8 @@ class DeliveryWorker:
         envelope = env.Envelope.model_validate(message.envelope)
         now = utcnow()
         try:
-            async with self.db.sessions() as session:
-                signing = await key_store.signing_key(
-                    session, federation.master_key, envelope.header.from_, at=now
-                )
-                hosted_here = await session.get(Agency, envelope.header.to) is not None
+            signing = await federation.keys.signing(envelope.header.from_, at=now)
+            hosted_here = await federation.hosts(envelope.header.to)
             attempt = encode_attempt(make_attempt(envelope, signing, at=now))
             if hosted_here:
                 receipt = await self._deliver_locally(envelope, attempt)

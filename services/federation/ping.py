@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import envelope as env
 from contracts.keys import KeyProblem
-from services.keys import store as key_store
 
 from .errors import FederationRefusal
 from .inbox import Received
@@ -35,14 +34,13 @@ class ProbeUnreadable(FederationRefusal):
 
 async def handle_ping(session: AsyncSession, received: Received) -> None:
     """Storing the ping is its effect; a probe's sealed categories must also open here."""
+    del session  # the handler signature every message type shares
     envelope = received.envelope
     if not envelope.sealed:
         return
-    keys = await key_store.private_keys(
-        session, received.federation.master_key, envelope.header.to, include_expired=True
-    )
+    keys = await received.federation.keys.by_kid(envelope.header.to)
     try:
-        opened = env.open_categories(envelope, {key.kid: key for key in keys})
+        opened = env.open_categories(envelope, keys)
     except (env.EnvelopeError, KeyProblem) as exc:
         raise ProbeUnreadable(str(exc)) from exc
     if opened != {name: PROBE[name] for name in opened}:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy import select
 
-from services.db.session import Database
+from services.agencies.models import Agency
+from services.db.session import Database, read_only
+from services.keys.store import KeyRing
 from services.observability.logging import get_logger
 from services.settings import Settings
 
@@ -18,6 +22,7 @@ from .inbox import Handler
 from .outbox import DeliveryWorker
 
 log = get_logger("accord.federation")
+HOSTED_TTL = 30.0
 
 
 @dataclass
@@ -28,6 +33,8 @@ class Federation:
     handlers: Mapping[str, Handler]
     directory: DirectoryHolder
     http: httpx.AsyncClient
+    keys: KeyRing
+    _hosted: tuple[float, frozenset[str]] = (0.0, frozenset())
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -42,7 +49,19 @@ class Federation:
             handlers=dict(handlers),
             directory=DirectoryHolder(settings, db),
             http=httpx.AsyncClient(timeout=settings.delivery_timeout_seconds),
+            keys=KeyRing(db, master_key),
         )
+
+    async def hosts(self, agency: str) -> bool:
+        """Whether ``agency`` is hosted on this node (cached; a miss looks again)."""
+        loaded_at, hosted = self._hosted
+        if agency in hosted and time.monotonic() - loaded_at < HOSTED_TTL:
+            return True
+        async with self.db.sessions() as session:
+            await read_only(session)
+            slugs = frozenset((await session.scalars(select(Agency.slug))).all())
+        self._hosted = (time.monotonic(), slugs)
+        return agency in slugs
 
     @property
     def worker(self) -> DeliveryWorker:

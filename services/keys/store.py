@@ -3,6 +3,7 @@ private halves wrapped by the master key (DESIGN §4)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.keys import (
     KeyKind,
+    NoUsableKey,
     PrivateKey,
     PublicKey,
     UnwrapFailed,
@@ -20,6 +22,7 @@ from contracts.keys import (
     wrap_secret,
 )
 from services.db.base import utcnow
+from services.db.engine import READ_ONLY_OPTION
 
 from .models import AgencyKey
 
@@ -135,3 +138,45 @@ async def public_jwks(session: AsyncSession, agency: str) -> dict[str, Any]:
     now = utcnow()
     rows = await _rows(session, agency)
     return {"keys": [row.public_jwk for row in rows if row.expires_at > now]}
+
+
+class KeyRing:
+    """Private keys of the agencies hosted here, unwrapped once and kept for ``ttl`` seconds.
+
+    Every message sent or received needs its agency's keys; unwrapping them from the database
+    each time cost more than the cryptography. A rotation made by another process is seen
+    within ``ttl``, or at once when a message names a kid not yet loaded (``refresh``).
+    """
+
+    def __init__(self, db: Any, master_key: bytes, ttl: float = 30.0) -> None:
+        self.db = db
+        self.master_key = master_key
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, list[PrivateKey]]] = {}
+
+    async def private(self, agency: str, *, refresh: bool = False) -> list[PrivateKey]:
+        now = time.monotonic()
+        cached = self._cache.get(agency)
+        if cached and not refresh and now - cached[0] < self.ttl:
+            return cached[1]
+        async with self.db.sessions() as session:
+            await session.connection(execution_options={READ_ONLY_OPTION: True})
+            keys = await private_keys(session, self.master_key, agency, include_expired=True)
+        self._cache[agency] = (now, keys)
+        return keys
+
+    async def signing(self, agency: str, *, at: datetime | None = None) -> PrivateKey:
+        moment = at or utcnow()
+        try:
+            return current_key(await self.private(agency), KeyKind.ED25519, at=moment)
+        except NoUsableKey:
+            return current_key(await self.private(agency, refresh=True), KeyKind.ED25519, at=moment)
+
+    async def by_kid(self, agency: str) -> dict[str, PrivateKey]:
+        return {key.kid: key for key in await self.private(agency)}
+
+    def forget(self, agency: str | None = None) -> None:
+        if agency is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(agency, None)

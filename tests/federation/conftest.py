@@ -35,3 +35,8 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
             admin = request.getfixturevalue("postgres_admin_url")
             for database in created:
                 drop_database(admin, database)
+
+
+@pytest.fixture
+def backend_name(cluster: Cluster, request: pytest.FixtureRequest) -> str:
+    return str(request.node.callspec.params["cluster"])

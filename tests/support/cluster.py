@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,17 +106,23 @@ class Cluster:
         process = NodeProcess(name=name, env={}, log_path=self.root_dir / f"{name}.log")
         node = Node(name=name, agencies=agencies, database_url=database_url, process=process)
         process.env = self.env_for(node)
-        init_args = ["init", "--json"]
-        for agency in agencies:
-            init_args += ["--agency", f"{agency}={agency.upper()}"]
-        for entry in accord(*init_args, env=process.env)["agencies"]:
-            node.credentials[entry["agency"]] = entry
         self.nodes[name] = node
         return node
+
+    def _init(self, node: Node) -> None:
+        init_args = ["init", "--json"]
+        for agency in node.agencies:
+            init_args += ["--agency", f"{agency}={agency.upper()}"]
+        for entry in accord(*init_args, env=node.process.env)["agencies"]:
+            node.credentials[entry["agency"]] = entry
 
     def publish(self, *, export: bool = False) -> None:
         """Sign a new directory version listing every node's agencies and current keys
         (as ``accord init`` printed them, or freshly exported after a rotation)."""
+        fresh = [node for node in self.nodes.values() if not node.credentials]
+        # `accord init` is mostly interpreter start-up: run the nodes' inits side by side.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(self._init, fresh))
         members = []
         for node in self.nodes.values():
             if export:
