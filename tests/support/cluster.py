@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,3 +152,12 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 60.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
+
+
+def second_process(cluster: Cluster, node: Node) -> NodeProcess:
+    """Another ``accord serve`` on the same database: how a node scales out (DESIGN §2)."""
+    extra = NodeProcess(
+        name=f"{node.name}-2", env={}, log_path=cluster.root_dir / f"{node.name}-2.log"
+    )
+    extra.env = {**node.process.env, "ACCORD_PUBLIC_URL": node.url}
+    return extra
