@@ -62,6 +62,7 @@ from pydantic import (
 )
 
 from contracts.agencies import AgencySlug
+from contracts.agreements import AgreementRef
 from contracts.canonical import b64url_encode, canonical_bytes, canonical_digest, sha256_hex
 from contracts.keys import (
     KeyKind,
@@ -266,15 +267,6 @@ def new_message_id() -> str:
 
 
 # --- models ---------------------------------------------------------------------------------
-
-
-class AgreementRef(BaseModel):
-    """The agreement (and its version) a message is sent under."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: Identifier
-    version: int = Field(ge=1)
 
 
 class HeaderKids(BaseModel):

@@ -14,10 +14,14 @@ from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
 from auth.users import endpoints as users
+from services.agreements import endpoints as agreements
+from services.agreements import messages as agreement_messages
+from services.agreements import service as agreements_service
 from services.audit import endpoints as audit
 from services.audit.worker import Checkpointer
 from services.cases import endpoints as cases
 from services.consents import endpoints as consents
+from services.consents import service as consents_service
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.federation import endpoints as federation_endpoints
@@ -44,7 +48,7 @@ open them. Every error is an RFC 9457 problem document; its `type` is served und
 
 def message_handlers() -> dict[str, Handler]:
     """Every message type this node accepts, and what receiving one does."""
-    return {PING: handle_ping}
+    return {PING: handle_ping, **agreement_messages.HANDLERS}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -74,7 +78,13 @@ def create_app(settings: Settings) -> FastAPI:
                 return await session.run_sync(ensure_and_load)
 
         app.state.token_keys = TokenKeyHolder(load_keys)
-        federation = Federation.open(settings, db, master_key, message_handlers())
+        federation = Federation.open(
+            settings,
+            db,
+            master_key,
+            message_handlers(),
+            gates=[agreements_service.agreement_gate, consents_service.consent_gate],
+        )
         app.state.federation = federation
         try:
             await app.state.token_keys.refresh(force=True)
@@ -114,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router)
     app.include_router(clients.router)
     app.include_router(federation_endpoints.router)
+    app.include_router(agreements.router)
     app.include_router(audit.router)
     app.include_router(cases.router)
     app.include_router(consents.router)

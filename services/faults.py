@@ -24,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from contracts.agreements import StaleDigest
 from contracts.categories import CategoryDataInvalid
 from contracts.consent import ConsentInvalid
 from contracts.faults import ContractError, Fault, FaultsError, InvalidTransition, Loc
+from contracts.policy import PolicyRefused
 from services.errors import AccordError, Conflict, ValidationFailed
 
 
@@ -92,8 +94,37 @@ def _detail(faults: Sequence[Fault], at: Loc, what: str) -> str:
     return f"The {what} was refused with {len(faults)} {noun} at: {places}. See `errors`."
 
 
+class PolicyViolation(AccordError):
+    status = 403
+    slug: ClassVar[str] = "policy-refused"
+    title = "Refused by policy"
+    explanation = (
+        "The disclosure is not allowed by the agreement, the consent or the erasure rule. "
+        "`violations` lists every reason (code, message, category), in words a focal point "
+        "can act on; fix them all and try again."
+    )
+
+
+class StaleDigestRefused(Conflict):
+    slug: ClassVar[str] = "stale-digest"
+    title = "Signature over text that is not current"
+    explanation = (
+        "The digest signed is not the agreement's current canonical text (it was revised). "
+        "Read the agreement again, review the text, and sign its current digest."
+    )
+
+
 def problem_for(error: ContractError, *, at: Loc = ("body",)) -> AccordError:
     """The problem for a domain refusal, its faults located under ``at`` in the request."""
+    if isinstance(error, PolicyRefused):
+        reasons = [r.as_dict() for r in error.reasons]
+        return PolicyViolation(
+            f"{len(reasons)} reason(s) refuse this disclosure: "
+            + "; ".join(r["message"] for r in reasons),
+            extra={"violations": reasons},
+        )
+    if isinstance(error, StaleDigest):
+        return StaleDigestRefused(str(error), extra={"current_digest": error.current})
     if isinstance(error, InvalidTransition):
         return TransitionRefused(
             # Not "status": RFC 9457 reserves it for the HTTP status code.
@@ -112,8 +143,7 @@ def problem_for(error: ContractError, *, at: Loc = ("body",)) -> AccordError:
         return kind(
             _detail(error.faults, at, what), extra={"errors": fault_entries(error.faults, at)}
         )
-    # Other domain errors (e.g. contracts.policy.PolicyRefused) get their own mapping when the
-    # routes that raise them land; until then they are still an expected refusal, not a bug.
+    # Any other domain error is still an expected refusal, never a 500.
     return AccordError(str(error), status=422)
 
 
@@ -121,6 +151,8 @@ __all__ = [
     "CategoryDataRefused",
     "ConsentRefused",
     "DocumentInvalid",
+    "PolicyViolation",
+    "StaleDigestRefused",
     "TransitionRefused",
     "fault_entries",
     "problem_for",

@@ -314,3 +314,34 @@ async def withdraw(
     )
     await cascade.on_withdrawn(session, principal=principal, consent=record, at=now)
     return ConsentView(row, record.status)
+
+
+async def record_for(session: AsyncSession, principal: Principal, consent_id: str) -> ConsentRecord:
+    """The consent (of the caller's agency) as a domain record, for the policy decision."""
+    try:
+        key = uuid.UUID(consent_id)
+    except ValueError as exc:
+        raise _not_found() from exc
+    row = await repository.get_for(session, principal, key)
+    if row is None:
+        raise _not_found()
+    return record_of(row)
+
+
+async def consent_gate(session: AsyncSession, envelope: Any) -> str | None:
+    """A message citing a consent leaves only while that consent stands (DESIGN §5): after a
+    withdrawal or expiry, nothing already queued under it is delivered."""
+    cited = envelope.header.consent
+    if cited is None:
+        return None
+    try:
+        key = uuid.UUID(cited)
+    except ValueError:
+        return f"the cited consent {cited} is not a consent id"
+    row = await session.get(Consent, key)
+    if row is None or row.agency != envelope.header.from_:
+        return f"consent {cited[:8]}… is not held by {envelope.header.from_}"
+    status = status_of(row, utcnow())
+    if status != ConsentStatus.GIVEN:
+        return f"consent {cited[:8]}… is {status.value}; nothing more leaves under it"
+    return None

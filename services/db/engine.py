@@ -1,5 +1,8 @@
 """Engines for the embedded SQLite default and for PostgreSQL, from one configured URL.
 
+``hide_parameters``: a failing statement's error names the SQL, never the values bound to it,
+which may be personal data and would otherwise reach the log.
+
 One URL serves two drivers: the API and the workers use async SQLAlchemy (asyncpg, or
 aiosqlite), while Alembic and authlib's synchronous token endpoint use a sync engine (psycopg 3,
 or the standard library's sqlite3). DESIGN §2 records why.
@@ -84,10 +87,10 @@ def make_sync_engine(url: str | URL, *, busy_timeout_ms: int = 10_000, **kwargs:
     target = sync_url(url)
     if target.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(target)
-        engine = create_engine(target, **kwargs)
+        engine = create_engine(target, hide_parameters=True, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(target, pool_pre_ping=True, **kwargs)
+    return create_engine(target, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def make_async_engine(
@@ -96,7 +99,9 @@ def make_async_engine(
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(target)
-        engine = create_async_engine(target, **kwargs)
+        engine = create_async_engine(target, hide_parameters=True, **kwargs)
         _configure_sqlite(engine.sync_engine, busy_timeout_ms)
         return engine
-    return create_async_engine(target, pool_pre_ping=True, pool_size=pool_size, **kwargs)
+    return create_async_engine(
+        target, pool_pre_ping=True, pool_size=pool_size, hide_parameters=True, **kwargs
+    )

@@ -12,6 +12,7 @@ from auth.models import (
     User,
 )
 from services.agencies.models import Agency
+from services.agreements.models import AgreementParty, AgreementRow
 from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from services.cases.models import Case, CaseData
 from services.consents.models import Consent
@@ -30,6 +31,8 @@ target_metadata = Base.metadata
 __all__ = [
     "Agency",
     "AgencyKey",
+    "AgreementParty",
+    "AgreementRow",
     "ApiClient",
     "AuditCheckpoint",
     "AuditEvent",

@@ -127,7 +127,12 @@ class Retry:
     detail: str
 
 
-Outcome = Delivered | Rejected | Retry
+@dataclass(frozen=True)
+class Cancelled:
+    reason: str
+
+
+Outcome = Delivered | Rejected | Retry | Cancelled
 
 
 class DeliveryWorker:
@@ -230,6 +235,13 @@ class DeliveryWorker:
         federation = self.federation
         envelope = env.Envelope.model_validate(message.envelope)
         now = utcnow()
+        if federation.gates:
+            async with self.db.sessions() as session:
+                await read_only(session)
+                for gate in federation.gates:
+                    reason = await gate(session, envelope)
+                    if reason is not None:
+                        return Cancelled(reason)
         try:
             signing = await federation.keys.signing(envelope.header.from_, at=now)
             hosted_here = await federation.hosts(envelope.header.to)
@@ -322,6 +334,18 @@ class DeliveryWorker:
                 message.last_error = None
                 channel.failures = 0
                 channel.last_error = None
+            elif isinstance(outcome, Cancelled):
+                message.status = "cancelled"
+                message.last_error = outcome.reason[:2000]
+                await incidents.add(
+                    session,
+                    agency=sender,
+                    direction="out",
+                    kind="cancelled-by-policy",
+                    peer=recipient,
+                    message_id=message.message_id,
+                    detail=outcome.reason,
+                )
             elif isinstance(outcome, Rejected):
                 message.status = "rejected"
                 message.last_error = f"{outcome.kind}: {outcome.detail}"[:2000]

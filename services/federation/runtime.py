@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.envelope import Envelope
 from services.agencies.models import Agency
 from services.db.session import Database, read_only
 from services.keys.store import KeyRing
@@ -22,6 +24,9 @@ from .inbox import Handler
 from .outbox import DeliveryWorker
 
 log = get_logger("accord.federation")
+
+#: Given a queued envelope (and a read session), a reason it may no longer leave, or None.
+Gate = Callable[[AsyncSession, Envelope], Awaitable[str | None]]
 HOSTED_TTL = 30.0
 
 
@@ -31,6 +36,10 @@ class Federation:
     db: Database
     master_key: bytes
     handlers: Mapping[str, Handler]
+    #: Checks run before each delivery attempt; any reason cancels the message (DESIGN §5,
+    #: continuous enforcement: nothing queued under a suspended agreement or a withdrawn
+    #: consent leaves).
+    gates: Sequence[Gate]
     directory: DirectoryHolder
     http: httpx.AsyncClient
     keys: KeyRing
@@ -40,13 +49,19 @@ class Federation:
 
     @classmethod
     def open(
-        cls, settings: Settings, db: Database, master_key: bytes, handlers: Mapping[str, Handler]
+        cls,
+        settings: Settings,
+        db: Database,
+        master_key: bytes,
+        handlers: Mapping[str, Handler],
+        gates: Sequence[Gate] = (),
     ) -> Federation:
         return cls(
             settings=settings,
             db=db,
             master_key=master_key,
             handlers=dict(handlers),
+            gates=tuple(gates),
             directory=DirectoryHolder(settings, db),
             http=httpx.AsyncClient(timeout=settings.delivery_timeout_seconds),
             keys=KeyRing(db, master_key),

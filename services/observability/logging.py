@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -56,7 +57,10 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         foreign_pre_chain=_SHARED_PROCESSORS,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.dict_tracebacks if json else structlog.processors.format_exc_info,
+            # Never render local variables: they hold request bodies, tokens and personal data.
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+            if json
+            else structlog.processors.format_exc_info,
             renderer,
         ],
     )

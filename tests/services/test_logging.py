@@ -51,3 +51,18 @@ async def test_stack_trace_goes_to_the_log_as_json(capsys: pytest.CaptureFixture
         get_logger("accord.test").exception("failed")
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"failed"' in x]
     assert line["exception"][0]["exc_type"] == "ValueError"
+
+
+def test_stack_traces_never_carry_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    """Locals of a failing frame hold request bodies and tokens: they stay out of the log."""
+    from services.observability.logging import configure_logging, get_logger
+
+    configure_logging(level="INFO", json=True)
+    secret_token = "Bearer eyJhbGciOiJFZERTQSJ9.secret"  # noqa: F841 - a local the log must not see
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        get_logger("accord.test").exception("failed")
+    out = capsys.readouterr().out
+    assert "eyJhbGciOiJFZERTQSJ9" not in out
+    assert '"locals"' not in out

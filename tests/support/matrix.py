@@ -36,6 +36,11 @@ class Case:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Other roles that also grant the route: the "missing role" principal holds none of them.
     also: tuple[str, ...] = ()
+    #: For list routes: which agencies a listed item belongs to (by default its ``agency``).
+    owners: Callable[[dict[str, Any]], set[str]] = lambda item: {item.get("agency")}
+
+    def items(self, body: Any) -> list[dict[str, Any]]:
+        return list(body if self.lists == "" else body[self.lists or ""])
 
     @property
     def roles(self) -> frozenset[str]:
@@ -105,6 +110,41 @@ async def a_consent(app: FastAPI, agency: str) -> dict[str, str]:
 
 
 CASE_ROLES = ("focal_point",)
+
+
+def agreement_body() -> dict[str, Any]:
+    from tests.support.agreements import terms
+
+    return terms(["unhcr", "ilo"])
+
+
+def parties(item: dict[str, Any]) -> set[str]:
+    return set(item["parties"])
+
+
+async def an_agreement(app: FastAPI, agency: str) -> dict[str, str]:
+    """A draft of ``agency`` with IOM (or UNHCR): parties only, so tenancy is by party."""
+    from auth.principal import Principal
+    from services.agreements import service
+    from tests.support.agreements import terms
+
+    other = "ilo" if agency != "ilo" else "unhcr"
+    me = Principal(
+        agency=agency,
+        kind="client",
+        subject="seed",
+        client_id="seed",
+        roles=frozenset({"admin"}),
+        data_roles=frozenset(),
+        scopes=frozenset(),
+        token_id="seed",
+    )
+    async with app.state.db.sessions.begin() as session:
+        state = await service.draft(session, app.state.federation, me, terms([agency, other]))
+    return {"agreement_id": state.id}
+
+
+AGREEMENT_READERS = ("focal_point", "caseworker", "auditor")
 
 ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/users"): Case(
@@ -179,5 +219,57 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/v1/consents/{consent_id}/withdraw"): Case(
         "cases:write", "caseworker", also=CASE_ROLES, resource=a_consent
+    ),
+    ("POST", "/v1/agreements"): Case("agreements:write", "admin", ok=201, body=agreement_body),
+    ("GET", "/v1/agreements"): Case(
+        "agreements:read",
+        "admin",
+        also=AGREEMENT_READERS,
+        resource=an_agreement,
+        lists="",
+        owners=parties,
+    ),
+    ("GET", "/v1/agreements/{agreement_id}"): Case(
+        "agreements:read", "admin", also=AGREEMENT_READERS, resource=an_agreement
+    ),
+    ("PUT", "/v1/agreements/{agreement_id}"): Case(
+        "agreements:write", "admin", resource=an_agreement, body=agreement_body
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/propose"): Case(
+        "agreements:write", "admin", resource=an_agreement
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/sign"): Case(
+        "agreements:write",
+        "admin",
+        resource=an_agreement,
+        ok=409,
+        body=lambda: {"digest": "0" * 64},
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/suspend"): Case(
+        "agreements:write",
+        "admin",
+        resource=an_agreement,
+        ok=409,
+        body=lambda: {"reason": "test"},
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/resume"): Case(
+        "agreements:write", "admin", resource=an_agreement, ok=409
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/terminate"): Case(
+        "agreements:write", "admin", resource=an_agreement, body=lambda: {"reason": "test"}
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/amend"): Case(
+        "agreements:write", "admin", resource=an_agreement, ok=409, body=agreement_body
+    ),
+    ("POST", "/v1/agreements/{agreement_id}/decisions"): Case(
+        "agreements:read",
+        "admin",
+        also=AGREEMENT_READERS,
+        resource=an_agreement,
+        body=lambda: {
+            "recipient": "ilo",
+            "purpose": "avrr-counselling",
+            "categories": ["identity"],
+        },
     ),
 }

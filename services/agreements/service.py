@@ -1,0 +1,377 @@
+"""Data-sharing agreements across nodes: drafted at one party, proposed to all, signed by each
+party's admin with its agency key, active only when every party signed the same text, and
+suspended or terminated by any party, everywhere (DESIGN §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from contracts import agreements as terms_rules
+from contracts.agreements import (
+    AgreementState,
+    AgreementStatus,
+    Signature,
+    effective_status,
+    validate_terms,
+)
+from contracts.consent import ConsentRecord
+from contracts.envelope import SignatureBlock, sign_json, verify_json
+from contracts.faults import ContractError
+from contracts.policy import Decision, decide
+from services.agencies.models import Agency
+from services.audit import service as audit
+from services.db.base import new_id, utcnow
+from services.errors import AccordError, Forbidden, NotFound
+from services.faults import problem_for
+from services.federation.outbox import send
+from services.federation.runtime import Federation
+
+from . import repository
+
+PROPOSED = "agreement.proposed"
+SIGNED = "agreement.signed"
+SUSPENDED = "agreement.suspended"
+RESUMED = "agreement.resumed"
+TERMINATED = "agreement.terminated"
+
+
+class NotAPartyError(Forbidden):
+    slug = "not-a-party"
+    title = "Not a party to the agreement"
+    explanation = "Only an admin of one of the agreement's parties may sign or change it."
+
+
+async def known_agencies(session: AsyncSession, federation: Federation) -> set[str]:
+    """Agencies an agreement may name: the directory's members and those hosted here."""
+    hosted = set((await session.scalars(select(Agency.slug))).all())
+    directory = federation.directory.current()
+    return hosted | ({m.agency for m in directory.members} if directory else set())
+
+
+def _refusal(error: ContractError, *, at: tuple[str | int, ...] = ("body",)) -> AccordError:
+    if isinstance(error, terms_rules.NotAParty):
+        return NotAPartyError(str(error))
+    return problem_for(error, at=at)
+
+
+async def load(
+    session: AsyncSession, principal: Principal, agreement_id: str, version: int | None = None
+) -> AgreementState:
+    row = await repository.get_for(session, principal.agency, agreement_id, version)
+    if row is None:
+        raise NotFound("No agreement with this id to which your agency is a party.")
+    return repository.to_state(row)
+
+
+async def _record(
+    session: AsyncSession,
+    principal: Principal | None,
+    agency: str,
+    state: AgreementState,
+    action: str,
+    **detail: Any,
+) -> None:
+    await audit.record(
+        session,
+        agency=agency,
+        principal=principal,
+        action=f"agreement.{action}",
+        subject_type="agreement",
+        subject_id=f"{state.id}@{state.version}",
+        detail={"status": state.status.value, **detail},
+    )
+
+
+async def draft(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    now: datetime | None = None,
+) -> AgreementState:
+    now = now or utcnow()
+    try:
+        terms = validate_terms(data, known_agencies=await known_agencies(session, federation))
+        state = terms_rules.new_draft(str(new_id()), terms, by=principal.agency, at=now)
+    except ContractError as error:
+        raise _refusal(error) from error
+    await repository.save(session, state)
+    await _record(session, principal, principal.agency, state, "drafted")
+    return state
+
+
+async def revise(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    agreement_id: str,
+    data: dict[str, Any],
+) -> AgreementState:
+    state = await load(session, principal, agreement_id)
+    try:
+        terms = validate_terms(data, known_agencies=await known_agencies(session, federation))
+        state = terms_rules.revise(state, terms, by=principal.agency, at=utcnow())
+    except ContractError as error:
+        raise _refusal(error) from error
+    await repository.save(session, state)
+    await _record(session, principal, principal.agency, state, "revised")
+    return state
+
+
+async def amend(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    agreement_id: str,
+    data: dict[str, Any],
+) -> AgreementState:
+    current = await load(session, principal, agreement_id)
+    try:
+        terms = validate_terms(data, known_agencies=await known_agencies(session, federation))
+        state = terms_rules.amend(current, terms, by=principal.agency, at=utcnow())
+    except ContractError as error:
+        raise _refusal(error) from error
+    await repository.save(session, state)
+    await _record(
+        session, principal, principal.agency, state, "amended", supersedes=current.version
+    )
+    return state
+
+
+def snapshot(state: AgreementState) -> dict[str, Any]:
+    """What other parties need to hold the proposal: the signed text's ingredients."""
+    return {
+        "id": state.id,
+        "version": state.version,
+        "terms": state.terms.model_dump(mode="json"),
+        "supersedes": state.supersedes.model_dump(mode="json") if state.supersedes else None,
+    }
+
+
+async def _broadcast(
+    session: AsyncSession,
+    federation: Federation,
+    sender: str,
+    state: AgreementState,
+    message_type: str,
+    body: dict[str, Any],
+) -> None:
+    """Tell every other party's node; parties hosted here share this node's copy already."""
+    for party in sorted(set(state.terms.parties) - {sender}):
+        if not await federation.hosts(party):
+            await send(
+                session, federation, sender=sender, recipient=party, type=message_type, body=body
+            )
+
+
+async def propose(
+    session: AsyncSession, federation: Federation, principal: Principal, agreement_id: str
+) -> AgreementState:
+    state = await load(session, principal, agreement_id)
+    now = utcnow()
+    try:
+        state = terms_rules.propose(state, by=principal.agency, at=now)
+    except ContractError as error:
+        raise _refusal(error) from error
+    await repository.save(session, state)
+    await _record(session, principal, principal.agency, state, "proposed", digest=state.digest)
+    await _broadcast(
+        session,
+        federation,
+        principal.agency,
+        state,
+        PROPOSED,
+        {"agreement": snapshot(state), "at": _iso(now)},
+    )
+    return state
+
+
+async def sign(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    agreement_id: str,
+    digest: str,
+) -> AgreementState:
+    """Sign the current text with the agency key, refusing a digest that is not the current
+    text's: the admin signs exactly what they reviewed, or nothing."""
+    state = await load(session, principal, agreement_id)
+    if not state.is_party(principal.agency):
+        raise NotAPartyError(f"{principal.agency} is not a party to agreement {state.ref}.")
+    now = utcnow()
+    key = await federation.keys.signing(principal.agency, at=now)
+    block = sign_json(state.canonical(), key)
+    signature = Signature(agency=principal.agency, kid=block.kid, value=block.value)
+    try:
+        state = terms_rules.sign(state, signature, digest=digest, at=now)
+    except ContractError as error:
+        raise _refusal(error) from error
+    await repository.save(session, state)
+    await _record(session, principal, principal.agency, state, "signed", digest=digest)
+    await _broadcast(
+        session,
+        federation,
+        principal.agency,
+        state,
+        SIGNED,
+        {
+            "agreement": snapshot(state),
+            "signature": signature.model_dump(mode="json"),
+            "digest": digest,
+            "at": _iso(now),
+        },
+    )
+    await after_change(session, state)
+    return state
+
+
+Transition = Callable[..., AgreementState]
+
+
+async def change(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    agreement_id: str,
+    action: str,
+    reason: str | None = None,
+) -> AgreementState:
+    """Suspend, resume or terminate, here and then at every other party's node."""
+    state = await load(session, principal, agreement_id)
+    now = utcnow()
+    transition, message_type = TRANSITIONS[action]
+    kwargs: dict[str, Any] = {"by": principal.agency, "at": now}
+    if action != "resume":
+        kwargs["reason"] = reason or ""
+    try:
+        state = transition(state, **kwargs)
+    except ContractError as error:
+        raise _refusal(error) from error
+    await repository.save(session, state)
+    await _record(session, principal, principal.agency, state, action)
+    await _broadcast(
+        session,
+        federation,
+        principal.agency,
+        state,
+        message_type,
+        {
+            "id": state.id,
+            "version": state.version,
+            "by": principal.agency,
+            "reason": reason,
+            "at": _iso(now),
+        },
+    )
+    return state
+
+
+TRANSITIONS: dict[str, tuple[Transition, str]] = {
+    "suspend": (terms_rules.suspend, SUSPENDED),
+    "resume": (terms_rules.resume, RESUMED),
+    "terminate": (terms_rules.terminate, TERMINATED),
+}
+
+
+async def after_change(session: AsyncSession, state: AgreementState) -> None:
+    """An amendment that just became active retires the version it supersedes."""
+    if state.status != AgreementStatus.ACTIVE or state.supersedes is None:
+        return
+    old_row = await repository.get_row(session, state.id, state.supersedes.version)
+    if old_row is None:
+        return
+    old = repository.to_state(old_row)
+    if old.status == AgreementStatus.SUPERSEDED:
+        return
+    try:
+        retired = terms_rules.supersede(old, successor=state, at=utcnow())
+    except ContractError:
+        return  # already terminated or otherwise final: nothing to retire
+    await repository.save(session, retired)
+
+
+def _iso(moment: datetime) -> str:
+    return terms_rules.rfc3339(moment.replace(microsecond=0))
+
+
+def signature_checks(
+    state: AgreementState,
+    federation: Federation,
+) -> list[dict[str, Any]]:
+    """Every current signature with whether it verifies against its agency's published key."""
+    directory = federation.directory.current()
+    checks = []
+    for record in state.signatures:
+        if record.digest != state.digest:
+            continue
+        signature = record.signature
+        verified = False
+        if directory is not None:
+            try:
+                key = directory.member_key(
+                    signature.agency, signature.kid, at=record.signed_at, use="sig"
+                )
+                verify_json(
+                    state.canonical(), SignatureBlock(kid=signature.kid, value=signature.value), key
+                )
+                verified = True
+            except Exception:
+                verified = False
+        checks.append(
+            {
+                **signature.model_dump(mode="json"),
+                "verified": verified,
+                "signed_at": _iso(record.signed_at),
+            }
+        )
+    return checks
+
+
+def in_force(state: AgreementState, now: datetime | None = None) -> bool:
+    return effective_status(state, now or utcnow()) == AgreementStatus.ACTIVE
+
+
+async def agreement_gate(session: AsyncSession, envelope: Any) -> str | None:
+    """A message sent under an agreement leaves only while the agreement is in force here."""
+    ref = envelope.header.agreement
+    if ref is None:
+        return None
+    row = await repository.get_row(session, ref.id, ref.version)
+    if row is None:
+        return f"agreement {ref.id} v{ref.version} is not held on this node"
+    state = repository.to_state(row)
+    status = effective_status(state, utcnow())
+    if status != AgreementStatus.ACTIVE:
+        return f"agreement {state.ref} is {status.value}; nothing more leaves under it"
+    return None
+
+
+async def decide_for(
+    session: AsyncSession,
+    principal: Principal,
+    agreement_id: str,
+    *,
+    recipient: str,
+    purpose: str,
+    categories: list[str],
+    consent: ConsentRecord | None,
+    now: datetime | None = None,
+) -> Decision:
+    """The policy decision for the caller's agency as sender, on this node's copy."""
+    state = await load(session, principal, agreement_id)
+    return decide(
+        agreement=state,
+        consent=consent,
+        sender=principal.agency,
+        recipient=recipient,
+        purpose=purpose,
+        categories=categories,
+        now=now or utcnow(),
+    )
