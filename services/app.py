@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 
 from auth import login
@@ -22,6 +23,7 @@ from services.audit.worker import Checkpointer
 from services.cases import endpoints as cases
 from services.consents import endpoints as consents
 from services.consents import service as consents_service
+from services.consents.cascade import WITHDRAWN, Withdrawal
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.federation import endpoints as federation_endpoints
@@ -35,6 +37,10 @@ from services.http.problems import install_problem_handlers
 from services.master_key import load_master_key
 from services.observability.logging import configure_logging, get_logger
 from services.observability.metrics import HttpMetrics
+from services.referrals import endpoints as referrals
+from services.referrals import erasure as referral_erasure
+from services.referrals import messages as referral_messages
+from services.referrals.sweeper import Sweeper
 from services.settings import Settings
 
 log = get_logger("accord.app")
@@ -48,7 +54,7 @@ open them. Every error is an RFC 9457 problem document; its `type` is served und
 
 def message_handlers() -> dict[str, Handler]:
     """Every message type this node accepts, and what receiving one does."""
-    return {PING: handle_ping, **agreement_messages.HANDLERS}
+    return {PING: handle_ping, **agreement_messages.HANDLERS, **referral_messages.HANDLERS}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -84,7 +90,20 @@ def create_app(settings: Settings) -> FastAPI:
             master_key,
             message_handlers(),
             gates=[agreements_service.agreement_gate, consents_service.consent_gate],
+            settled_hooks=referral_messages.SETTLED,
         )
+
+        async def withdrawn(session: AsyncSession, withdrawal: Withdrawal) -> None:
+            await referral_erasure.on_withdrawn(
+                session,
+                federation,
+                principal=withdrawal.principal,
+                consent=withdrawal.consent,
+                at=withdrawal.at,
+            )
+
+        federation.events.subscribe(WITHDRAWN, withdrawn)
+        sweeper = Sweeper(federation, settings.referral_sweep_seconds)
         app.state.federation = federation
         try:
             await app.state.token_keys.refresh(force=True)
@@ -94,9 +113,11 @@ def create_app(settings: Settings) -> FastAPI:
         await federation.start()
         checkpointer = Checkpointer(db, master_key, settings)
         checkpointer.start()
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await checkpointer.stop()
             await federation.stop()
             await app.state.db.close()
@@ -125,6 +146,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(clients.router)
     app.include_router(federation_endpoints.router)
     app.include_router(agreements.router)
+    app.include_router(referrals.erasures_router)
+    app.include_router(referrals.router)
     app.include_router(audit.router)
     app.include_router(cases.router)
     app.include_router(consents.router)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = Field(10.0, gt=0)
     delivery_backoff_base_seconds: float = Field(1.0, gt=0)
     delivery_backoff_cap_seconds: float = Field(300.0, gt=0)
+    referral_sweep_seconds: float = Field(
+        30.0, ge=0, description="How often deadlines are swept (0 turns the sweep off)."
+    )
     db_pool_size: int = Field(10, gt=0)
     sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
     audit_checkpoint_every: int = Field(

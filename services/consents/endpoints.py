@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body, Query, Response
+from fastapi import Body, Query, Request, Response
 from pydantic import SkipValidation
 
 from auth.dependencies import Requires
@@ -116,6 +116,7 @@ async def get_consent(
     responses={**_ERRORS, **_NOT_FOUND, 409: {"description": "Already withdrawn or superseded"}},
 )
 async def withdraw_consent(
+    request: Request,
     consent_id: uuid.UUID,
     principal: Writer,
     session: Session,
@@ -129,5 +130,6 @@ async def withdraw_consent(
         consent_id,
         master_key=master_key,
         reason=body.reason if body is not None else None,
+        events=request.app.state.federation.events,
     )
     return _out(view)

@@ -39,6 +39,7 @@ from services.cases.sealing import CaseVault
 from services.db.base import new_id, utcnow
 from services.db.repository import Page
 from services.errors import NotFound
+from services.events import Events
 from services.faults import problem_for
 
 from . import cascade, repository
@@ -282,6 +283,7 @@ async def withdraw(
     *,
     master_key: bytes,
     reason: str | None,
+    events: Events,
 ) -> ConsentView:
     """The person withdrew their consent (``POST /v1/consents/{id}/withdraw``): final, at any
     time, expired or not (contracts.consent.withdraw). Then :func:`cascade.on_withdrawn`
@@ -312,7 +314,7 @@ async def withdraw(
         categories=row.categories,
         detail={"recipients": row.recipients, "reason_given": bool(reason)},
     )
-    await cascade.on_withdrawn(session, principal=principal, consent=record, at=now)
+    await cascade.on_withdrawn(session, events=events, principal=principal, consent=record, at=now)
     return ConsentView(row, record.status)
 
 

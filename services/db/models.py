@@ -25,6 +25,7 @@ from services.federation.models import (
     OutboxMessage,
 )
 from services.keys.models import AgencyKey
+from services.referrals.models import BreakGlassGrant, Referral, ReferralData
 
 target_metadata = Base.metadata
 
@@ -39,6 +40,7 @@ __all__ = [
     "AuditHead",
     "AuthThrottle",
     "AuthorizationCode",
+    "BreakGlassGrant",
     "Case",
     "CaseData",
     "Consent",
@@ -49,6 +51,8 @@ __all__ = [
     "NodeKey",
     "OutboxChannel",
     "OutboxMessage",
+    "Referral",
+    "ReferralData",
     "RefreshToken",
     "RevokedToken",
     "UsedAssertion",

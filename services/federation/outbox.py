@@ -379,6 +379,9 @@ class DeliveryWorker:
                     failures=channel.failures,
                     delay_s=round(delay, 2),
                 )
+            hook = self.federation.settled_hooks.get(message.type)
+            if hook is not None and message.status != "pending":
+                await hook(session, message)
         return True
 
     async def _release(self, sender: str, recipient: str) -> None:

@@ -15,18 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.envelope import Envelope
 from services.agencies.models import Agency
 from services.db.session import Database, read_only
+from services.events import Events
 from services.keys.store import KeyRing
 from services.observability.logging import get_logger
 from services.settings import Settings
 
 from .directory import DirectoryHolder
 from .inbox import Handler
+from .models import OutboxMessage
 from .outbox import DeliveryWorker
 
 log = get_logger("accord.federation")
 
 #: Given a queued envelope (and a read session), a reason it may no longer leave, or None.
 Gate = Callable[[AsyncSession, Envelope], Awaitable[str | None]]
+#: Given the session and the settled outbox row (status delivered, rejected or cancelled).
+SettledHook = Callable[[AsyncSession, "OutboxMessage"], Awaitable[None]]
 HOSTED_TTL = 30.0
 
 
@@ -40,9 +44,13 @@ class Federation:
     #: continuous enforcement: nothing queued under a suspended agreement or a withdrawn
     #: consent leaves).
     gates: Sequence[Gate]
+    #: Called in the transaction that records a message's fate, by message type, so the state
+    #: it announced follows (a referral becomes ``sent`` once its recipient's receipt is in).
+    settled_hooks: Mapping[str, SettledHook]
     directory: DirectoryHolder
     http: httpx.AsyncClient
     keys: KeyRing
+    events: Events = field(default_factory=Events)
     _hosted: tuple[float, frozenset[str]] = (0.0, frozenset())
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -55,6 +63,7 @@ class Federation:
         master_key: bytes,
         handlers: Mapping[str, Handler],
         gates: Sequence[Gate] = (),
+        settled_hooks: Mapping[str, SettledHook] | None = None,
     ) -> Federation:
         return cls(
             settings=settings,
@@ -62,6 +71,7 @@ class Federation:
             master_key=master_key,
             handlers=dict(handlers),
             gates=tuple(gates),
+            settled_hooks=dict(settled_hooks or {}),
             directory=DirectoryHolder(settings, db),
             http=httpx.AsyncClient(timeout=settings.delivery_timeout_seconds),
             keys=KeyRing(db, master_key),

@@ -235,17 +235,18 @@ async def test_a_withdrawal_reason_is_sealed_and_shown_only_on_a_single_read(
 
 
 async def test_withdrawal_hands_the_withdrawn_consent_to_the_cascade_in_the_same_transaction(
-    client: httpx.AsyncClient, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, headers: dict[str, str], app: FastAPI
 ) -> None:
     case_id = await _case(client, headers, adult_case_body())
     consent = await _give(client, headers, case_id)
     seen: list[ConsentRecord] = []
 
-    async def refuse(session: Any, *, principal: Any, consent: ConsentRecord, at: Any) -> None:
-        seen.append(consent)
+    async def refuse(session: Any, withdrawal: cascade.Withdrawal) -> None:
+        seen.append(withdrawal.consent)
         raise Conflict("a recipient could not be reached")
 
-    monkeypatch.setattr(cascade, "on_withdrawn", refuse)
+    # A listener of the withdrawal that fails, as a recipient that cannot be told would.
+    app.state.federation.events.subscribe(cascade.WITHDRAWN, refuse)
     response = await client.post(f"/v1/consents/{consent['id']}/withdraw", headers=headers)
     _problem(response, 409, "conflict")
     [record] = seen

@@ -1,0 +1,319 @@
+"""Withdrawal, erasure and its proof (DESIGN §5, §6).
+
+When a person withdraws consent, the sender revokes every referral resting on it and tells
+each recipient (``consent.withdrawn``). A recipient destroys the referral's data key, which
+erases the content, and answers with an erasure receipt signed by its agency key
+(``referral.erased``). The sender keeps the receipt as proof; until it arrives, past the
+agreement's deadline, nothing more goes to that recipient under that agreement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from contracts import envelope as env
+from contracts.consent import ConsentRecord
+from contracts.directory import DirectoryError
+from contracts.faults import ContractError
+from contracts.keys import KeyProblem
+from contracts.referrals import Action, ReferralStatus
+from services.audit.service import actor_of
+from services.federation.errors import FederationRefusal
+from services.federation.inbox import Handler, Received
+from services.federation.outbox import send
+from services.federation.runtime import Federation
+
+from . import service
+from .models import Referral, ReferralData
+
+#: Outgoing statuses in which the recipient may hold the person's data.
+DELIVERED_OR_MAYBE = frozenset(
+    {
+        ReferralStatus.APPROVED.value,
+        ReferralStatus.SENT.value,
+        ReferralStatus.ACCEPTED.value,
+        ReferralStatus.DECLINED.value,
+        ReferralStatus.COMPLETED.value,
+        ReferralStatus.EXPIRED.value,
+    }
+)
+
+
+class ErasureRefused(FederationRefusal):
+    status = 422
+    slug = "erasure-refused"
+    title = "Erasure message refused"
+    explanation = "The withdrawal or erasure receipt does not hold (wrong party or signature)."
+
+
+async def _erase_rows(session: AsyncSession, row: Referral) -> list[str]:
+    categories = list(
+        (
+            await session.scalars(
+                select(ReferralData.category).where(ReferralData.referral_row == row.id)
+            )
+        ).all()
+    )
+    await session.execute(delete(ReferralData).where(ReferralData.referral_row == row.id))
+    row.data_key_wrapped = None
+    return sorted(categories)
+
+
+async def erase_received(
+    session: AsyncSession,
+    federation: Federation,
+    row: Referral,
+    *,
+    reason: str,
+    at: datetime,
+    notify: bool,
+) -> None:
+    """Destroy this copy's data key and content; with ``notify``, send the signed receipt."""
+    categories = await _erase_rows(session, row)
+    row.erased_at = at.replace(microsecond=0)
+    row.erasure_reason = reason
+    await service._audit(
+        session, None, row, "referral.erased", categories=categories, reason=reason
+    )
+    if notify:
+        await _send_receipt(
+            session,
+            federation,
+            agency=row.agency,
+            to=row.counterpart,
+            referral_id=row.referral_id,
+            erased_at=row.erased_at,
+            categories=categories,
+            row=row,
+        )
+
+
+async def _send_receipt(
+    session: AsyncSession,
+    federation: Federation,
+    *,
+    agency: str,
+    to: str,
+    referral_id: str,
+    erased_at: datetime,
+    categories: list[str],
+    row: Referral | None,
+) -> None:
+    key = await federation.keys.signing(agency, at=erased_at)
+    receipt = env.sign_receipt(
+        env.ErasureReceipt(
+            referral=referral_id, erased_at=erased_at, by=agency, categories=categories
+        ),
+        key,
+    )
+    document = receipt.model_dump(mode="json")
+    if row is not None:
+        row.erasure_receipt = document
+    await send(
+        session,
+        federation,
+        sender=agency,
+        recipient=to,
+        type=service.ERASED,
+        body={"referral_id": referral_id, "receipt": document},
+        referral=referral_id,
+    )
+
+
+async def on_withdrawn(
+    session: AsyncSession,
+    federation: Federation,
+    *,
+    principal: Principal,
+    consent: ConsentRecord,
+    at: datetime,
+) -> None:
+    """The sender's side of a withdrawal: revoke, tell every recipient, await receipts."""
+    rows = (
+        await session.scalars(
+            select(Referral)
+            .where(
+                Referral.agency == principal.agency,
+                Referral.direction == "outgoing",
+                Referral.consent_id == consent.id,
+            )
+            .with_for_update()
+        )
+    ).all()
+    notify: defaultdict[str, list[Referral]] = defaultdict(list)
+    for row in rows:
+        was = row.status
+        if was == ReferralStatus.REVOKED.value:
+            continue
+        try:
+            service.move(row, Action.REVOKE, actor_of(principal), "consent withdrawn", at=at)
+        except ContractError:
+            continue  # cancelled or rejected: nothing was (or stays) at the recipient
+        if row.data_key_wrapped is not None:
+            await _erase_rows(session, row)  # results the recipient sent back, held here
+        if was in DELIVERED_OR_MAYBE:
+            agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+            row.erasure_requested_at = at
+            row.erasure_due_at = at + timedelta(hours=agreement.terms.erasure_deadline_hours)
+            notify[row.counterpart].append(row)
+        await service._audit(
+            session, principal, row, "referral.revoked", reason="consent_withdrawn"
+        )
+    for recipient, held in sorted(notify.items()):
+        await send(
+            session,
+            federation,
+            sender=principal.agency,
+            recipient=recipient,
+            type=service.CONSENT_WITHDRAWN,
+            # The consent is named in the body, not the header: the withdrawal must leave
+            # even though nothing may leave *under* the consent any more.
+            body={
+                "consent_id": consent.id,
+                "referral_ids": [r.referral_id for r in held],
+                "at": at.isoformat(),
+            },
+        )
+
+
+async def on_consent_withdrawn(session: AsyncSession, received: Received) -> None:
+    """The recipient's side: erase each referral named, and prove it."""
+    header = received.envelope.header
+    body = received.envelope.body
+    referral_ids = body.get("referral_ids")
+    if not isinstance(referral_ids, list):
+        raise ErasureRefused("A withdrawal names the referrals it concerns.")
+    for referral_id in [str(r) for r in referral_ids]:
+        row = (
+            await session.scalars(
+                select(Referral)
+                .where(
+                    Referral.referral_id == referral_id,
+                    Referral.agency == header.to,
+                    Referral.direction == "incoming",
+                )
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            # Never received (stopped in the sender's outbox): nothing held, and we say so.
+            await _send_receipt(
+                session,
+                received.federation,
+                agency=header.to,
+                to=header.from_,
+                referral_id=referral_id,
+                erased_at=received.now,
+                categories=[],
+                row=None,
+            )
+            continue
+        if row.counterpart != header.from_:
+            raise ErasureRefused("Only the referral's sender relays its person's withdrawal.")
+        with contextlib.suppress(ContractError):  # already closed: erase all the same
+            service.move(
+                row, Action.REVOKE, f"node:{header.from_}", "consent withdrawn", at=received.now
+            )
+        if row.erased_at is None:
+            await erase_received(
+                session,
+                received.federation,
+                row,
+                reason="consent_withdrawn",
+                at=received.now,
+                notify=True,
+            )
+        elif row.erasure_receipt is not None:
+            # Erased before (retention, cancellation): the receipt then stands; send it again.
+            await send(
+                session,
+                received.federation,
+                sender=row.agency,
+                recipient=header.from_,
+                type=service.ERASED,
+                body={"referral_id": row.referral_id, "receipt": row.erasure_receipt},
+                referral=row.referral_id,
+            )
+        else:
+            await _send_receipt(
+                session,
+                received.federation,
+                agency=row.agency,
+                to=header.from_,
+                referral_id=row.referral_id,
+                erased_at=row.erased_at,
+                categories=[],
+                row=row,
+            )
+    await received.federation.events.emit(session, "consent.withdrawn_received", body)
+
+
+async def on_erased(session: AsyncSession, received: Received) -> None:
+    """The sender files the recipient's signed erasure receipt, after checking it."""
+    header = received.envelope.header
+    body = received.envelope.body
+    try:
+        signed = env.SignedReceipt.model_validate(body.get("receipt"))
+    except ValidationError as exc:
+        raise ErasureRefused("The message carries no erasure receipt.") from exc
+    receipt = signed.receipt
+    if not isinstance(receipt, env.ErasureReceipt) or receipt.by != header.from_:
+        raise ErasureRefused("An erasure receipt is signed by the agency that erased.")
+    directory = received.federation.directory.require()
+    try:
+        key = directory.member_key(
+            receipt.by, signed.signature.kid, at=receipt.erased_at, use="sig"
+        )
+        env.verify_receipt(signed, key)
+    except (DirectoryError, KeyProblem, env.EnvelopeError) as exc:
+        raise ErasureRefused(f"The erasure receipt does not verify: {exc}") from exc
+    row = (
+        await session.scalars(
+            select(Referral)
+            .where(
+                Referral.referral_id == receipt.referral,
+                Referral.agency == header.to,
+                Referral.direction == "outgoing",
+            )
+            .with_for_update()
+        )
+    ).first()
+    if row is None or row.counterpart != receipt.by:
+        raise ErasureRefused("The receipt is for a referral this agency did not send there.")
+    row.erasure_receipt = signed.model_dump(mode="json")
+    row.erased_at = receipt.erased_at
+    row.erasure_reason = row.erasure_reason or "confirmed_by_recipient"
+    await service._audit(
+        session, None, row, "referral.erasure_confirmed", categories=list(receipt.categories)
+    )
+
+
+def erasure_view(row: Referral, now: datetime) -> dict[str, Any]:
+    overdue = bool(
+        row.erasure_due_at
+        and row.erasure_receipt is None
+        and row.direction == "outgoing"
+        and row.erasure_due_at <= now
+    )
+    return {
+        "requested_at": row.erasure_requested_at,
+        "due_at": row.erasure_due_at,
+        "erased_at": row.erased_at,
+        "reason": row.erasure_reason,
+        "receipt": row.erasure_receipt,
+        "overdue": overdue,
+    }
+
+
+HANDLERS: dict[str, Handler] = {
+    service.CONSENT_WITHDRAWN: on_consent_withdrawn,
+    service.ERASED: on_erased,
+}

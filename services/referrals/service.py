@@ -1,0 +1,676 @@
+"""Referrals: drafted under a policy decision, approved by a second person, sealed to the
+recipient, read by role, answered, completed, and erased when consent is withdrawn (DESIGN §6).
+
+Every step is one transaction, and every message it announces is written to the outbox in it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from contracts import referrals as flow
+from contracts.agreements import AgreementRef, AgreementState, break_glass_allowed
+from contracts.consent import ConsentRecord
+from contracts.faults import ContractError
+from contracts.policy import PolicyRefused, Reason, ReasonCode, decide, readable_categories
+from contracts.referrals import Action, ReferralStatus
+from services.agreements import repository as agreements
+from services.audit import service as audit
+from services.audit.service import actor_of
+from services.cases import repository as case_rows
+from services.cases import service as cases
+from services.cases.sealing import data_slot
+from services.consents import service as consents
+from services.db.base import new_id, utcnow
+from services.db.repository import Page, keyset_page
+from services.errors import AccordError, Conflict, Forbidden, NotFound
+from services.faults import problem_for
+from services.federation.outbox import send
+from services.federation.runtime import Federation
+
+from .models import BreakGlassGrant, Referral, ReferralData
+from .vault import open_vault
+
+SENT = "referral.sent"
+ACCEPTED = "referral.accepted"
+DECLINED = "referral.declined"
+COMPLETED = "referral.completed"
+CANCELLED = "referral.cancelled"
+CONSENT_WITHDRAWN = "consent.withdrawn"
+ERASED = "referral.erased"
+BREAK_GLASS = "referral.break_glass"
+
+
+class Erased(AccordError):
+    status = 410
+    slug = "erased"
+    title = "Content erased"
+    explanation = (
+        "The person's data under this referral has been erased (consent withdrawn, retention "
+        "ended, or the referral was cancelled); `erased_at` and `reason` say when and why."
+    )
+
+
+class FourEyes(Forbidden):
+    slug = "four-eyes"
+    title = "Approval refused"
+    explanation = (
+        "A referral is approved by a focal point of the sending agency who did not draft it; "
+        "`violations` lists every reason."
+    )
+
+
+def _refused(error: ContractError) -> AccordError:
+    if isinstance(error, flow.FourEyesViolation):
+        return FourEyes(
+            "; ".join(error.reasons),
+            extra={"violations": [{"code": "four_eyes", "message": m} for m in error.reasons]},
+        )
+    problem = problem_for(error)
+    if problem.status == 409:
+        # A repeat of the same transition (approving twice) says where the referral stands.
+        problem.extra.setdefault("current_status", getattr(error, "status", None))
+    return problem
+
+
+# --- reading the terms it rests on ---------------------------------------------------------
+
+
+async def agreement_of(
+    session: AsyncSession, agreement_id: str, version: int | None = None
+) -> AgreementState:
+    row = await agreements.get_row(session, agreement_id, version)
+    if row is None:
+        raise PolicyRefused(
+            [
+                Reason(
+                    ReasonCode.AGREEMENT_NOT_SIGNED,
+                    f"agreement {agreement_id[:8]}… is not held on this node",
+                )
+            ]
+        )
+    return agreements.to_state(row)
+
+
+async def erasure_due(
+    session: AsyncSession, *, sender: str, recipient: str, agreement_id: str
+) -> datetime | None:
+    """The oldest erasure receipt ``recipient`` still owes ``sender`` under the agreement."""
+    rows = await session.scalars(
+        select(Referral.erasure_due_at)
+        .where(
+            Referral.agency == sender,
+            Referral.direction == "outgoing",
+            Referral.counterpart == recipient,
+            Referral.agreement_id == agreement_id,
+            Referral.erasure_due_at.is_not(None),
+            Referral.erasure_receipt.is_(None),
+        )
+        .order_by(Referral.erasure_due_at)
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def _decision(
+    session: AsyncSession,
+    *,
+    sender: str,
+    recipient: str,
+    purpose: str,
+    categories: list[str],
+    agreement: AgreementState,
+    consent: ConsentRecord | None,
+    now: datetime,
+) -> None:
+    due = await erasure_due(session, sender=sender, recipient=recipient, agreement_id=agreement.id)
+    decide(
+        agreement=agreement,
+        consent=consent,
+        sender=sender,
+        recipient=recipient,
+        purpose=purpose,
+        categories=categories,
+        now=now,
+        erasure_due=due,
+    ).require_allowed()
+
+
+def _history(
+    row: Referral, status: str, actor: str, detail: str | None = None, at: datetime | None = None
+) -> None:
+    moment = at or utcnow()
+    row.history = [
+        *row.history,
+        {
+            "at": moment.isoformat(),
+            "status": status,
+            "by": actor,
+            **({"detail": detail} if detail else {}),
+        },
+    ]
+    row.status = status
+    row.updated_at = moment
+
+
+def move(
+    row: Referral, action: Action, actor: str, detail: str | None = None, at: datetime | None = None
+) -> None:
+    """Apply a transition of the state machine, or raise the refusal a client can act on."""
+    target = flow.next_status(row.direction, ReferralStatus(row.status), action)  # type: ignore[arg-type]
+    _history(row, target.value, actor, detail, at)
+
+
+# --- drafting and approving -------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    data: Any,
+    *,
+    stage: str | None = None,
+    journey_id: str | None = None,
+) -> Referral:
+    """Draft a referral as ``pending_approval``, only if the policy allows it now."""
+    now = utcnow()
+    case = await cases.get(session, principal, data.case_id)
+    categories = [c.value for c in data.categories]
+    present = {row.category for row in await case_rows.data_of(session, case.id)}
+    missing = [c for c in categories if c not in present]
+    consent = (
+        await consents.record_for(session, principal, str(data.consent_id))
+        if data.consent_id
+        else None
+    )
+    if consent is not None and consent.case_id != str(case.id):
+        raise PolicyRefused(
+            [Reason(ReasonCode.CONSENT_MISSING, "the consent cited was given in another case")]
+        )
+    agreement = await agreement_of(session, data.agreement_id)
+    try:
+        await _decision(
+            session,
+            sender=principal.agency,
+            recipient=data.to_agency,
+            purpose=data.purpose,
+            categories=categories,
+            agreement=agreement,
+            consent=consent,
+            now=now,
+        )
+    except PolicyRefused as refusal:
+        raise _refused(refusal) from refusal
+    if missing:
+        raise AccordError(
+            f"The case holds no data for {', '.join(missing)}; record it first or leave it out.",
+            status=422,
+            extra={
+                "errors": [
+                    {
+                        "location": f"body.categories.{categories.index(c)}",
+                        "message": f"the case has no {c} data",
+                        "type": "no_case_data",
+                    }
+                    for c in missing
+                ]
+            },
+        )
+    vault = cases.vault_of(case, federation.master_key)
+    referral_id = str(new_id())
+    row = Referral(
+        id=uuid.UUID(referral_id),
+        referral_id=referral_id,
+        agency=principal.agency,
+        direction="outgoing",
+        counterpart=data.to_agency,
+        case_id=case.id,
+        purpose=data.purpose,
+        agreement_id=agreement.id,
+        agreement_version=agreement.version,
+        consent_id=str(data.consent_id) if data.consent_id else None,
+        categories=categories,
+        stage=stage,
+        journey_id=journey_id,
+        status=ReferralStatus.PENDING_APPROVAL.value,
+        respond_by=data.respond_by,
+        drafted_by=actor_of(principal),
+        note_sealed=vault.seal(f"referral/{referral_id}/note", data.note) if data.note else None,
+        history=[],
+        created_at=now,
+        updated_at=now,
+    )
+    _history(row, ReferralStatus.PENDING_APPROVAL.value, row.drafted_by, at=now)
+    session.add(row)
+    await session.flush()
+    await _audit(session, principal, row, "referral.drafted")
+    return row
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal | None,
+    row: Referral,
+    action: str,
+    *,
+    categories: list[str] | None = None,
+    break_glass: bool = False,
+    **detail: Any,
+) -> None:
+    await audit.record(
+        session,
+        agency=row.agency,
+        principal=principal,
+        action=action,
+        subject_type="referral",
+        subject_id=row.referral_id,
+        referral_id=row.referral_id,
+        case_id=row.case_id,
+        categories=categories or [],
+        purpose=row.purpose,
+        break_glass=break_glass,
+        detail={"status": row.status, "counterpart": row.counterpart, **detail},
+    )
+
+
+async def get_row(
+    session: AsyncSession, principal: Principal | str, referral_id: str, *, lock: bool = False
+) -> Referral:
+    agency = principal if isinstance(principal, str) else principal.agency
+    statement = select(Referral).where(
+        Referral.referral_id == referral_id, Referral.agency == agency
+    )
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.scalars(statement)).first()
+    if row is None:
+        raise NotFound("No referral with this id at your agency.")
+    return row
+
+
+async def approve(
+    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+) -> Referral:
+    """Four eyes, a fresh policy decision, then the sealed envelope goes to the outbox."""
+    row = await get_row(session, principal, referral_id, lock=True)
+    now = utcnow()
+    try:
+        if row.direction != "outgoing":
+            flow.next_status("incoming", ReferralStatus(row.status), Action.APPROVE)
+        flow.check_approver(
+            approver=actor_of(principal),
+            drafter=row.drafted_by,
+            approver_agency=principal.agency,
+            sender=row.agency,
+            approver_roles=principal.roles,
+        )
+        move(row, Action.APPROVE, actor_of(principal), at=now)
+        agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+        consent = (
+            await consents.record_for(session, principal, row.consent_id)
+            if row.consent_id
+            else None
+        )
+        await _decision(
+            session,
+            sender=row.agency,
+            recipient=row.counterpart,
+            purpose=row.purpose,
+            categories=row.categories,
+            agreement=agreement,
+            consent=consent,
+            now=now,
+        )
+    except ContractError as error:
+        raise _refused(error) from error
+    row.approved_by = actor_of(principal)
+    assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
+    case = await cases.get(session, principal, row.case_id)
+    vault = cases.vault_of(case, federation.master_key)
+    content = {
+        data.category: vault.open(data_slot(data.category), data.sealed)
+        for data in await case_rows.data_of(session, case.id)
+        if data.category in row.categories
+    }
+    envelope = await send(
+        session,
+        federation,
+        sender=row.agency,
+        recipient=row.counterpart,
+        type=SENT,
+        body={
+            "referral": {
+                "id": row.referral_id,
+                "purpose": row.purpose,
+                "respond_by": row.respond_by.isoformat() if row.respond_by else None,
+                "stage": row.stage,
+            }
+        },
+        categories=content,
+        agreement=AgreementRef(id=agreement.id, version=agreement.version),
+        purpose=row.purpose,
+        consent=row.consent_id,
+        referral=row.referral_id,
+        encryption=agreement.terms.encryption.value,
+    )
+    row.message_id = envelope.header.id
+    await session.flush()
+    await _audit(session, principal, row, "referral.approved", categories=row.categories)
+    return row
+
+
+# --- the recipient's answers ----------------------------------------------------------------
+
+
+async def _answer(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    referral_id: str,
+    action: Action,
+    message_type: str,
+    body: dict[str, Any],
+    categories: dict[str, dict[str, Any]] | None = None,
+    detail: str | None = None,
+) -> Referral:
+    row = await get_row(session, principal, referral_id, lock=True)
+    if row.direction != "incoming":
+        raise Conflict(
+            f"This is your agency's outgoing referral; only {row.counterpart} can "
+            f"{action.value} it.",
+            extra={"current_status": row.status},
+        )
+    try:
+        move(row, action, actor_of(principal), detail)
+    except ContractError as error:
+        raise _refused(error) from error
+    agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+    await send(
+        session,
+        federation,
+        sender=row.agency,
+        recipient=row.counterpart,
+        type=message_type,
+        body={"referral_id": row.referral_id, "at": utcnow().isoformat(), **body},
+        categories=categories or None,
+        agreement=AgreementRef(id=agreement.id, version=agreement.version) if categories else None,
+        referral=row.referral_id,
+        encryption=agreement.terms.encryption.value,
+    )
+    await _audit(
+        session, principal, row, f"referral.{_past(action)}", categories=sorted(categories or {})
+    )
+    return row
+
+
+def _past(action: Action) -> str:
+    return {
+        Action.ACCEPT: "accepted",
+        Action.DECLINE: "declined",
+        Action.COMPLETE: "completed",
+        Action.CANCEL: "cancelled",
+    }.get(action, action.value)
+
+
+async def accept(
+    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+) -> Referral:
+    return await _answer(session, federation, principal, referral_id, Action.ACCEPT, ACCEPTED, {})
+
+
+async def decline(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    referral_id: str,
+    reason: str,
+) -> Referral:
+    # The reason is the focal point's words about the referral, not about the person; it is
+    # still kept short and goes in the body because the sender must act on it.
+    return await _answer(
+        session,
+        federation,
+        principal,
+        referral_id,
+        Action.DECLINE,
+        DECLINED,
+        {"reason": reason},
+        detail=reason,
+    )
+
+
+async def complete(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    referral_id: str,
+    outcome: str,
+    results: dict[str, dict[str, Any]],
+) -> Referral:
+    row = await get_row(session, principal, referral_id)
+    if results:
+        agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+        terms = agreement.terms
+        faults = flow.result_flow_faults(
+            categories=list(results),
+            from_agency=row.agency,
+            to_agency=row.counterpart,
+            senders_of={c.value: terms.senders_of(c) for c in terms.categories},
+            recipients_of={c.value: terms.recipients_of(c) for c in terms.categories},
+        )
+        if faults:
+            raise _refused(
+                PolicyRefused([Reason(ReasonCode.CATEGORY_NOT_IN_AGREEMENT, f) for f in faults])
+            )
+    completed = await _answer(
+        session,
+        federation,
+        principal,
+        referral_id,
+        Action.COMPLETE,
+        COMPLETED,
+        {"outcome": outcome},
+        categories=results,
+    )
+    completed.outcome = outcome
+    return completed
+
+
+async def cancel(
+    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+) -> Referral:
+    """The sender withdraws a referral not yet accepted; a received copy is erased."""
+    row = await get_row(session, principal, referral_id, lock=True)
+    if row.direction != "outgoing":
+        raise Conflict(
+            "Only the sending agency cancels a referral; decline it instead.",
+            extra={"current_status": row.status},
+        )
+    was = row.status
+    try:
+        move(row, Action.CANCEL, actor_of(principal))
+    except ContractError as error:
+        raise _refused(error) from error
+    if was != ReferralStatus.PENDING_APPROVAL.value:
+        await send(
+            session,
+            federation,
+            sender=row.agency,
+            recipient=row.counterpart,
+            type=CANCELLED,
+            body={"referral_id": row.referral_id, "at": utcnow().isoformat()},
+            referral=row.referral_id,
+        )
+    await _audit(session, principal, row, "referral.cancelled")
+    return row
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def active_grants(
+    session: AsyncSession, row: Referral, principal: Principal, now: datetime
+) -> list[str]:
+    grants = await session.scalars(
+        select(BreakGlassGrant.category).where(
+            BreakGlassGrant.referral_row == row.id,
+            BreakGlassGrant.actor == actor_of(principal),
+            BreakGlassGrant.expires_at > now,
+        )
+    )
+    return list(grants.all())
+
+
+async def read(
+    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+) -> tuple[Referral, dict[str, Any], list[dict[str, str]], str | None]:
+    """The referral with the categories the caller's data roles open, the rest withheld with
+    the reason; each read of personal data is an audit event naming what was disclosed."""
+    row = await get_row(session, principal, referral_id)
+    now = utcnow()
+    stored = list(
+        (
+            await session.scalars(select(ReferralData).where(ReferralData.referral_row == row.id))
+        ).all()
+    )
+    if row.erased_at is not None and row.direction == "incoming":
+        raise Erased(
+            f"This referral's content was erased at {row.erased_at.isoformat()} "
+            f"({row.erasure_reason}).",
+            extra={"erased_at": row.erased_at.isoformat(), "reason": row.erasure_reason},
+        )
+    agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+    grants = await active_grants(session, row, principal, now)
+    held = [data.category for data in stored]
+    readable, withheld = readable_categories(
+        agreement.terms, held, principal.data_roles, break_glass=grants
+    )
+    data: dict[str, Any] = {}
+    if readable and row.data_key_wrapped is not None:
+        vault = open_vault(federation.master_key, row.id, row.data_key_wrapped)
+        by_category = {d.category: d for d in stored}
+        data = {
+            c.value: vault.open(data_slot(c.value), by_category[c.value].sealed) for c in readable
+        }
+    note = None
+    if row.note_sealed is not None and row.case_id is not None:
+        case = await cases.get(session, principal, row.case_id)
+        note = cases.vault_of(case, federation.master_key).open(
+            f"referral/{row.referral_id}/note", row.note_sealed
+        )
+    if data:
+        await _audit(
+            session,
+            principal,
+            row,
+            "referral.read",
+            categories=sorted(data),
+            break_glass=bool(set(grants) & set(data)),
+            withheld=[w.category for w in withheld if w.category],
+        )
+    return (
+        row,
+        data,
+        [
+            {"category": w.category or "", "code": w.code.value, "reason": w.message}
+            for w in withheld
+        ],
+        note,
+    )
+
+
+async def page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    direction: str | None,
+    status: str | None,
+    stage: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Referral]:
+    statement = select(Referral).where(Referral.agency == principal.agency)
+    if direction:
+        statement = statement.where(Referral.direction == direction)
+    if status:
+        statement = statement.where(Referral.status == status)
+    if stage:
+        statement = statement.where(Referral.stage == stage)
+    return await keyset_page(session, statement, Referral.id, cursor=cursor, limit=limit)
+
+
+async def break_glass(
+    session: AsyncSession,
+    federation: Federation,
+    principal: Principal,
+    referral_id: str,
+    category: str,
+    reason: str,
+) -> BreakGlassGrant:
+    """Open a withheld category once, where the agreement allows it (vital interest), for a
+    limited time; the owning agency is told at once and the access stands out in the audit."""
+    row = await get_row(session, principal, referral_id)
+    if row.direction != "incoming" or row.data_key_wrapped is None:
+        raise Conflict(
+            "Break-glass opens received content that is still held.",
+            extra={"current_status": row.status},
+        )
+    if "focal_point" not in principal.roles:
+        raise Forbidden("Break-glass needs the focal_point role.")
+    agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+    if not break_glass_allowed(agreement.terms):
+        raise Forbidden(
+            f"Agreement {agreement.ref} does not allow break-glass (it needs legal basis "
+            "vital_interest and break_glass: true)."
+        )
+    stored = {
+        d.category
+        for d in (
+            await session.scalars(select(ReferralData).where(ReferralData.referral_row == row.id))
+        ).all()
+    }
+    if category not in stored:
+        raise NotFound(f"This referral carries no {category}.")
+    now = utcnow()
+    vault = open_vault(federation.master_key, row.id, row.data_key_wrapped)
+    grant = BreakGlassGrant(
+        referral_row=row.id,
+        category=category,
+        actor=actor_of(principal),
+        reason_sealed=vault.seal(f"break-glass/{category}", reason),
+        granted_at=now,
+        expires_at=now + timedelta(hours=agreement.terms.break_glass_hours),
+    )
+    session.add(grant)
+    await session.flush()
+    await _audit(
+        session,
+        principal,
+        row,
+        "referral.break_glass",
+        categories=[category],
+        break_glass=True,
+        until=grant.expires_at.isoformat(),
+    )
+    await send(
+        session,
+        federation,
+        sender=row.agency,
+        recipient=row.counterpart,
+        type=BREAK_GLASS,
+        body={
+            "referral_id": row.referral_id,
+            "category": category,
+            "at": now.isoformat(),
+            "until": grant.expires_at.isoformat(),
+        },
+        referral=row.referral_id,
+    )
+    return grant

@@ -1,0 +1,157 @@
+"""Deadlines that pass on their own: unanswered referrals expire at ``respond_by``, content
+past the agreement's retention is erased, and overdue erasure receipts are flagged to the
+sender's admins (DESIGN §6). Runs in every node process; each step is one transaction per
+referral and safe to run twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, select
+
+from contracts.faults import ContractError
+from contracts.referrals import Action, ReferralStatus
+from services.db.base import utcnow
+from services.federation import incidents
+from services.federation.runtime import Federation
+from services.observability.logging import get_logger
+
+from . import erasure, service
+from .models import Referral
+
+log = get_logger("accord.referrals")
+OPEN_OUTGOING = (ReferralStatus.APPROVED.value, ReferralStatus.SENT.value)
+RETAINED = (
+    ReferralStatus.COMPLETED.value,
+    ReferralStatus.DECLINED.value,
+    ReferralStatus.EXPIRED.value,
+)
+
+
+class Sweeper:
+    def __init__(self, federation: Federation, interval: float) -> None:
+        self.federation = federation
+        self.interval = interval
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, timeout=5)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.step()
+            except Exception:
+                log.exception("referral_sweep_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+
+    async def step(self, now: datetime | None = None) -> int:
+        """One pass; returns how many referrals it changed."""
+        now = now or utcnow()
+        return (await self._expire(now)) + (await self._retention(now)) + (await self._overdue(now))
+
+    async def _rows(self, *conditions: ColumnElement[bool]) -> list[str]:
+        async with self.federation.db.sessions() as session:
+            return [
+                str(r)
+                for r in (await session.scalars(select(Referral.id).where(*conditions))).all()
+            ]
+
+    async def _expire(self, now: datetime) -> int:
+        changed = 0
+        ids = await self._rows(
+            Referral.respond_by.is_not(None),
+            Referral.respond_by < now,
+            Referral.status.in_([*OPEN_OUTGOING, ReferralStatus.RECEIVED.value]),
+        )
+        for row_id in ids:
+            async with self.federation.db.sessions.begin() as session:
+                row = await session.get(Referral, _uuid(row_id), with_for_update=True)
+                if row is None:
+                    continue
+                try:
+                    service.move(row, Action.EXPIRE, "node", "respond_by passed", at=now)
+                except ContractError:
+                    continue
+                await service._audit(session, None, row, "referral.expired")
+                if row.direction == "incoming":
+                    await erasure.erase_received(
+                        session, self.federation, row, reason="expired", at=now, notify=True
+                    )
+                changed += 1
+        return changed
+
+    async def _retention(self, now: datetime) -> int:
+        changed = 0
+        ids = await self._rows(
+            Referral.status.in_(RETAINED),
+            Referral.erased_at.is_(None),
+            Referral.data_key_wrapped.is_not(None),
+        )
+        for row_id in ids:
+            async with self.federation.db.sessions.begin() as session:
+                row = await session.get(Referral, _uuid(row_id), with_for_update=True)
+                if row is None or row.data_key_wrapped is None:
+                    continue
+                agreement = await service.agreement_of(
+                    session, row.agreement_id, row.agreement_version
+                )
+                if row.updated_at + timedelta(days=agreement.terms.retention_days) > now:
+                    continue
+                await erasure.erase_received(
+                    session, self.federation, row, reason="retention", at=now, notify=False
+                )
+                changed += 1
+        return changed
+
+    async def _overdue(self, now: datetime) -> int:
+        changed = 0
+        ids = await self._rows(
+            Referral.direction == "outgoing",
+            Referral.erasure_due_at.is_not(None),
+            Referral.erasure_due_at < now,
+            Referral.erasure_receipt.is_(None),
+            Referral.erasure_flagged_at.is_(None),
+        )
+        for row_id in ids:
+            async with self.federation.db.sessions.begin() as session:
+                row = await session.get(Referral, _uuid(row_id), with_for_update=True)
+                if row is None or row.erasure_flagged_at is not None:
+                    continue
+                row.erasure_flagged_at = now
+                await service._audit(
+                    session,
+                    None,
+                    row,
+                    "referral.erasure_overdue",
+                    due_at=row.erasure_due_at.isoformat() if row.erasure_due_at else None,
+                )
+                await incidents.add(
+                    session,
+                    agency=row.agency,
+                    direction="out",
+                    kind="erasure-overdue",
+                    peer=row.counterpart,
+                    message_id=None,
+                    detail=f"no signed erasure receipt for referral {row.referral_id} by "
+                    f"{row.erasure_due_at}; nothing more goes to {row.counterpart} under "
+                    f"agreement {row.agreement_id[:8]}… until it arrives",
+                )
+                changed += 1
+        return changed
+
+
+def _uuid(value: str) -> uuid.UUID:
+    return uuid.UUID(value)

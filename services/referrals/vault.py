@@ -1,0 +1,43 @@
+"""A referral's own data key: what the recipient's copy of a person's data is sealed under.
+
+Erasing a referral destroys this key (``data_key_wrapped`` set to null) and the sealed rows
+with it: the content is gone even from backups that still hold the ciphertext.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from contracts.keys import new_data_key, open_at_rest, seal_at_rest
+from services.master_key import unwrap, wrap
+
+
+class ReferralVault:
+    def __init__(self, row_id: uuid.UUID, key: bytes) -> None:
+        self.row_id = row_id
+        self.key = key
+
+    def _context(self, slot: str) -> bytes:
+        return f"accord/referral/{self.row_id}/{slot}".encode()
+
+    def seal(self, slot: str, value: Any) -> bytes:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return seal_at_rest(self.key, text.encode(), self._context(slot))
+
+    def open(self, slot: str, sealed: bytes) -> Any:
+        return json.loads(open_at_rest(self.key, sealed, self._context(slot)))
+
+
+def _key_context(row_id: uuid.UUID) -> bytes:
+    return f"accord/referral-key/{row_id}".encode()
+
+
+def new_vault(master_key: bytes, row_id: uuid.UUID) -> tuple[ReferralVault, bytes]:
+    key = new_data_key()
+    return ReferralVault(row_id, key), wrap(master_key, key, _key_context(row_id))
+
+
+def open_vault(master_key: bytes, row_id: uuid.UUID, wrapped: bytes) -> ReferralVault:
+    return ReferralVault(row_id, unwrap(master_key, wrapped, _key_context(row_id)))

@@ -1,0 +1,247 @@
+"""UNHCR refers a person to IOM: drafted, approved by a second person, sealed, read by role,
+answered, completed, and every step audited."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from contracts import envelope as env
+from contracts.canonical import b64url_decode, canonical_bytes
+from services.audit.models import AuditEvent
+from services.federation.models import OutboxMessage
+from tests.support.referrals import CATEGORIES, Exchange
+
+
+async def _get(ex: Exchange, referral_id: str, who: str):
+    return await ex.client.get(f"/v1/referrals/{referral_id}", headers=ex.people[who])
+
+
+async def test_a_referral_goes_from_draft_to_completion(ex: Exchange) -> None:
+    draft = await ex.draft()
+    assert draft["status"] == "pending_approval"
+    assert draft["direction"] == "outgoing"
+    await ex.client.post(
+        f"/v1/referrals/{draft['id']}/approve", headers=ex.people["unhcr_focal_point"]
+    )
+    assert await ex.deliver() == 1
+    outgoing = (await _get(ex, draft["id"], "unhcr_focal_point")).json()
+    assert outgoing["status"] == "sent"
+    assert outgoing["note"] == "Speaks Serbian; prefers a woman counsellor."
+
+    incoming = (await _get(ex, draft["id"], "iom_counsellor")).json()
+    assert incoming["direction"] == "incoming"
+    assert incoming["status"] == "received"
+    assert set(incoming["data"]) == set(CATEGORIES)
+    assert incoming["data"]["identity"]["names"]["family_name"] == "Haddad"
+    assert incoming["note"] is None, "the drafter's note never leaves the sender"
+
+    accepted = await ex.client.post(
+        f"/v1/referrals/{draft['id']}/accept", headers=ex.people["iom_focal_point"]
+    )
+    assert accepted.json()["status"] == "accepted"
+    await ex.deliver()
+    assert (await _get(ex, draft["id"], "unhcr_focal_point")).json()["status"] == "accepted"
+
+    completed = await ex.client.post(
+        f"/v1/referrals/{draft['id']}/complete",
+        json={"outcome": "decided_to_return"},
+        headers=ex.people["iom_counsellor"],
+    )
+    assert completed.json()["status"] == "completed"
+    await ex.deliver()
+    final = (await _get(ex, draft["id"], "unhcr_focal_point")).json()
+    assert final["status"] == "completed"
+    assert final["outcome"] == "decided_to_return"
+    assert [h["status"] for h in final["history"]] == [
+        "pending_approval",
+        "approved",
+        "sent",
+        "accepted",
+        "completed",
+    ]
+
+
+async def test_protection_is_withheld_from_a_counsellor_and_opened_for_the_protection_officer(
+    ex: Exchange,
+) -> None:
+    referral = await ex.sent(categories=[*CATEGORIES, "protection"])
+    counsellor = (await _get(ex, referral["id"], "iom_counsellor")).json()
+    assert "protection" not in counsellor["data"]
+    [withheld] = counsellor["withheld"]
+    assert withheld["category"] == "protection"
+    assert withheld["code"] == "data_role_missing"
+    assert "protection_officer" in withheld["reason"]
+    officer = (await _get(ex, referral["id"], "iom_protection")).json()
+    assert officer["data"]["protection"]["risk_assessments"][0]["risk_level"] == "high"
+
+
+async def test_every_read_of_personal_data_is_audited_with_its_categories(ex: Exchange) -> None:
+    referral = await ex.sent()
+    await _get(ex, referral["id"], "iom_counsellor")
+    async with ex.app.state.db.sessions() as session:
+        reads = (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "referral.read", AuditEvent.agency == "iom"
+                )
+            )
+        ).all()
+    [read] = reads
+    assert read.categories == sorted(CATEGORIES)
+    assert read.referral_id == referral["id"]
+    assert read.actor.startswith("client:")
+
+
+async def test_the_drafter_cannot_approve_their_own_referral(ex: Exchange) -> None:
+    response = await ex.client.post(
+        "/v1/referrals", json=ex.body(), headers=ex.people["unhcr_focal_point"]
+    )
+    own = response.json()
+    refused = await ex.client.post(
+        f"/v1/referrals/{own['id']}/approve", headers=ex.people["unhcr_focal_point"]
+    )
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "/problems/four-eyes"
+    assert any("four eyes" in v["message"] for v in refused.json()["violations"])
+
+
+async def test_approving_twice_answers_409_with_the_current_state(ex: Exchange) -> None:
+    draft = await ex.draft()
+    first = await ex.client.post(
+        f"/v1/referrals/{draft['id']}/approve", headers=ex.people["unhcr_focal_point"]
+    )
+    again = await ex.client.post(
+        f"/v1/referrals/{draft['id']}/approve", headers=ex.people["unhcr_focal_point"]
+    )
+    assert first.status_code == 200
+    assert again.status_code == 409
+    assert again.json()["current_status"] == "approved"
+
+
+async def test_a_referral_for_another_agencys_case_is_not_found(ex: Exchange) -> None:
+    from tests.support.referrals import person
+
+    iom = await person(ex.app, ex.client, "iom", ["caseworker"])
+    response = await ex.client.post("/v1/referrals", json=ex.body(to_agency="unhcr"), headers=iom)
+    assert response.status_code == 404
+
+
+async def test_a_refused_disclosure_lists_every_reason(ex: Exchange) -> None:
+    response = await ex.client.post(
+        "/v1/referrals",
+        json=ex.body(
+            to_agency="ilo", purpose="reintegration-employment", categories=["identity", "health"]
+        ),
+        headers=ex.people["unhcr_caseworker"],
+    )
+    assert response.status_code == 403
+    body = response.json()
+    assert body["type"] == "/problems/policy-refused"
+    codes = {v["code"] for v in body["violations"]}
+    assert {
+        "recipient_not_party",
+        "purpose_not_in_agreement",
+        "consent_recipient_not_covered",
+    } <= codes
+    async with ex.app.state.db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_categories_beyond_the_consent_are_refused(ex: Exchange) -> None:
+    from tests.support.cases import seed_consent
+
+    narrow = await seed_consent(
+        ex.app,
+        "unhcr",
+        ex.case_id,
+        recipients=["iom"],
+        purposes=["avrr-counselling"],
+        categories=["identity"],
+    )
+    response = await ex.client.post(
+        "/v1/referrals", json=ex.body(consent_id=narrow), headers=ex.people["unhcr_caseworker"]
+    )
+    assert response.status_code == 403
+    flagged = {
+        v["category"]
+        for v in response.json()["violations"]
+        if v["code"] == "consent_category_not_covered"
+    }
+    assert flagged == {"contact", "specific_needs"}
+
+
+async def test_the_wrong_side_cannot_take_the_other_sides_steps(ex: Exchange) -> None:
+    referral = await ex.sent()
+    accept_own = await ex.client.post(
+        f"/v1/referrals/{referral['id']}/accept", headers=ex.people["unhcr_focal_point"]
+    )
+    assert accept_own.status_code == 409
+    complete_early = await ex.client.post(
+        f"/v1/referrals/{referral['id']}/complete",
+        json={"outcome": "x"},
+        headers=ex.people["iom_counsellor"],
+    )
+    assert complete_early.status_code == 409
+    assert complete_early.json()["current_status"] == "received"
+
+
+async def test_a_decline_carries_its_reason_back(ex: Exchange) -> None:
+    referral = await ex.sent()
+    no_reason = await ex.client.post(
+        f"/v1/referrals/{referral['id']}/decline", json={}, headers=ex.people["iom_focal_point"]
+    )
+    assert no_reason.status_code == 422
+    await ex.client.post(
+        f"/v1/referrals/{referral['id']}/decline",
+        json={"reason": "No counsellor for Serbian this month"},
+        headers=ex.people["iom_focal_point"],
+    )
+    await ex.deliver()
+    outgoing = (await _get(ex, referral["id"], "unhcr_focal_point")).json()
+    assert outgoing["status"] == "declined"
+    assert outgoing["history"][-1]["detail"] == "No counsellor for Serbian this month"
+
+
+async def test_evidence_verifies_with_the_senders_published_key(ex: Exchange) -> None:
+    referral = await ex.sent()
+    evidence = (
+        await ex.client.get(
+            f"/v1/referrals/{referral['id']}/evidence", headers=ex.people["unhcr_focal_point"]
+        )
+    ).json()
+    envelope = evidence["envelope"]
+    directory = (await ex.client.get("/v1/directory")).json()
+    [member] = [m for m in directory["members"] if m["agency"] == "unhcr"]
+    [jwk] = [k for k in member["jwks"]["keys"] if k["kid"] == envelope["signature"]["kid"]]
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    key = Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+    key.verify(
+        b64url_decode(envelope["signature"]["value"]),
+        canonical_bytes({k: envelope[k] for k in ("header", "body", "digests")}),
+    )
+    assert envelope["header"]["referral"] == referral["id"]
+    assert envelope["header"]["consent"] == ex.consent_id
+    assert "sealed" not in envelope
+    [receipt] = evidence["receipts"]
+    assert env.SignedReceipt.model_validate(receipt).receipt.by == "iom"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_two_concurrent_approvals_exactly_one_wins(ex: Exchange) -> None:
+    from tests.support.referrals import person
+
+    second = await person(ex.app, ex.client, "unhcr", ["focal_point"])
+    draft = await ex.draft()
+    first, other = await asyncio.gather(
+        ex.client.post(
+            f"/v1/referrals/{draft['id']}/approve", headers=ex.people["unhcr_focal_point"]
+        ),
+        ex.client.post(f"/v1/referrals/{draft['id']}/approve", headers=second),
+    )
+    assert sorted([first.status_code, other.status_code]) == [200, 409]
+    async with ex.app.state.db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
