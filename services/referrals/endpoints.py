@@ -294,6 +294,7 @@ async def erasures(
         out.append(
             {
                 "referral_id": row.referral_id,
+                "agency": row.agency,
                 "recipient": row.counterpart,
                 "agreement_id": row.agreement_id,
                 "state": current,

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import FastAPI
 
-from tests.support.cases import adult_case_body, consent_body, seed_case, seed_consent
+from services.cases import service as cases_service
+from services.consents import service as consents_service
+from tests.support.cases import (
+    adult_case_body,
+    consent_body,
+    seed_case,
+    seed_consent,
+    system_principal,
+)
 from tests.support.identity import seed_client, seed_user
 
 #: Builds one resource of ``agency`` and returns the path parameters that address it.
@@ -273,3 +281,161 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
         },
     ),
 }
+
+
+async def _referral(
+    app: FastAPI, agency: str, *, approve: bool, withdraw: bool = False
+) -> dict[str, str]:
+    """An outgoing referral of ``agency`` to ILO under an agreement seeded as active."""
+    from contracts import agreements as rules
+    from services.agreements import repository as agreements
+    from services.db.base import utcnow
+    from services.referrals import service as referrals
+    from services.referrals.schemas import ReferralCreate
+    from tests.support.agreements import terms
+    from tests.support.cases import seed_consent
+    from tests.support.referrals import case_with_everything
+
+    now = utcnow()
+    state = rules.propose(
+        rules.new_draft(
+            str(uuid.uuid4()),
+            rules.AgreementTerms.model_validate(terms([agency, "ilo"])),
+            by=agency,
+            at=now,
+        ),
+        by=agency,
+        at=now,
+    ).model_copy(update={"status": rules.AgreementStatus.ACTIVE})
+    drafter = system_principal(agency, roles={"caseworker"}, data_roles={"protection_officer"})
+    async with app.state.db.sessions.begin() as session:
+        await agreements.save(session, state)
+        case = await cases_service.create(
+            session, drafter, master_key=app.state.master_key, body=case_with_everything()
+        )
+    consent = await seed_consent(
+        app,
+        agency,
+        str(case.id),
+        recipients=["ilo"],
+        purposes=["avrr-counselling"],
+        categories=["identity", "contact"],
+    )
+    async with app.state.db.sessions.begin() as session:
+        row = await referrals.create(
+            session,
+            app.state.federation,
+            drafter,
+            ReferralCreate(
+                case_id=case.id,
+                to_agency="ilo",
+                purpose="avrr-counselling",
+                agreement_id=state.id,
+                consent_id=uuid.UUID(consent),
+                categories=["identity", "contact"],
+            ),
+        )
+        if approve:
+            approver = replace(
+                system_principal(agency, roles={"focal_point"}),
+                client_id=f"{agency}-approver",
+                subject=f"{agency}-approver",
+            )
+            row = await referrals.approve(session, app.state.federation, approver, row.referral_id)
+        if withdraw:
+            await consents_service.withdraw(
+                session,
+                drafter,
+                uuid.UUID(consent),
+                master_key=app.state.master_key,
+                reason=None,
+                events=app.state.federation.events,
+            )
+    return {"referral_id": row.referral_id}
+
+
+async def a_referral(app: FastAPI, agency: str) -> dict[str, str]:
+    return await _referral(app, agency, approve=False)
+
+
+async def an_approved_referral(app: FastAPI, agency: str) -> dict[str, str]:
+    return await _referral(app, agency, approve=True)
+
+
+async def a_withdrawn_referral(app: FastAPI, agency: str) -> dict[str, str]:
+    return await _referral(app, agency, approve=True, withdraw=True)
+
+
+WORKERS = ("focal_point",)
+
+ROUTE_CASES.update(
+    {
+        ("POST", "/v1/referrals"): Case(
+            "referrals:write",
+            "caseworker",
+            also=WORKERS,
+            ok=404,
+            body=lambda: {
+                "case_id": str(uuid.uuid4()),
+                "to_agency": "ilo",
+                "purpose": "x",
+                "agreement_id": "none",
+                "categories": ["identity"],
+            },
+        ),
+        ("GET", "/v1/referrals"): Case(
+            "referrals:read",
+            "caseworker",
+            also=(*WORKERS, "auditor"),
+            resource=a_referral,
+            lists="items",
+        ),
+        ("GET", "/v1/referrals/{referral_id}"): Case(
+            "referrals:read", "caseworker", also=(*WORKERS, "auditor"), resource=a_referral
+        ),
+        ("POST", "/v1/referrals/{referral_id}/approve"): Case(
+            "referrals:approve", "focal_point", resource=a_referral
+        ),
+        ("POST", "/v1/referrals/{referral_id}/accept"): Case(
+            "referrals:write", "focal_point", resource=a_referral, ok=409
+        ),
+        ("POST", "/v1/referrals/{referral_id}/decline"): Case(
+            "referrals:write",
+            "focal_point",
+            resource=a_referral,
+            ok=409,
+            body=lambda: {"reason": "no capacity"},
+        ),
+        ("POST", "/v1/referrals/{referral_id}/complete"): Case(
+            "referrals:write",
+            "caseworker",
+            also=WORKERS,
+            resource=a_referral,
+            ok=409,
+            body=lambda: {"outcome": "done"},
+        ),
+        ("POST", "/v1/referrals/{referral_id}/cancel"): Case(
+            "referrals:write", "caseworker", also=WORKERS, resource=a_referral
+        ),
+        ("POST", "/v1/referrals/{referral_id}/break-glass"): Case(
+            "referrals:write",
+            "focal_point",
+            resource=a_referral,
+            ok=409,
+            body=lambda: {"category": "protection", "reason": "a reason long enough"},
+        ),
+        ("GET", "/v1/referrals/{referral_id}/evidence"): Case(
+            "referrals:read",
+            "caseworker",
+            also=(*WORKERS, "auditor"),
+            resource=an_approved_referral,
+        ),
+        ("GET", "/v1/erasures"): Case(
+            "referrals:read",
+            "admin",
+            also=("auditor",),
+            lists="",
+            resource=a_withdrawn_referral,
+        ),
+    }
+)
