@@ -245,3 +245,80 @@ async def test_two_concurrent_approvals_exactly_one_wins(ex: Exchange) -> None:
     assert sorted([first.status_code, other.status_code]) == [200, 409]
     async with ex.app.state.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+async def test_cancelling_before_acceptance_erases_the_recipients_copy(ex: Exchange) -> None:
+    referral = await ex.sent()
+    cancelled = await ex.client.post(
+        f"/v1/referrals/{referral['id']}/cancel", headers=ex.people["unhcr_caseworker"]
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    await ex.deliver()
+    gone = await _get(ex, referral["id"], "iom_counsellor")
+    assert gone.status_code == 410
+    assert gone.json()["reason"] == "cancelled"
+
+
+async def test_results_sealed_back_on_completion_are_read_by_role_at_the_sender(
+    app, client, tmp_path
+) -> None:
+    from tests.support.referrals import exchange
+
+    categories = {
+        "identity": {"senders": ["unhcr"], "recipients": ["iom"]},
+        "contact": {"senders": ["unhcr"], "recipients": ["iom"]},
+        "specific_needs": {"senders": ["unhcr"], "recipients": ["iom"]},
+        "protection": {
+            "senders": ["unhcr"],
+            "recipients": ["iom"],
+            "data_roles": ["protection_officer"],
+        },
+        "reintegration": {"senders": ["iom"], "recipients": ["unhcr"]},
+    }
+    ex = await exchange(app, client, tmp_path, categories=categories)
+    referral = await ex.sent()
+    await ex.client.post(
+        f"/v1/referrals/{referral['id']}/accept", headers=ex.people["iom_focal_point"]
+    )
+    refused = await ex.client.post(
+        f"/v1/referrals/{referral['id']}/complete",
+        json={"outcome": "plan_agreed", "results": {"health": {}}},
+        headers=ex.people["iom_counsellor"],
+    )
+    assert refused.status_code == 403, "health does not flow back under this agreement"
+    done = await ex.client.post(
+        f"/v1/referrals/{referral['id']}/complete",
+        json={
+            "outcome": "plan_agreed",
+            "results": {"reintegration": {"plan_agreed_on": "2026-11-20"}},
+        },
+        headers=ex.people["iom_counsellor"],
+    )
+    assert done.status_code == 200, done.text
+    await ex.deliver()
+    outgoing = (await _get(ex, referral["id"], "unhcr_focal_point")).json()
+    assert outgoing["data"] == {"reintegration": {"plan_agreed_on": "2026-11-20"}}
+
+
+async def test_listing_filters_and_pages_newest_first(ex: Exchange) -> None:
+    first = await ex.draft()
+    second = await ex.sent()
+    headers = ex.people["unhcr_focal_point"]
+    page = (await ex.client.get("/v1/referrals", params={"limit": 1}, headers=headers)).json()
+    assert [r["id"] for r in page["items"]] == [second["id"]]
+    rest = (
+        await ex.client.get(
+            "/v1/referrals", params={"limit": 1, "cursor": page["next_cursor"]}, headers=headers
+        )
+    ).json()
+    assert [r["id"] for r in rest["items"]] == [first["id"]]
+    pending = (
+        await ex.client.get("/v1/referrals", params={"status": "pending_approval"}, headers=headers)
+    ).json()
+    assert [r["id"] for r in pending["items"]] == [first["id"]]
+    incoming = (
+        await ex.client.get(
+            "/v1/referrals", params={"direction": "incoming"}, headers=ex.people["iom_focal_point"]
+        )
+    ).json()
+    assert [r["id"] for r in incoming["items"]] == [second["id"]]
