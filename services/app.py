@@ -34,12 +34,15 @@ from services.health import endpoints as health
 from services.health import problem_catalogue
 from services.http.middleware import RequestContextMiddleware
 from services.http.problems import install_problem_handlers
+from services.journeys import endpoints as journeys
+from services.journeys import service as journeys_service
 from services.master_key import load_master_key
 from services.observability.logging import configure_logging, get_logger
 from services.observability.metrics import HttpMetrics
 from services.referrals import endpoints as referrals
 from services.referrals import erasure as referral_erasure
 from services.referrals import messages as referral_messages
+from services.referrals.messages import COMPLETED_EVENT, Completed
 from services.referrals.sweeper import Sweeper
 from services.settings import Settings
 
@@ -102,7 +105,20 @@ def create_app(settings: Settings) -> FastAPI:
                 at=withdrawal.at,
             )
 
+        async def journey_withdrawn(session: AsyncSession, withdrawal: Withdrawal) -> None:
+            if withdrawal.consent.case_id is not None:
+                await journeys_service.on_consent_withdrawn(
+                    session, federation, withdrawal.principal, withdrawal.consent.case_id
+                )
+
+        async def referral_completed(session: AsyncSession, done: Completed) -> None:
+            await journeys_service.on_referral_completed(
+                session, federation, done.row, done.results
+            )
+
         federation.events.subscribe(WITHDRAWN, withdrawn)
+        federation.events.subscribe(WITHDRAWN, journey_withdrawn)
+        federation.events.subscribe(COMPLETED_EVENT, referral_completed)
         sweeper = Sweeper(federation, settings.referral_sweep_seconds)
         app.state.federation = federation
         try:
@@ -148,6 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agreements.router)
     app.include_router(referrals.erasures_router)
     app.include_router(referrals.router)
+    app.include_router(journeys.router)
     app.include_router(audit.router)
     app.include_router(cases.router)
     app.include_router(consents.router)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -346,4 +347,35 @@ async def consent_gate(session: AsyncSession, envelope: Any) -> str | None:
     status = status_of(row, utcnow())
     if status != ConsentStatus.GIVEN:
         return f"consent {cited[:8]}… is {status.value}; nothing more leaves under it"
+    return None
+
+
+async def covering(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    *,
+    recipient: str,
+    purpose: str,
+    categories: list[str],
+) -> uuid.UUID | None:
+    """The newest consent of the case in force now that covers this disclosure, if any (for
+    referrals a journey drafts on its own)."""
+    rows = (
+        await session.scalars(
+            select(Consent)
+            .where(Consent.agency == principal.agency, Consent.case_id == case_id)
+            .order_by(Consent.given_at.desc())
+        )
+    ).all()
+    now = utcnow()
+    for row in rows:
+        if status_of(row, now) != ConsentStatus.GIVEN:
+            continue
+        if (
+            recipient in row.recipients
+            and purpose in row.purposes
+            and set(categories) <= set(row.categories)
+        ):
+            return row.id
     return None

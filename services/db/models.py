@@ -24,6 +24,7 @@ from services.federation.models import (
     OutboxChannel,
     OutboxMessage,
 )
+from services.journeys.models import Journey, Programme, SopDefinition
 from services.keys.models import AgencyKey
 from services.referrals.models import BreakGlassGrant, Referral, ReferralData
 
@@ -48,13 +49,16 @@ __all__ = [
     "DirectoryDocument",
     "FederationIncident",
     "InboxMessage",
+    "Journey",
     "NodeKey",
     "OutboxChannel",
     "OutboxMessage",
+    "Programme",
     "Referral",
     "ReferralData",
     "RefreshToken",
     "RevokedToken",
+    "SopDefinition",
     "UsedAssertion",
     "User",
     "target_metadata",

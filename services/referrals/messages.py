@@ -7,7 +7,9 @@ content. The sender applies the recipient's answers to its own row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +33,15 @@ from .models import Referral, ReferralData
 from .vault import new_vault
 
 PEER = "node"
+COMPLETED_EVENT = "referral.completed"
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The sender learnt a referral's outcome (and opened what came back with it)."""
+
+    row: Referral
+    results: dict[str, dict[str, Any]]
 
 
 class ReferralRefused(FederationRefusal):
@@ -185,6 +196,7 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
     await _apply(session, received, row, Action.COMPLETE)
     row.outcome = str(received.envelope.body.get("outcome") or "")[:64] or None
     envelope = received.envelope
+    results: dict[str, dict[str, Any]] = {}
     if envelope.sealed:
         keys = await received.federation.keys.by_kid(row.agency)
         try:
@@ -205,7 +217,7 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
         await service._audit(
             session, None, row, "referral.results_received", categories=sorted(results)
         )
-    await received.federation.events.emit(session, "referral.completed", row)
+    await received.federation.events.emit(session, COMPLETED_EVENT, Completed(row, results))
 
 
 async def on_cancelled(session: AsyncSession, received: Received) -> None:

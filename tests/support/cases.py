@@ -16,7 +16,7 @@ from auth.principal import Principal
 from auth.scopes import ALL_SCOPES
 from services.cases import service as cases
 from services.consents import service as consents
-from services.db.engine import make_sync_engine
+from services.db.engine import READ_ONLY_OPTION, make_sync_engine
 from tests.support.identity import bearer, client_token, seed_agency, seed_client
 
 
@@ -162,7 +162,9 @@ def raw_rows(database_url: str, table: str) -> list[dict[str, Any]]:
     """Every row of ``table`` as the database holds it, bypassing the application."""
     engine = make_sync_engine(database_url)
     try:
-        with engine.connect() as connection:
+        # Read-only (a deferred BEGIN on SQLite): this runs synchronously inside an async test,
+        # and must not queue for the write lock an app task holds across an await.
+        with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as connection:
             result = connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
             return [dict(row._mapping) for row in result]
     finally:

@@ -1,0 +1,433 @@
+"""People walking the joint SOP, driven through the public HTTP API only (OAuth tokens, no
+internal calls): the scenarios of the SOP issue, used by ``accord demo`` and by the tests.
+
+Each person is a case at the owning agency (UNHCR) with a profile and a script: for each
+stage the journey reaches, the outcome its acting agency records. Where another agency acts,
+the journey drafts a referral; a focal point of UNHCR approves it, a focal point of the acting
+agency accepts it, and its worker completes it with the stage's outcome, which advances the
+journey at UNHCR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from contracts.categories import CATEGORY_NAMES
+
+OWNER = "unhcr"
+#: Who acts for each SOP role in the demo federation (DESIGN §1's agencies).
+BINDINGS = {
+    "host_authority": "gov-de",
+    "protection": "unhcr",
+    "return_agency": "iom",
+    "reception_agency": "iom",
+    "labour": "ilo",
+    "origin_authority": "gov-xk",
+    "hardship_commission": "gov-de",
+    "interior_ministry": "gov-de",
+    "monitor": "ngo-monitor",
+}
+PURPOSES = [
+    "case-profiling",
+    "avrr-counselling",
+    "avrr-departure",
+    "avrr-reception",
+    "reintegration-assistance",
+    "reintegration-employment",
+    "legal-migration",
+    "regularization",
+    "hardship-review",
+    "travel-documents",
+    "readmission",
+    "return-enforcement",
+    "forced-return-monitoring",
+    "forced-return",
+    "best-interests-determination",
+    "trafficking-risk-assessment",
+    "protection-needs-analysis",
+    "statelessness-documentation",
+    "post-return-monitoring",
+]
+DATA_ROLES = {"health": ["medical"], "protection": ["protection_officer"]}
+PEOPLE_DATA_ROLES = ["medical", "protection_officer", "counsellor"]
+
+
+def agreement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:
+    """One multilateral agreement: UNHCR may send each partner what the SOP's stages need."""
+    partners = sorted(set(BINDINGS.values()) - {OWNER})
+    return {
+        "title": "Joint AVRR and solutions programme for non-refugees",
+        "parties": [OWNER, *partners],
+        "purposes": PURPOSES,
+        "categories": {
+            category: {
+                "senders": [OWNER],
+                "recipients": partners,
+                "data_roles": DATA_ROLES.get(category, []),
+            }
+            for category in sorted(CATEGORY_NAMES)
+        },
+        "legal_basis": "consent",
+        "retention_days": 730,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "encryption": "hpke-x25519",
+    }
+
+
+@dataclass
+class Step:
+    stage: str
+    outcome: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Person:
+    name: str
+    pathway: str
+    profile: dict[str, Any]
+    data: dict[str, Any]
+    script: list[Step]
+    expected_end_stage: str
+    #: Withdraw consent on reaching this stage (AVRR principle ii), after its referral is out.
+    withdraw_at: str | None = None
+
+
+def _adult(**facts: Any) -> dict[str, Any]:
+    return {
+        "date_of_birth": "1988-04-12",
+        "is_child": False,
+        "unaccompanied": False,
+        "separated": False,
+        "trafficking_victim": False,
+        "stateless": False,
+        "serious_illness": False,
+        "years_in_host_country": 2.0,
+        "proof_of_work": False,
+        "social_contributions": False,
+        "clean_criminal_record": True,
+        "nationality": "SRB",
+        "host_language": "basic",
+        "children_in_school": False,
+        "regional_free_movement": None,
+        "skills_match": False,
+        "needs_escort": False,
+        **facts,
+    }
+
+
+def _data(given: str, family: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "identity": {"names": {"given_names": given, "family_name": family}, "nationality": "SRB"},
+        "contact": {"email": f"{given.lower()}@example.org", "safe_to_contact": True},
+        "specific_needs": {"trafficking_victim": False},
+        "asylum_history": {},
+        "documents": {},
+        "return_plan": {},
+        "skills": {},
+        "reintegration": {},
+        "family": {},
+        "health": {},
+        **extra,
+    }
+
+
+RETURN_PATH = [
+    Step("profiling", "profiled"),
+    Step("counselling", "decided_to_return"),
+    Step("travel_documents", "issued"),
+    Step("departure", "departed"),
+    Step("reception", "received"),
+    Step("reintegration", "employment_support_needed"),
+    Step("employment_and_skills", "support_delivered"),
+    Step(
+        "post_return_monitoring",
+        "monitored",
+        {"willing_to_remain": True, "social_and_economic_participation": True},
+    ),
+]
+
+PEOPLE = [
+    Person(
+        "Amina H.",
+        "assisted voluntary return",
+        _adult(),
+        _data("Amina", "Haddad"),
+        RETURN_PATH,
+        "closed",
+    ),
+    Person(
+        "Luan K. (unaccompanied, 15)",
+        "best-interests determination then return",
+        _adult(date_of_birth="2011-03-14", is_child=True, unaccompanied=True, nationality="XKX"),
+        _data("Luan", "Krasniqi"),
+        [
+            Step("profiling", "profiled"),
+            Step("bid", "return_in_best_interests"),
+            Step("counselling", "decided_to_return"),
+            Step("travel_documents", "issued"),
+            Step("escorted_departure", "departed"),
+            Step("reception", "received"),
+        ],
+        "reintegration",
+    ),
+    Person(
+        "Mira T. (trafficked)",
+        "trafficking risk assessment",
+        _adult(trafficking_victim=True),
+        _data("Mira", "Todorova"),
+        [
+            Step("profiling", "profiled"),
+            Step("trafficking_risk_assessment", "assessed"),
+            Step("protection_needs_analysis", "protection_needed"),
+        ],
+        "protection_referral",
+    ),
+    Person(
+        "Dren B. (stateless)",
+        "statelessness documentation",
+        _adult(stateless=True),
+        _data("Dren", "Berisha"),
+        [
+            Step("profiling", "profiled"),
+            Step("statelessness_documentation", "nationality_not_confirmed"),
+        ],
+        "protection_referral",
+    ),
+    Person(
+        "Sefa O. (changes her mind)",
+        "withdrawal during travel documents",
+        _adult(),
+        _data("Sefa", "Osmani"),
+        [Step("profiling", "profiled"), Step("counselling", "decided_to_return")],
+        "withdrawn",
+        withdraw_at="travel_documents",
+    ),
+    Person(
+        "Carlos R. (7 years, working)",
+        "regularization review",
+        _adult(
+            years_in_host_country=7.0,
+            proof_of_work=True,
+            social_contributions=True,
+            host_language="good",
+        ),
+        _data("Carlos", "Ruiz"),
+        [Step("profiling", "profiled"), Step("regularization_review", "granted")],
+        "regularized",
+    ),
+]
+
+
+@dataclass
+class Agency:
+    """One agency's people, as API clients holding tokens, on the node that hosts it."""
+
+    slug: str
+    url: str
+    worker: dict[str, str]
+    focal_point: dict[str, str]
+
+
+Timeline = Callable[[str, str, str], None]
+
+
+class Driver:
+    """Runs people through the SOP. ``tick`` lets in-process tests deliver outboxes between
+    polls; against real nodes it just waits a little."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        agencies: dict[str, Agency],
+        *,
+        tick: Callable[[], Awaitable[None]] | None = None,
+        timeline: Timeline | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.http = http
+        self.agencies = agencies
+        self.tick = tick or (lambda: asyncio.sleep(0.1))
+        self.say = timeline or (lambda _who, _stage, _what: None)
+        self.timeout = timeout
+
+    async def call(
+        self, agency: str, who: str, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        a = self.agencies[agency]
+        headers = a.worker if who == "worker" else a.focal_point
+        return await self.http.request(method, f"{a.url}{path}", headers=headers, **kwargs)
+
+    async def ok(self, agency: str, who: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.call(agency, who, method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ScenarioFailed(
+                f"{method} {path} at {agency}: {response.status_code} {response.text[:500]}"
+            )
+        return response.json() if response.content else None
+
+    async def until(self, what: str, check: Callable[[], Awaitable[bool]]) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not await check():
+            if time.monotonic() > deadline:
+                raise ScenarioFailed(f"timed out waiting for {what}")
+            await self.tick()
+
+    async def admit(self, person: Person, programme_id: str, valid_until: str) -> tuple[str, str]:
+        """Record the case and the person's consent at UNHCR and start the journey."""
+        reference = f"DEMO-{person.name.split()[0].upper()}-{time.time_ns() % 10**6}"
+        case = await self.ok(
+            OWNER,
+            "worker",
+            "POST",
+            "/v1/cases",
+            json={
+                "external_ref": reference,
+                "profile": person.profile,
+                "data": person.data,
+            },
+        )
+        partners = sorted(set(BINDINGS.values()) - {OWNER})
+        consent_body: dict[str, Any] = {
+            "purposes": PURPOSES,
+            "recipients": partners,
+            "categories": sorted(CATEGORY_NAMES),
+            "method": "written",
+            "evidence_ref": f"consent form, {person.name}",
+            "valid_until": valid_until,
+        }
+        if person.profile.get("is_child"):
+            consent_body |= {
+                "given_by": "guardian",
+                "child_views": {
+                    "position": "agrees",
+                    "summary": "Wants to go home to his mother.",
+                    "heard_on": "2026-11-20",
+                    "heard_by": "guardian",
+                    "language": "sq",
+                },
+            }
+        else:
+            consent_body |= {"given_by": "self"}
+        consent = await self.ok(
+            OWNER, "worker", "POST", f"/v1/cases/{case['id']}/consents", json=consent_body
+        )
+        journey = await self.ok(
+            OWNER,
+            "worker",
+            "POST",
+            f"/v1/cases/{case['id']}/journeys",
+            json={"programme_id": programme_id},
+        )
+        self.say(person.name, journey["stage"], "journey started")
+        return journey["id"], consent["id"]
+
+    async def journey(self, journey_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.ok(OWNER, "worker", "GET", f"/v1/journeys/{journey_id}")
+        return result
+
+    async def run(self, person: Person, programme_id: str, valid_until: str) -> dict[str, Any]:
+        journey_id, consent_id = await self.admit(person, programme_id, valid_until)
+        referrals: list[str] = []
+        for step in person.script:
+            journey = await self.journey(journey_id)
+            if journey["stage"] != step.stage:
+                raise ScenarioFailed(
+                    f"{person.name}: expected stage {step.stage}, journey is at {journey['stage']}"
+                )
+            await self.act(person, journey, step, referrals)
+        if person.withdraw_at is not None:
+            await self.until(
+                f"{person.name} at {person.withdraw_at}",
+                lambda: self._at(journey_id, person.withdraw_at or ""),
+            )
+            journey = await self.journey(journey_id)
+            await self.send_referral(person, journey, referrals)
+            await self.ok(OWNER, "worker", "POST", f"/v1/consents/{consent_id}/withdraw", json={})
+            self.say(person.name, journey["stage"], "consent withdrawn")
+            await self.until("erasure receipts", lambda: self._erased(referrals))
+            self.say(person.name, "withdrawn", f"{len(referrals)} erasure receipt(s) held")
+        final = await self.journey(journey_id)
+        return {
+            "journey": final,
+            "referrals": referrals,
+            "erasures": len(referrals) if person.withdraw_at else 0,
+        }
+
+    async def _at(self, journey_id: str, stage: str) -> bool:
+        journey = await self.journey(journey_id)
+        return bool(journey["stage"] == stage and journey.get("referral_id"))
+
+    async def _erased(self, referrals: list[str]) -> bool:
+        for referral_id in referrals:
+            view = await self.ok(OWNER, "focal_point", "GET", f"/v1/referrals/{referral_id}")
+            if view["erasure"]["receipt"] is None:
+                return False
+        return True
+
+    async def act(
+        self, person: Person, journey: dict[str, Any], step: Step, referrals: list[str]
+    ) -> None:
+        acting = journey["acting_agency"]
+        if acting == OWNER:
+            await self.ok(
+                OWNER,
+                "worker",
+                "POST",
+                f"/v1/journeys/{journey['id']}/outcomes",
+                json={"stage": step.stage, "outcome": step.outcome, "facts": step.facts},
+            )
+            self.say(person.name, step.stage, f"{OWNER} recorded {step.outcome}")
+        else:
+            referral_id = await self.send_referral(person, journey, referrals)
+            await self.ok(
+                acting,
+                "worker",
+                "POST",
+                f"/v1/referrals/{referral_id}/complete",
+                json={"outcome": step.outcome},
+            )
+            self.say(person.name, step.stage, f"{acting} completed: {step.outcome}")
+        await self.until(
+            f"{person.name} to leave {step.stage}", lambda: self._left(journey["id"], step.stage)
+        )
+
+    async def send_referral(
+        self, person: Person, journey: dict[str, Any], referrals: list[str]
+    ) -> str:
+        acting = journey["acting_agency"]
+        referral_id = journey.get("referral_id")
+        if referral_id is None:
+            raise ScenarioFailed(
+                f"{person.name}: no referral drafted for {journey['stage']}: "
+                f"{journey.get('blocked')}"
+            )
+        await self.ok(OWNER, "focal_point", "POST", f"/v1/referrals/{referral_id}/approve")
+        referrals.append(referral_id)
+        self.say(person.name, journey["stage"], f"{OWNER} approved the referral to {acting}")
+
+        async def arrived() -> bool:
+            response = await self.call(acting, "focal_point", "GET", f"/v1/referrals/{referral_id}")
+            return response.status_code == 200
+
+        await self.until(f"the referral at {acting}", arrived)
+        await self.ok(acting, "focal_point", "POST", f"/v1/referrals/{referral_id}/accept")
+        self.say(person.name, journey["stage"], f"{acting} accepted")
+        return str(referral_id)
+
+    async def _left(self, journey_id: str, stage: str) -> bool:
+        journey = await self.journey(journey_id)
+        if journey.get("blocked"):
+            raise ScenarioFailed(f"journey blocked at {journey['stage']}: {journey['blocked']}")
+        return bool(journey["stage"] != stage or journey["ended"])
+
+
+class ScenarioFailed(RuntimeError):
+    pass
