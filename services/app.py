@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -119,7 +120,11 @@ def create_app(settings: Settings) -> FastAPI:
         federation.events.subscribe(WITHDRAWN, withdrawn)
         federation.events.subscribe(WITHDRAWN, journey_withdrawn)
         federation.events.subscribe(COMPLETED_EVENT, referral_completed)
-        sweeper = Sweeper(federation, settings.referral_sweep_seconds)
+
+        async def journeys_overdue(now: datetime) -> int:
+            return await journeys_service.report_overdue(db, now)
+
+        sweeper = Sweeper(federation, settings.referral_sweep_seconds, [journeys_overdue])
         app.state.federation = federation
         try:
             await app.state.token_keys.refresh(force=True)

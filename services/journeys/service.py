@@ -406,6 +406,7 @@ async def view(session: AsyncSession, principal: Principal, journey: Journey) ->
     overdue = engine.overdue(ctx.definition, ctx.state, utcnow())
     return {
         "id": str(journey.id),
+        "agency": journey.agency,
         "case_id": str(journey.case_id),
         "programme_id": str(journey.programme_id),
         "sop": ctx.state.ref,
@@ -603,3 +604,35 @@ async def on_consent_withdrawn(
             facts={},
             by_agency=principal.agency,
         )
+
+
+async def report_overdue(db: Any, now: datetime | None = None) -> int:
+    """Raise an event (audit) once for each journey whose current stage passed its deadline
+    (DESIGN §1: readmission time frames); returns how many were reported now."""
+    now = now or utcnow()
+    reported = 0
+    async with db.sessions.begin() as session:
+        rows = (
+            await session.scalars(
+                select(Journey)
+                .where(
+                    Journey.ended.is_(False),
+                    Journey.due_at.is_not(None),
+                    Journey.due_at < now,
+                )
+                .with_for_update()
+            )
+        ).all()
+        for journey in rows:
+            if journey.overdue_reported == journey.stage:
+                continue
+            journey.overdue_reported = journey.stage
+            await _audit(
+                session,
+                None,
+                journey,
+                "journey.overdue",
+                due_at=journey.due_at.isoformat() if journey.due_at else None,
+            )
+            reported += 1
+    return reported

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
@@ -32,9 +33,16 @@ RETAINED = (
 
 
 class Sweeper:
-    def __init__(self, federation: Federation, interval: float) -> None:
+    def __init__(
+        self,
+        federation: Federation,
+        interval: float,
+        extra: Sequence[Callable[[datetime], Awaitable[int]]] = (),
+    ) -> None:
         self.federation = federation
         self.interval = interval
+        #: Other deadline sweeps run on the same schedule (journeys past a stage's due date).
+        self.extra = tuple(extra)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

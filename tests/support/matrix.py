@@ -44,6 +44,8 @@ class Case:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Other roles that also grant the route: the "missing role" principal holds none of them.
     also: tuple[str, ...] = ()
+    #: A resource every agency may read (SOP definitions): no 404 for another agency.
+    shared: bool = False
     #: For list routes: which agencies a listed item belongs to (by default its ``agency``).
     owners: Callable[[dict[str, Any]], set[str]] = lambda item: {item.get("agency")}
 
@@ -439,3 +441,129 @@ ROUTE_CASES.update(
         ),
     }
 )
+
+
+async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
+    from services.demo.scenarios import BINDINGS
+    from services.journeys.models import Programme
+
+    async with app.state.db.sessions.begin() as session:
+        programme = Programme(
+            agency=agency,
+            title="Matrix",
+            sop_id="avrr-joint",
+            sop_version="1.0.0",
+            bindings=BINDINGS,
+            agreements=[],
+            params={},
+        )
+        session.add(programme)
+        await session.flush()
+    return {"programme_id": str(programme.id)}
+
+
+async def a_journey(app: FastAPI, agency: str) -> dict[str, str]:
+    from services.db.base import utcnow
+    from services.journeys.definitions import parse, shipped_sources
+    from services.journeys.models import Journey
+    from sop import engine
+
+    programme_id = (await a_programme(app, agency))["programme_id"]
+    case_id = await seed_case(app, agency)
+    definition = parse(shipped_sources()["avrr-joint@1.0.0"])
+    state = engine.start(definition, {}, {}, utcnow())
+    async with app.state.db.sessions.begin() as session:
+        journey = Journey(
+            agency=agency,
+            case_id=uuid.UUID(case_id),
+            programme_id=uuid.UUID(programme_id),
+            stage=state.stage,
+            state=state.model_dump(mode="json"),
+            due_at=state.due_at,
+        )
+        session.add(journey)
+        await session.flush()
+    return {"journey_id": str(journey.id)}
+
+
+ANY_ROLE = ("admin", "focal_point", "caseworker", "auditor")
+
+ROUTE_CASES.update(
+    {
+        ("GET", "/v1/sops"): Case("cases:read", "admin", also=ANY_ROLE),
+        ("POST", "/v1/sops"): Case(
+            "programmes:write", "admin", ok=422, body=lambda: {"source": "id: broken"}
+        ),
+        ("GET", "/v1/sops/{ref}/graph"): Case(
+            "cases:read",
+            "admin",
+            also=ANY_ROLE,
+            shared=True,
+            resource=lambda _app, _agency: _shipped(),
+        ),
+        ("POST", "/v1/programmes"): Case(
+            "programmes:write",
+            "admin",
+            ok=422,
+            body=lambda: {"title": "x", "sop": "avrr-joint@1.0.0", "bindings": {}},
+        ),
+        ("GET", "/v1/programmes"): Case(
+            "agreements:read",
+            "admin",
+            also=ANY_ROLE,
+            resource=a_programme,
+            lists="",
+        ),
+        ("GET", "/v1/programmes/{programme_id}"): Case(
+            "agreements:read",
+            "admin",
+            also=ANY_ROLE,
+            resource=a_programme,
+        ),
+        ("GET", "/v1/programmes/{programme_id}/check"): Case(
+            "agreements:read",
+            "admin",
+            also=ANY_ROLE,
+            resource=a_programme,
+        ),
+        ("POST", "/v1/cases/{case_id}/journeys"): Case(
+            "cases:write",
+            "caseworker",
+            also=("focal_point",),
+            resource=a_case,
+            ok=404,
+            body=lambda: {"programme_id": str(uuid.uuid4())},
+        ),
+        ("GET", "/v1/journeys"): Case(
+            "cases:read",
+            "caseworker",
+            also=("focal_point", "auditor"),
+            resource=a_journey,
+            lists="",
+        ),
+        ("GET", "/v1/journeys/{journey_id}"): Case(
+            "cases:read",
+            "caseworker",
+            also=("focal_point", "auditor"),
+            resource=a_journey,
+        ),
+        ("POST", "/v1/journeys/{journey_id}/outcomes"): Case(
+            "cases:write",
+            "caseworker",
+            also=("focal_point",),
+            resource=a_journey,
+            ok=409,
+            body=lambda: {"stage": "profiling", "outcome": "profiled"},
+        ),
+        ("POST", "/v1/journeys/{journey_id}/referral"): Case(
+            "cases:write",
+            "caseworker",
+            also=("focal_point",),
+            resource=a_journey,
+        ),
+    }
+)
+
+
+async def _shipped() -> dict[str, str]:
+    return {"ref": "avrr-joint@1.0.0"}
