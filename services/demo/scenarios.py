@@ -31,7 +31,8 @@ BINDINGS = {
     "origin_authority": "gov-xk",
     "hardship_commission": "gov-de",
     "interior_ministry": "gov-de",
-    "monitor": "ngo-monitor",
+    # UNHCR monitors forced returns independently of the host authority (as at Pristina).
+    "monitor": "unhcr",
 }
 PURPOSES = [
     "case-profiling",

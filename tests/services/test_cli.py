@@ -74,14 +74,3 @@ def test_init_refuses_a_bad_agency_slug(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not an agency slug" in result.stderr
     assert not (tmp_path / "node.db").exists()
-
-
-def test_demo_starts_a_node_and_says_where_it_is(tmp_path: Path) -> None:
-    env = {"PYTHONPATH": os.getcwd()}
-    summary = tmp_path / "summary.json"
-    result = _accord("demo", "--exit", "--summary-json", str(summary), env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    [node] = json.loads(summary.read_text())["nodes"]
-    assert node["url"] in result.stdout
-    assert f"{node['url']}/docs" in result.stdout
-    assert (tmp_path / "var" / "demo" / "unhcr.db").exists()
