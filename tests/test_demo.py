@@ -47,7 +47,8 @@ def test_the_demo_walks_every_person_to_their_expected_stage(tmp_path: Path) -> 
         }
         assert person["end_stage"] == person["expected_end_stage"], person
     withdrawn = [p for p in summary["people"] if p["end_stage"] == "withdrawn"]
-    assert withdrawn and withdrawn[0]["erasures"] == withdrawn[0]["referrals"] > 0
+    assert withdrawn
+    assert withdrawn[0]["erasures"] == withdrawn[0]["referrals"] > 0
     assert {(login["agency"], login["role"]) for login in summary["logins"]} >= {
         ("unhcr", "focal_point"),
         ("iom", "focal_point"),
@@ -55,6 +56,7 @@ def test_the_demo_walks_every_person_to_their_expected_stage(tmp_path: Path) -> 
         ("unhcr", "auditor"),
     }
     assert all(set(c) == {"agency", "client_id", "client_secret"} for c in summary["clients"])
-    assert summary["waiting"]["to_approve_at_unhcr"] and summary["waiting"]["to_accept_at_iom"]
+    assert summary["waiting"]["to_approve_at_unhcr"]
+    assert summary["waiting"]["to_accept_at_iom"]
     assert "Summary" in result.stdout
     assert (tmp_path / "var" / "demo" / "unhcr.db").exists()
