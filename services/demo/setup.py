@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,6 +104,7 @@ async def prepare(
     *,
     timeline: Timeline | None = None,
     people: bool = True,
+    tick: Callable[[], Awaitable[None]] | None = None,
     patience: float = 60.0,
 ) -> Prepared:
     say = timeline or (lambda _who, _stage, _what: None)
@@ -172,7 +174,7 @@ async def prepare(
         )
     )
     say("setup", "programme", "avrr-joint@1.0.0 runs at UNHCR")
-    driver = Driver(http, agencies, timeline=timeline, timeout=patience)
+    driver = Driver(http, agencies, timeline=timeline, timeout=patience, tick=tick)
     return Prepared(
         driver=driver,
         programme_id=programme["id"],
