@@ -19,4 +19,5 @@ json.dump({"federation": "accord-compose", "version": 1, "members": members},
           open("unsigned.json", "w"))
 PY
 accord directory sign unsigned.json --root-key root.key --out directory.json
-chmod 0644 directory.json root.jwk master.key
+chmod 0644 directory.json root.jwk
+chown 10001 master.key && chmod 0600 master.key  # the nodes run as uid 10001
