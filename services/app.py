@@ -25,6 +25,7 @@ from services.cases import endpoints as cases
 from services.consents import endpoints as consents
 from services.consents import service as consents_service
 from services.consents.cascade import WITHDRAWN, Withdrawal
+from services.console.endpoints import ROUTERS as CONSOLE_ROUTERS
 from services.db.migrate import head_revisions
 from services.db.session import Database
 from services.federation import endpoints as federation_endpoints
@@ -173,4 +174,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(cases.router)
     app.include_router(consents.router)
+    for console_router in CONSOLE_ROUTERS:
+        app.include_router(console_router)
     return app

@@ -1,0 +1,139 @@
+"""Who is signed in to the console, and whether they may see a page or submit a form.
+
+A console route declares its need with ``ConsoleRequires(scope=..., role=...)``: the same scope
+and roles the API route it stands for declares. The person's scopes are those their roles allow
+(``auth.scopes.ROLE_SCOPES``), exactly what a token from the console's sign-in would carry.
+Every POST must carry the session's CSRF token: the session cookie is SameSite=Lax, which keeps
+most cross-site posts out, and the token keeps out the rest.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+
+from auth.principal import Principal
+from auth.scopes import scopes_for_roles
+from auth.sessions import SESSION_COOKIE, current_session
+from services.db.session import Session
+
+
+class SignInRequired(Exception):
+    """No live console session: the person is sent to sign in and brought back afterwards."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+    @property
+    def location(self) -> str:
+        return f"/console/login?{urlencode({'next': self.next_path})}"
+
+
+class ConsoleRefusal(Exception):
+    """A page the person may not see or a form the console will not take, said in words."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person, as plain values: pages render it after a rolled-back action too."""
+
+    principal: Principal
+    email: str
+    display_name: str
+    csrf_token: str
+
+    @property
+    def agency(self) -> str:
+        return self.principal.agency
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.principal.roles
+
+    def has_role(self, *roles: str) -> bool:
+        return self.principal.has_any_role(frozenset(roles))
+
+
+async def viewer_of(request: Request, session: Session) -> Viewer | None:
+    """The person behind the request's session cookie, or None."""
+    found = await current_session(
+        session, request.cookies.get(SESSION_COOKIE), request.app.state.settings
+    )
+    if found is None:
+        return None
+    user, row = found
+    roles = frozenset(user.roles)
+    return Viewer(
+        principal=Principal(
+            agency=user.agency,
+            kind="user",
+            subject=str(user.id),
+            client_id="accord-console",
+            roles=roles,
+            data_roles=frozenset(user.data_roles),
+            scopes=scopes_for_roles(roles),
+            token_id=f"console:{row.id_hash[:16]}",
+        ),
+        email=user.email,
+        display_name=user.display_name,
+        csrf_token=row.csrf_token,
+    )
+
+
+def _return_path(request: Request) -> str:
+    if request.method != "GET":
+        return "/console"
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+class ConsoleRequirement:
+    """A console route's declared need: one scope, and at least one of some roles."""
+
+    def __init__(self, scope: str, roles: frozenset[str]) -> None:
+        self.scope = scope
+        self.roles = roles
+
+    async def __call__(self, request: Request, session: Session) -> Viewer:
+        viewer = await viewer_of(request, session)
+        if viewer is None:
+            raise SignInRequired(_return_path(request))
+        request.state.console_viewer = viewer
+        if request.method == "POST":
+            form = await request.form()
+            sent = form.get("csrf_token")
+            if not isinstance(sent, str) or not secrets.compare_digest(sent, viewer.csrf_token):
+                raise ConsoleRefusal(
+                    403,
+                    "The form was not accepted",
+                    "The form expired or did not come from this console. Go back, reload the "
+                    "page and submit it again.",
+                )
+        if not viewer.principal.has_scope(self.scope) or not viewer.has_role(*self.roles):
+            raise ConsoleRefusal(
+                403,
+                "Not part of your role",
+                f"This page needs the role {' or '.join(sorted(self.roles))} at "
+                f"{viewer.agency}. Ask your agency's admin if you need it.",
+            )
+        return viewer
+
+    def __repr__(self) -> str:
+        return f"ConsoleRequires(scope={self.scope!r}, roles={sorted(self.roles)!r})"
+
+
+def ConsoleRequires(*, scope: str, role: str | Iterable[str]) -> Any:
+    roles = frozenset([role] if isinstance(role, str) else role)
+    return Depends(ConsoleRequirement(scope, roles))

@@ -1,0 +1,339 @@
+"""Focal points' work: what waits for them, a referral in full, approve, accept, decline and
+break-glass, each behind a confirmation step (DESIGN §8).
+
+Every action calls the referral service exactly as ``/v1/referrals`` does, with the person as
+principal: the four-eyes rule, the policy decision and the state machine are the API's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from contracts.agreements import break_glass_allowed
+from contracts.faults import ContractError
+from contracts.referrals import ReferralStatus
+from services.db.repository import MAX_LIMIT
+from services.db.session import Session
+from services.errors import AccordError
+from services.federation.runtime import Federation
+from services.referrals import endpoints as api
+from services.referrals import service
+from services.referrals.schemas import BreakGlassRequest, DeclineRequest
+
+from .access import ConsoleRequires, Viewer
+from .failures import Failure, explain
+from .navigation import landing
+from .render import console_router, page, see_other
+
+router = console_router()
+
+WORKERS = ("caseworker", "focal_point")
+Anyone = Annotated[
+    Viewer,
+    ConsoleRequires(scope="referrals:read", role=("admin", "auditor", *WORKERS)),
+]
+Reader = Annotated[Viewer, ConsoleRequires(scope="referrals:read", role=(*WORKERS, "auditor"))]
+Approver = Annotated[Viewer, ConsoleRequires(scope="referrals:approve", role="focal_point")]
+FocalPoint = Annotated[Viewer, ConsoleRequires(scope="referrals:write", role="focal_point")]
+
+#: What the page says after an action succeeded; looked up by name, never echoed from the URL.
+DONE = {
+    "approve": "Approved. The referral is on its way to the recipient's node.",
+    "accept": "Accepted. The sender has been told.",
+    "decline": "Declined. The sender has been told, with your reason.",
+    "break-glass": "Opened under break-glass. The access and your reason are in the audit log.",
+}
+ACTIONS = {
+    "approve": ("Approve", "Approve and send this referral?"),
+    "accept": ("Accept", "Accept this referral for your agency?"),
+    "decline": ("Decline", "Decline this referral?"),
+    "break-glass": ("Open under break-glass", "Open a withheld category under break-glass?"),
+}
+
+
+def _federation(request: Request) -> Federation:
+    federation: Federation = request.app.state.federation
+    return federation
+
+
+async def _waiting(session: Session, viewer: Viewer, direction: str, status: str) -> list[Any]:
+    rows = await service.page(
+        session,
+        viewer.principal,
+        direction=direction,
+        status=status,
+        stage=None,
+        cursor=None,
+        limit=MAX_LIMIT,
+    )
+    return sorted(
+        (api.summary(r) for r in rows.items),
+        key=lambda r: (r.respond_by is None, r.respond_by or r.created_at),
+    )
+
+
+@router.get("/console")
+async def home(request: Request, viewer: Anyone, session: Session) -> Response:
+    if not viewer.has_role(*WORKERS):
+        return see_other(landing(viewer))
+    to_approve = (
+        await _waiting(session, viewer, "outgoing", ReferralStatus.PENDING_APPROVAL)
+        if viewer.has_role("focal_point")
+        else []
+    )
+    to_accept = (
+        await _waiting(session, viewer, "incoming", ReferralStatus.RECEIVED)
+        if viewer.has_role("focal_point")
+        else []
+    )
+    drafted = await _waiting(session, viewer, "outgoing", ReferralStatus.PENDING_APPROVAL)
+    return page(
+        request,
+        viewer,
+        "home.html",
+        title="Waiting for me",
+        to_approve=to_approve,
+        to_accept=to_accept,
+        drafted=drafted if not viewer.has_role("focal_point") else [],
+    )
+
+
+@router.get("/console/referrals")
+async def referrals(
+    request: Request,
+    viewer: Reader,
+    session: Session,
+    direction: str = "",
+    status: str = "",
+    cursor: str | None = None,
+) -> HTMLResponse:
+    chosen_direction = direction if direction in ("incoming", "outgoing") else None
+    chosen_status = status if status in {s.value for s in ReferralStatus} else None
+    found = await service.page(
+        session,
+        viewer.principal,
+        direction=chosen_direction,
+        status=chosen_status,
+        stage=None,
+        cursor=cursor or None,
+        limit=50,
+    )
+    return page(
+        request,
+        viewer,
+        "referrals.html",
+        title="Referrals",
+        items=[api.summary(r) for r in found.items],
+        next_cursor=found.next_cursor,
+        direction=chosen_direction or "",
+        status=chosen_status or "",
+        statuses=[s.value for s in ReferralStatus],
+    )
+
+
+async def _detail_page(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    referral_id: str,
+    *,
+    status: int = 200,
+    failure: Failure | None = None,
+    notice: str | None = None,
+) -> HTMLResponse:
+    row, data, withheld, note = await service.read(
+        session, _federation(request), viewer.principal, referral_id
+    )
+    referral = api.detail(row, data, withheld, note)
+    agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+    focal = viewer.has_role("focal_point")
+    incoming = referral.direction == "incoming"
+    can = {
+        "approve": focal and not incoming and referral.status == ReferralStatus.PENDING_APPROVAL,
+        "accept": focal and incoming and referral.status == ReferralStatus.RECEIVED,
+        "decline": focal and incoming and referral.status == ReferralStatus.RECEIVED,
+        "break-glass": focal
+        and incoming
+        and bool(referral.withheld)
+        and break_glass_allowed(agreement.terms),
+    }
+    return page(
+        request,
+        viewer,
+        "referral.html",
+        status=status,
+        title=f"Referral to {referral.counterpart}"
+        if not incoming
+        else f"Referral from {referral.counterpart}",
+        referral=referral,
+        agreement_title=agreement.terms.title,
+        can=can,
+        failure=failure,
+        notice=notice,
+    )
+
+
+@router.get("/console/referrals/{referral_id}")
+async def referral(
+    request: Request, referral_id: str, viewer: Reader, session: Session, done: str = ""
+) -> HTMLResponse:
+    return await _detail_page(request, viewer, session, referral_id, notice=DONE.get(done))
+
+
+def _confirm(
+    request: Request,
+    viewer: Viewer,
+    referral_id: str,
+    action: str,
+    *,
+    status: int = 200,
+    failure: Failure | None = None,
+    reason: str = "",
+    category: str = "",
+    categories: list[str] | None = None,
+) -> HTMLResponse:
+    button, question = ACTIONS[action]
+    return page(
+        request,
+        viewer,
+        "confirm.html",
+        status=status,
+        title=question,
+        question=question,
+        button=button,
+        action=f"/console/referrals/{referral_id}/{action}",
+        back=f"/console/referrals/{referral_id}",
+        needs_reason=action in ("decline", "break-glass"),
+        reason=reason,
+        category=category,
+        categories=categories or [],
+        failure=failure,
+    )
+
+
+async def _act(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    referral_id: str,
+    action: str,
+    run: Any,
+    **form: Any,
+) -> Response:
+    try:
+        await run()
+    except (AccordError, ContractError, ValidationError) as error:
+        await session.rollback()
+        failure = explain(error)
+        return _confirm(
+            request, viewer, referral_id, action, status=failure.status, failure=failure, **form
+        )
+    return see_other(f"/console/referrals/{referral_id}?done={action}")
+
+
+@router.post("/console/referrals/{referral_id}/approve")
+async def approve(
+    request: Request,
+    referral_id: str,
+    viewer: Approver,
+    session: Session,
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    if confirmed != "yes":
+        return _confirm(request, viewer, referral_id, "approve")
+
+    async def run() -> None:
+        await service.approve(session, _federation(request), viewer.principal, referral_id)
+
+    return await _act(request, viewer, session, referral_id, "approve", run)
+
+
+@router.post("/console/referrals/{referral_id}/accept")
+async def accept(
+    request: Request,
+    referral_id: str,
+    viewer: FocalPoint,
+    session: Session,
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    if confirmed != "yes":
+        return _confirm(request, viewer, referral_id, "accept")
+
+    async def run() -> None:
+        await service.accept(session, _federation(request), viewer.principal, referral_id)
+
+    return await _act(request, viewer, session, referral_id, "accept", run)
+
+
+@router.post("/console/referrals/{referral_id}/decline")
+async def decline(
+    request: Request,
+    referral_id: str,
+    viewer: FocalPoint,
+    session: Session,
+    confirmed: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    if confirmed != "yes":
+        return _confirm(request, viewer, referral_id, "decline", reason=reason)
+
+    async def run() -> None:
+        checked = DeclineRequest(reason=reason.strip())
+        await service.decline(
+            session, _federation(request), viewer.principal, referral_id, checked.reason
+        )
+
+    return await _act(request, viewer, session, referral_id, "decline", run, reason=reason)
+
+
+@router.post("/console/referrals/{referral_id}/break-glass")
+async def break_glass(
+    request: Request,
+    referral_id: str,
+    viewer: FocalPoint,
+    session: Session,
+    confirmed: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    _, _, withheld, _ = await service.read(
+        session, _federation(request), viewer.principal, referral_id
+    )
+    choices = [w["category"] for w in withheld if w["category"]]
+    if confirmed != "yes":
+        return _confirm(
+            request,
+            viewer,
+            referral_id,
+            "break-glass",
+            reason=reason,
+            category=category,
+            categories=choices,
+        )
+
+    async def run() -> None:
+        checked = BreakGlassRequest.model_validate({"category": category, "reason": reason.strip()})
+        await service.break_glass(
+            session,
+            _federation(request),
+            viewer.principal,
+            referral_id,
+            checked.category.value,
+            checked.reason,
+        )
+
+    return await _act(
+        request,
+        viewer,
+        session,
+        referral_id,
+        "break-glass",
+        run,
+        reason=reason,
+        category=category,
+        categories=choices,
+    )

@@ -1,0 +1,139 @@
+"""Rendering console pages: one Jinja environment, the layout's context, and the error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from contracts.faults import ContractError
+from services.errors import AccordError
+
+from .access import ConsoleRefusal, SignInRequired, Viewer
+from .failures import explain
+from .navigation import sections_for
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value if isinstance(value, datetime) else None
+
+
+def when(value: Any) -> str:
+    moment = _as_datetime(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds >= 2 * 86400:
+        return f"{int(seconds // 86400)} days"
+    if seconds >= 2 * 3600:
+        return f"{int(seconds // 3600)} hours"
+    return f"{max(1, int(seconds // 60))} minutes"
+
+
+def due(value: Any) -> str:
+    """A deadline as a person reads it: "in 3 days" or "overdue by 5 hours"."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return "no deadline"
+    left = (moment - datetime.now(UTC)).total_seconds()
+    return f"in {_span(left)}" if left >= 0 else f"overdue by {_span(left)}"
+
+
+def is_overdue(value: Any) -> bool:
+    moment = _as_datetime(value)
+    return moment is not None and moment < datetime.now(UTC)
+
+
+def words(value: Any) -> str:
+    return str(value or "").replace("_", " ")
+
+
+TEMPLATES.filters.update(when=when, due=due, words=words)
+TEMPLATES.tests["overdue"] = is_overdue
+
+
+def page(
+    request: Request, viewer: Viewer | None, template: str, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    html = TEMPLATES.get_template(template).render(
+        request_path=request.url.path,
+        viewer=viewer,
+        sections=sections_for(viewer) if viewer else [],
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def see_other(location: str) -> RedirectResponse:
+    """After a successful form post: the browser loads the result with GET (PRG)."""
+    return RedirectResponse(location, status_code=303)
+
+
+def _error_page(
+    request: Request, status: int, title: str, message: str, reasons: list[str]
+) -> HTMLResponse:
+    return page(
+        request,
+        getattr(request.state, "console_viewer", None),
+        "error.html",
+        status=status,
+        title=title,
+        message=message,
+        reasons=reasons,
+    )
+
+
+class ConsoleRoute(APIRoute):
+    """Console routes answer in HTML: a sign-in redirect, or an error page in words."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def html_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as exc:
+                return RedirectResponse(exc.location, status_code=303)
+            except ConsoleRefusal as exc:
+                return _error_page(request, exc.status, exc.title, exc.message, [])
+            except RequestValidationError:
+                return _error_page(
+                    request,
+                    404,
+                    "Not found",
+                    "This address does not name anything in the console. Check the link.",
+                    [],
+                )
+            except (AccordError, ContractError) as exc:
+                failure = explain(exc)
+                return _error_page(
+                    request, failure.status, failure.title, failure.detail, failure.reasons
+                )
+
+        return html_errors
+
+
+def console_router(**kwargs: Any) -> APIRouter:
+    return APIRouter(route_class=ConsoleRoute, include_in_schema=False, **kwargs)
