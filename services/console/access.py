@@ -125,7 +125,7 @@ class ConsoleRequirement:
             raise ConsoleRefusal(
                 403,
                 "Not part of your role",
-                f"This page needs the role {' or '.join(sorted(self.roles))} at "
+                f"This needs the role {' or '.join(r.replace('_', ' ') for r in sorted(self.roles))} at "
                 f"{viewer.agency}. Ask your agency's admin if you need it.",
             )
         return viewer

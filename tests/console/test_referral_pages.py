@@ -64,3 +64,100 @@ async def test_a_focal_point_approves_a_draft_after_confirming(
         await signed_in(browser, focal)
         page = await browser.get(f"/console/referrals/{draft['id']}")
         assert 'id="referral-status">sent<' in page.text
+
+
+async def test_declining_needs_a_reason_and_the_page_says_so(
+    app: FastAPI, client: httpx.AsyncClient, ex: Exchange
+) -> None:
+    sent = await ex.sent()
+    focal = await seed_user(app, "iom", "fp@iom.test", roles=["focal_point"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, focal)
+        home = await browser.get("/console")
+        assert 'id="count-accept">1<' in home.text
+        detail = await browser.get(f"/console/referrals/{sent['id']}")
+        assert ">Accept</button>" in detail.text and ">Decline</button>" in detail.text
+        path = f"/console/referrals/{sent['id']}/decline"
+        asked = await submit(browser, path, csrf)
+        assert '<label for="reason">Reason</label>' in asked.text
+        empty = await submit(browser, path, csrf, confirmed="yes", reason="  ")
+        assert empty.status_code == 422
+        assert "reason" in empty.text and 'role="alert"' in empty.text
+        assert 'id="referral-status">received<' in (await browser.get(detail.url)).text
+        done = await submit(
+            browser, path, csrf, confirmed="yes", reason="No counsellor speaks Serbian this month."
+        )
+        assert done.status_code == 303
+        page = await browser.get(done.headers["location"])
+        assert 'id="referral-status">declined<' in page.text
+        assert "No counsellor speaks Serbian this month." in page.text
+
+
+async def test_a_refusal_by_policy_lists_every_reason_on_the_page(
+    app: FastAPI, client: httpx.AsyncClient, ex: Exchange
+) -> None:
+    draft = await ex.draft()
+    suspended = await client.post(
+        f"/v1/agreements/{ex.agreement_id}/suspend",
+        json={"reason": "audit finding"},
+        headers=ex.people["unhcr_admin"],
+    )
+    assert suspended.status_code == 200, suspended.text
+    focal = await seed_user(app, "unhcr", "fp@unhcr.test", roles=["focal_point"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, focal)
+        refused = await submit(
+            browser, f"/console/referrals/{draft['id']}/approve", csrf, confirmed="yes"
+        )
+        assert refused.status_code == 403
+        assert "Refused by policy" in refused.text
+        assert "Every reason:" in refused.text and "suspended" in refused.text
+    still = await client.get(f"/v1/referrals/{draft['id']}", headers=ex.people["unhcr_caseworker"])
+    assert still.json()["status"] == "pending_approval"
+
+
+async def test_a_form_without_the_csrf_token_changes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, ex: Exchange
+) -> None:
+    draft = await ex.draft()
+    focal = await seed_user(app, "unhcr", "fp@unhcr.test", roles=["focal_point"])
+    async with _browser(app) as browser:
+        await signed_in(browser, focal)
+        forged = await browser.post(
+            f"/console/referrals/{draft['id']}/approve", data={"confirmed": "yes"}
+        )
+        assert forged.status_code == 403
+        assert "did not come from this console" in forged.text
+    still = await client.get(f"/v1/referrals/{draft['id']}", headers=ex.people["unhcr_caseworker"])
+    assert still.json()["status"] == "pending_approval"
+
+
+async def test_only_focal_points_approve_and_other_agencies_see_nothing(
+    app: FastAPI, client: httpx.AsyncClient, ex: Exchange
+) -> None:
+    draft = await ex.draft()
+    worker = await seed_user(app, "unhcr", "cw@unhcr.test", roles=["caseworker"])
+    outsider = await seed_user(app, "ilo", "fp@ilo.test", roles=["focal_point"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, worker)
+        detail = await browser.get(f"/console/referrals/{draft['id']}")
+        assert detail.status_code == 200 and ">Approve</button>" not in detail.text
+        refused = await submit(
+            browser, f"/console/referrals/{draft['id']}/approve", csrf, confirmed="yes"
+        )
+        assert refused.status_code == 403 and "focal point" in refused.text
+    async with _browser(app) as browser:
+        await signed_in(browser, outsider)
+        hidden = await browser.get(f"/console/referrals/{draft['id']}")
+        assert hidden.status_code == 404
+
+
+async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with _browser(app) as browser:
+        response = await browser.get("/console/referrals?direction=incoming")
+        assert response.status_code == 303
+        assert response.headers["location"] == (
+            "/console/login?next=%2Fconsole%2Freferrals%3Fdirection%3Dincoming"
+        )
