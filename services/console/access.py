@@ -122,11 +122,12 @@ class ConsoleRequirement:
                     "page and submit it again.",
                 )
         if not viewer.principal.has_scope(self.scope) or not viewer.has_role(*self.roles):
+            needed = " or ".join(role.replace("_", " ") for role in sorted(self.roles))
             raise ConsoleRefusal(
                 403,
                 "Not part of your role",
-                f"This needs the role {' or '.join(r.replace('_', ' ') for r in sorted(self.roles))} at "
-                f"{viewer.agency}. Ask your agency's admin if you need it.",
+                f"This needs the role {needed} at {viewer.agency}. "
+                "Ask your agency's admin if you need it.",
             )
         return viewer
 

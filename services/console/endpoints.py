@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import referrals
+from . import agreements, referrals
 
-ROUTERS: tuple[APIRouter, ...] = (referrals.router,)
+ROUTERS: tuple[APIRouter, ...] = (referrals.router, agreements.router)

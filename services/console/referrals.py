@@ -165,7 +165,7 @@ async def _detail_page(
         request,
         viewer,
         "referral.html",
-        status=status,
+        status_code=status,
         title=f"Referral to {referral.counterpart}"
         if not incoming
         else f"Referral from {referral.counterpart}",
@@ -201,7 +201,7 @@ def _confirm(
         request,
         viewer,
         "confirm.html",
-        status=status,
+        status_code=status,
         title=question,
         question=question,
         button=button,

@@ -75,7 +75,12 @@ TEMPLATES.tests["overdue"] = is_overdue
 
 
 def page(
-    request: Request, viewer: Viewer | None, template: str, *, status: int = 200, **context: Any
+    request: Request,
+    viewer: Viewer | None,
+    template: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
 ) -> HTMLResponse:
     html = TEMPLATES.get_template(template).render(
         request_path=request.url.path,
@@ -83,7 +88,7 @@ def page(
         sections=sections_for(viewer) if viewer else [],
         **context,
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status_code)
 
 
 def see_other(location: str) -> RedirectResponse:
@@ -98,7 +103,7 @@ def _error_page(
         request,
         getattr(request.state, "console_viewer", None),
         "error.html",
-        status=status,
+        status_code=status,
         title=title,
         message=message,
         reasons=reasons,
