@@ -135,6 +135,7 @@ async def test_suspending_needs_a_reason_and_a_focal_point_cannot_sign(
     async with _browser(app) as browser:
         csrf = await signed_in(browser, focal)
         page = await browser.get(f"/console/agreements/{agreement_id}")
-        assert page.status_code == 200 and "Propose" not in page.text
+        assert page.status_code == 200
+        assert "Propose" not in page.text
         refused = await submit(browser, f"/console/agreements/{agreement_id}/propose", csrf)
         assert refused.status_code == 403

@@ -76,13 +76,15 @@ async def test_declining_needs_a_reason_and_the_page_says_so(
         home = await browser.get("/console")
         assert 'id="count-accept">1<' in home.text
         detail = await browser.get(f"/console/referrals/{sent['id']}")
-        assert ">Accept</button>" in detail.text and ">Decline</button>" in detail.text
+        assert ">Accept</button>" in detail.text
+        assert ">Decline</button>" in detail.text
         path = f"/console/referrals/{sent['id']}/decline"
         asked = await submit(browser, path, csrf)
         assert '<label for="reason">Reason</label>' in asked.text
         empty = await submit(browser, path, csrf, confirmed="yes", reason="  ")
         assert empty.status_code == 422
-        assert "reason" in empty.text and 'role="alert"' in empty.text
+        assert "reason" in empty.text
+        assert 'role="alert"' in empty.text
         assert 'id="referral-status">received<' in (await browser.get(detail.url)).text
         done = await submit(
             browser, path, csrf, confirmed="yes", reason="No counsellor speaks Serbian this month."
@@ -111,7 +113,8 @@ async def test_a_refusal_by_policy_lists_every_reason_on_the_page(
         )
         assert refused.status_code == 403
         assert "Refused by policy" in refused.text
-        assert "Every reason:" in refused.text and "suspended" in refused.text
+        assert "Every reason:" in refused.text
+        assert "suspended" in refused.text
     still = await client.get(f"/v1/referrals/{draft['id']}", headers=ex.people["unhcr_caseworker"])
     assert still.json()["status"] == "pending_approval"
 
@@ -141,11 +144,13 @@ async def test_only_focal_points_approve_and_other_agencies_see_nothing(
     async with _browser(app) as browser:
         csrf = await signed_in(browser, worker)
         detail = await browser.get(f"/console/referrals/{draft['id']}")
-        assert detail.status_code == 200 and ">Approve</button>" not in detail.text
+        assert detail.status_code == 200
+        assert ">Approve</button>" not in detail.text
         refused = await submit(
             browser, f"/console/referrals/{draft['id']}/approve", csrf, confirmed="yes"
         )
-        assert refused.status_code == 403 and "focal point" in refused.text
+        assert refused.status_code == 403
+        assert "focal point" in refused.text
     async with _browser(app) as browser:
         await signed_in(browser, outsider)
         hidden = await browser.get(f"/console/referrals/{draft['id']}")
