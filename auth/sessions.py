@@ -8,8 +8,10 @@ happens, ``session_absolute_seconds`` after sign-in.
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
@@ -70,3 +72,9 @@ async def close_session(session: AsyncSession, cookie: str | None) -> None:
     if row is not None:
         await session.delete(row)
         await session.flush()
+
+
+async def close_all(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """End every console session of a person: after a password reset, whoever knew the old
+    password must not stay signed in."""
+    await session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))

@@ -193,3 +193,57 @@ def to_dot(definition: Definition, journey: JourneyState | None = None) -> str:
         lines.append(f"    {source} -> {_dot(edge.target)} [{', '.join(attributes)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+# -- Stage map (the console's picture, readable without JavaScript) -------------------------
+
+
+@dataclass(frozen=True)
+class Exit:
+    outcome: str
+    target: str
+    guard: str | None
+    taken: bool
+
+
+@dataclass(frozen=True)
+class StageView:
+    """One stage as the console lists it: who acts, on what, where it leads, and whether the
+    journey is there now (``current``) or was (``visits`` counts its entries)."""
+
+    id: str
+    title: str
+    description: str
+    actor: str | None
+    needs: tuple[str, ...]
+    exits: tuple[Exit, ...]
+    terminal: bool
+    current: bool
+    visits: int
+
+
+def stage_views(definition: Definition, journey: JourneyState | None = None) -> list[StageView]:
+    """The stages in the definition's order, with the journey's position and path marked."""
+    taken = _taken(journey)
+    visited = journey.visited() if journey else ()
+    current = journey.stage if journey else None
+    by_source: dict[str, list[Exit]] = {}
+    for edge in _edges(definition):
+        if edge.source is not None:
+            by_source.setdefault(edge.source, []).append(
+                Exit(edge.outcome, edge.target, edge.guard, _is_taken(edge, taken, set()))
+            )
+    return [
+        StageView(
+            id=stage.id,
+            title=stage.title,
+            description=stage.description,
+            actor=stage.actor,
+            needs=stage.needs,
+            exits=tuple(by_source.get(stage.id, [])),
+            terminal=stage.terminal,
+            current=stage.id == current,
+            visits=visited.count(stage.id),
+        )
+        for stage in definition.stages
+    ]

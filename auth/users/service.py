@@ -10,6 +10,7 @@ from auth.models import User
 from auth.passwords import hash_password, new_password
 from auth.principal import Principal
 from auth.scopes import Role
+from auth.sessions import close_all
 from services.errors import Conflict, NotFound
 
 from . import repository
@@ -65,5 +66,6 @@ async def update(
     if patch.reset_password:
         generated = new_password()
         user.password_hash = hash_password(generated)
+        await close_all(session, user.id)
     await session.flush()
     return user, generated

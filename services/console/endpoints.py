@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import agreements, referrals
+from . import agreements, audit, federation, people, programmes, referrals
 
-ROUTERS: tuple[APIRouter, ...] = (referrals.router, agreements.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    referrals.router,
+    agreements.router,
+    programmes.router,
+    people.router,
+    federation.router,
+    audit.router,
+)

@@ -22,7 +22,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Users", "/console/users", frozenset({"admin"})),
     Section("API clients", "/console/clients", frozenset({"admin"})),
     Section("Keys and directory", "/console/federation", frozenset({"admin"})),
-    Section("Audit", "/console/audit", frozenset({"auditor", "admin"})),
+    Section("Audit", "/console/audit", frozenset({"auditor"})),
     Section("Erasures", "/console/erasures", frozenset({"auditor", "admin"})),
 )
 

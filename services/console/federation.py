@@ -1,0 +1,63 @@
+"""Admins see their agency's keys, whether the directory in force publishes them, and how
+the node's messages fare (DESIGN §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from contracts.directory import UnknownMember
+from services.db.base import utcnow
+from services.db.session import Session
+from services.federation import endpoints as api
+from services.keys.models import AgencyKey
+
+from .access import ConsoleRequires, Viewer
+from .render import console_router, page
+
+router = console_router()
+
+Reader = Annotated[Viewer, ConsoleRequires(scope="federation:read", role="admin")]
+
+
+@router.get("/console/federation")
+async def federation(request: Request, viewer: Reader, session: Session) -> HTMLResponse:
+    holder = api.federation_of(request).directory
+    status = await api.directory_status(request, viewer.principal)
+    directory = holder.current()
+    published: set[str] = set()
+    if directory is not None:
+        try:
+            published = {key.kid for key in directory.member(viewer.agency).keys}
+        except UnknownMember:
+            published = set()
+    keys = (
+        await session.scalars(
+            select(AgencyKey)
+            .where(AgencyKey.agency == viewer.agency)
+            .order_by(AgencyKey.not_before.desc(), AgencyKey.kind)
+        )
+    ).all()
+    now = utcnow()
+    return page(
+        request,
+        viewer,
+        "federation.html",
+        title="Keys and directory",
+        status=status,
+        keys=[
+            {
+                "kid": k.kid,
+                "kind": k.kind,
+                "not_before": k.not_before,
+                "expires_at": k.expires_at,
+                "valid": k.not_before <= now < k.expires_at,
+                "published": k.kid in published,
+            }
+            for k in keys
+        ],
+        outbox=await api.outbox_summary(viewer.principal, session),
+    )
