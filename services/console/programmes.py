@@ -25,7 +25,7 @@ from .render import console_router, page
 router = console_router()
 
 ANY = ("admin", "focal_point", "caseworker", "auditor")
-CASE_READERS = ("caseworker", "focal_point", "auditor")
+CASE_READERS = ("caseworker", "focal_point")
 ProgrammeReader = Annotated[Viewer, ConsoleRequires(scope="agreements:read", role=ANY)]
 CaseReader = Annotated[Viewer, ConsoleRequires(scope="cases:read", role=CASE_READERS)]
 

@@ -8,17 +8,18 @@ from fastapi import FastAPI
 
 from auth.dependencies import Requirement
 from auth.public import PUBLIC_ROUTES
+from services.console.access import ConsoleRequirement
 from services.app import create_app
 from services.http.routing import operations
 from tests.support.app import make_settings
 
 
-def requirements_of(dependant: Any) -> list[Requirement]:
-    found: list[Requirement] = []
+def requirements_of(dependant: Any) -> list[Requirement | ConsoleRequirement]:
+    found: list[Requirement | ConsoleRequirement] = []
     pending = [dependant] if dependant is not None else []
     while pending:
         current = pending.pop()
-        if isinstance(current.call, Requirement):
+        if isinstance(current.call, Requirement | ConsoleRequirement):
             found.append(current.call)
         pending.extend(current.dependencies)
     return found
