@@ -32,7 +32,7 @@ format: $(STAMP)
 
 # The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
 test: lint
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 # The long reliability loops (20 SIGKILLs mid-delivery); CI runs the 3-round version.
 test-slow: $(STAMP)

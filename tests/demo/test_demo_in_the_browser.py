@@ -1,0 +1,154 @@
+"""``make demo``, then the console in a real browser: the federation walks every person to
+their expected stage, and people finish the work it leaves waiting, as the README tells them.
+
+A focal point approves a referral and sees it sent; another accepts one; an admin signs an
+agreement; an auditor sees the chain valid; a form posted without its CSRF token is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("demo")
+
+
+def _node(demo: dict[str, Any], agency: str) -> str:
+    return next(n["url"] for n in demo["nodes"] if agency in n["agencies"])
+
+
+def _login(demo: dict[str, Any], agency: str, role: str) -> dict[str, str]:
+    return next(x for x in demo["logins"] if x["agency"] == agency and x["role"] == role)
+
+
+def _sign_in(page: Any, demo: dict[str, Any], agency: str, role: str) -> str:
+    url, login = _node(demo, agency), _login(demo, agency, role)
+    page.goto(f"{url}/console/login")
+    page.get_by_label("Email").fill(login["email"])
+    page.get_by_label("Password").fill(login["password"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return url
+
+
+def _status_becomes(page: Any, wanted: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while page.locator("#referral-status").inner_text() != wanted:
+        assert time.monotonic() < deadline, f"the referral never became {wanted}"
+        time.sleep(0.5)
+        page.reload()
+
+
+def test_the_demo_walks_every_person_to_their_expected_stage(demo: dict[str, Any]) -> None:
+    assert demo["ok"] is True, demo["output"].read_text()[-4000:]
+    hosted = sorted(a for node in demo["nodes"] for a in node["agencies"])
+    assert hosted == ["gov-de", "gov-xk", "ilo", "iom", "unhcr"]
+    assert len(demo["nodes"]) == 4, "UNHCR; IOM and ILO sharing a node; two governments"
+    for person in demo["people"]:
+        assert set(person) >= {
+            "name",
+            "pathway",
+            "end_stage",
+            "expected_end_stage",
+            "referrals",
+            "erasures",
+        }
+        assert person["end_stage"] == person["expected_end_stage"], person
+    withdrawn = [p for p in demo["people"] if p["end_stage"] == "withdrawn"]
+    assert withdrawn
+    assert withdrawn[0]["erasures"] == withdrawn[0]["referrals"] > 0
+    assert {(login["agency"], login["role"]) for login in demo["logins"]} >= {
+        ("unhcr", "focal_point"),
+        ("iom", "focal_point"),
+        ("unhcr", "admin"),
+        ("unhcr", "auditor"),
+    }
+    assert all(set(c) == {"agency", "client_id", "client_secret"} for c in demo["clients"])
+    assert demo["console"].endswith("/console")
+    assert demo["waiting"]["to_approve_at_unhcr"]
+    assert demo["waiting"]["to_accept_at_iom"]
+
+
+def test_a_focal_point_approves_a_referral_and_sees_it_sent(
+    demo: dict[str, Any], page: Any
+) -> None:
+    referral = demo["waiting"]["to_approve_at_unhcr"]
+    _sign_in(page, demo, "unhcr", "focal_point")
+    assert page.get_by_role("heading", name="Waiting for me").is_visible()
+    assert int(page.locator("#count-approve").inner_text()) >= 1
+    page.locator(f'a[href="/console/referrals/{referral}"]').first.click()
+    assert page.locator("#referral-status").inner_text() == "pending approval"
+    page.get_by_role("button", name="Approve").click()
+    assert page.get_by_role("heading", name="Approve and send this referral?").is_visible()
+    page.get_by_role("button", name="Approve").click()
+    assert "Approved." in page.get_by_role("status").inner_text()
+    _status_becomes(page, "sent")
+    assert "sent by node" in page.locator("ol.timeline").inner_text()
+
+
+def test_a_focal_point_at_iom_accepts_the_incoming_referral(
+    demo: dict[str, Any], page: Any
+) -> None:
+    referral = demo["waiting"]["to_accept_at_iom"]
+    _sign_in(page, demo, "iom", "focal_point")
+    assert int(page.locator("#count-accept").inner_text()) >= 1
+    page.locator(f'a[href="/console/referrals/{referral}"]').first.click()
+    assert page.get_by_role("heading", name="What you may read").is_visible()
+    page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Accept").click()
+    assert page.locator("#referral-status").inner_text() == "accepted"
+
+
+def test_an_admin_drafts_proposes_and_signs_an_agreement(demo: dict[str, Any], page: Any) -> None:
+    _sign_in(page, demo, "unhcr", "admin")
+    page.get_by_role("link", name="Agreements").click()
+    page.get_by_role("link", name="Draft an agreement").click()
+    page.get_by_label("Title").fill("Hardship review referrals")
+    page.get_by_label("Parties").fill("unhcr, gov-de")
+    page.get_by_label("Purposes").fill("hardship-review")
+    page.get_by_label("Categories (JSON)").fill(
+        json.dumps({"identity": {"senders": ["unhcr"], "recipients": ["gov-de"]}})
+    )
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_role("button", name="Propose to every party").click()
+    assert page.locator("#agreement-status").inner_text() == "proposed"
+    page.get_by_role("button", name="Sign agreement").click()
+    assert "Signed with your agency" in page.get_by_role("status").inner_text()
+    signatures = page.get_by_role("table").first.inner_text()
+    assert re.search(r"unhcr\s+signed .*verified against the directory", signatures)
+    assert re.search(r"gov-de\s+not signed yet", signatures)
+
+
+def test_an_auditor_signs_in_with_the_keyboard_and_sees_the_chain_valid(
+    demo: dict[str, Any], page: Any
+) -> None:
+    url, login = _node(demo, "unhcr"), _login(demo, "unhcr", "auditor")
+    page.goto(f"{url}/console/login")
+    page.get_by_label("Email").focus()
+    page.keyboard.type(login["email"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(login["password"])
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/referrals")
+    page.get_by_role("navigation").get_by_role("link", name="Audit").click()
+    assert page.get_by_role("heading", name="Audit").is_visible()
+    assert page.locator("#chain-status").inner_text().startswith("Chain valid")
+    page.get_by_label("Action").fill("referral.approved")
+    page.get_by_role("button", name="Filter").click()
+    assert "referral.approved" in page.get_by_role("table").inner_text()
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(demo: dict[str, Any], page: Any) -> None:
+    url = _sign_in(page, demo, "iom", "focal_point")
+    referral = demo["waiting"]["to_accept_at_iom"]
+    forged = page.request.post(
+        f"{url}/console/referrals/{referral}/decline",
+        form={"confirmed": "yes", "reason": "forged"},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    assert "did not come from this console" in forged.text()
