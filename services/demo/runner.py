@@ -266,7 +266,8 @@ def _report(summary: dict[str, Any], console: Console) -> None:
     console.print(logins)
     for node in summary["nodes"]:
         console.print(
-            f"  {node['url']}  {', '.join(node['agencies'])}  (API docs: {node['url']}/docs)"
+            f"  {', '.join(node['agencies']):<10} console {node['url']}/console  "
+            f"API docs {node['url']}/docs"
         )
     console.print(
         "[green]All people reached their expected stage.[/green]"
