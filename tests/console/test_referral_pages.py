@@ -166,3 +166,58 @@ async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(
         assert response.headers["location"] == (
             "/console/login?next=%2Fconsole%2Freferrals%3Fdirection%3Dincoming"
         )
+
+
+async def test_break_glass_opens_a_withheld_category_after_a_written_reason(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    vital = await exchange(app, client, tmp_path, legal_basis="vital_interest", break_glass=True)
+    sent = await vital.sent(categories=["identity", "protection"], consent_id=None)
+    focal = await seed_user(app, "iom", "fp@iom.test", roles=["focal_point"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, focal)
+        detail = await browser.get(f"/console/referrals/{sent['id']}")
+        assert "Withheld from you" in detail.text
+        assert ">Break glass</button>" in detail.text
+        path = f"/console/referrals/{sent['id']}/break-glass"
+        asked = await submit(browser, path, csrf)
+        assert '<option value="protection"' in asked.text
+        short = await submit(
+            browser, path, csrf, confirmed="yes", category="protection", reason="x"
+        )
+        assert short.status_code == 422
+        assert "reason" in short.text
+        opened = await submit(
+            browser,
+            path,
+            csrf,
+            confirmed="yes",
+            category="protection",
+            reason="Credible threat reported tonight; need the risk assessment to place her.",
+        )
+        assert opened.status_code == 303
+        page = await browser.get(opened.headers["location"])
+        assert "Opened under break-glass" in page.text
+        assert "<h3>protection</h3>" in page.text
+
+
+async def test_break_glass_is_not_offered_where_the_agreement_does_not_allow_it(
+    app: FastAPI, client: httpx.AsyncClient, ex: Exchange
+) -> None:
+    sent = await ex.sent(categories=["identity", "protection"])
+    focal = await seed_user(app, "iom", "fp@iom.test", roles=["focal_point"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, focal)
+        detail = await browser.get(f"/console/referrals/{sent['id']}")
+        assert "Withheld from you" in detail.text
+        assert "Break glass" not in detail.text
+        refused = await submit(
+            browser,
+            f"/console/referrals/{sent['id']}/break-glass",
+            csrf,
+            confirmed="yes",
+            category="protection",
+            reason="I would like to see it please.",
+        )
+        assert refused.status_code == 403
+        assert "does not allow break-glass" in refused.text
