@@ -10,7 +10,9 @@ from typing import Annotated
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from auth.users import repository as user_rows
 from services.audit import endpoints as api
+from services.db.repository import MAX_LIMIT
 from services.db.session import Session
 from services.referrals import endpoints as referrals_api
 
@@ -91,6 +93,9 @@ async def audit(
             limit=50,
         )
         items, next_cursor = found.items, found.next_cursor
+    # Auditors read people, not ids: the agency's own users by e-mail; clients stay as named.
+    people = await user_rows.page_for(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
+    actors = {f"user:{u.id}": u.email for u in people.items}
     chain = await api.verify_chain(
         principal=viewer.principal, session=session, master_key=request.app.state.master_key
     )
@@ -104,6 +109,7 @@ async def audit(
         next_cursor=next_cursor,
         filters=filters,
         chain=chain,
+        actors=actors,
         failure=failure,
     )
 

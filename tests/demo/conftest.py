@@ -74,6 +74,12 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def shoot(page: Any, name: str) -> None:
+    """Keep how a page looks at 1366x768, for people to review (tests/artifacts/pages/)."""
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pages" / f"{name}.png"))
+
+
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context at a laptop's 1366x768; a screenshot under tests/artifacts/

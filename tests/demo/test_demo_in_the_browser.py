@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.demo.conftest import shoot
+
 pytestmark = pytest.mark.xdist_group("demo")
 
 
@@ -30,6 +32,7 @@ def _sign_in(page: Any, demo: dict[str, Any], agency: str, role: str) -> str:
     page.goto(f"{url}/console/login")
     page.get_by_label("Email").fill(login["email"])
     page.get_by_label("Password").fill(login["password"])
+    shoot(page, "login")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
     return url
@@ -80,10 +83,13 @@ def test_a_focal_point_approves_a_referral_and_sees_it_sent(
     _sign_in(page, demo, "unhcr", "focal_point")
     assert page.get_by_role("heading", name="Waiting for me").is_visible()
     assert int(page.locator("#count-approve").inner_text()) >= 1
+    shoot(page, "waiting-for-me")
     page.locator(f'a[href="/console/referrals/{referral}"]').first.click()
     assert page.locator("#referral-status").inner_text() == "pending approval"
+    shoot(page, "referral-outgoing")
     page.get_by_role("button", name="Approve").click()
     assert page.get_by_role("heading", name="Approve and send this referral?").is_visible()
+    shoot(page, "referral-confirm")
     page.get_by_role("button", name="Approve").click()
     assert "Approved." in page.get_by_role("status").inner_text()
     _status_becomes(page, "sent")
@@ -98,6 +104,7 @@ def test_a_focal_point_at_iom_accepts_the_incoming_referral(
     assert int(page.locator("#count-accept").inner_text()) >= 1
     page.locator(f'a[href="/console/referrals/{referral}"]').first.click()
     assert page.get_by_role("heading", name="What you may read").is_visible()
+    shoot(page, "referral-incoming")
     page.get_by_role("button", name="Accept").click()
     page.get_by_role("button", name="Accept").click()
     assert page.locator("#referral-status").inner_text() == "accepted"
@@ -113,6 +120,7 @@ def test_an_admin_drafts_proposes_and_signs_an_agreement(demo: dict[str, Any], p
     page.get_by_label("Categories (JSON)").fill(
         json.dumps({"identity": {"senders": ["unhcr"], "recipients": ["gov-de"]}})
     )
+    shoot(page, "agreement-draft-form")
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("button", name="Propose to every party").click()
     assert page.locator("#agreement-status").inner_text() == "proposed"
@@ -121,6 +129,7 @@ def test_an_admin_drafts_proposes_and_signs_an_agreement(demo: dict[str, Any], p
     signatures = page.get_by_role("table").first.inner_text()
     assert re.search(r"unhcr\s+signed .*verified against the directory", signatures)
     assert re.search(r"gov-de\s+not signed yet", signatures)
+    shoot(page, "agreement-signed")
 
 
 def test_an_auditor_signs_in_with_the_keyboard_and_sees_the_chain_valid(
@@ -137,6 +146,7 @@ def test_an_auditor_signs_in_with_the_keyboard_and_sees_the_chain_valid(
     page.get_by_role("navigation").get_by_role("link", name="Audit").click()
     assert page.get_by_role("heading", name="Audit").is_visible()
     assert page.locator("#chain-status").inner_text().startswith("Chain valid")
+    shoot(page, "audit")
     page.get_by_label("Action").fill("referral.approved")
     page.get_by_role("button", name="Filter").click()
     assert "referral.approved" in page.get_by_role("table").inner_text()
@@ -152,3 +162,34 @@ def test_a_form_posted_without_its_csrf_token_is_refused(demo: dict[str, Any], p
     )
     assert forged.status == 403
     assert "did not come from this console" in forged.text()
+
+
+def test_every_admin_page_renders_in_the_browser(demo: dict[str, Any], page: Any) -> None:
+    _sign_in(page, demo, "unhcr", "admin")
+    nav = page.get_by_role("navigation")
+    for link, heading, name in (
+        ("Agreements", "Agreements", "agreements"),
+        ("Programmes", "Programmes", "programmes"),
+        ("Users", "Users at unhcr", "users"),
+        ("API clients", "API clients of unhcr", "clients"),
+        ("Keys and directory", "Keys and directory", "keys-and-directory"),
+        ("Erasures", "Erasures", "erasures"),
+    ):
+        nav.get_by_role("link", name=link).click()
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible(), link
+        shoot(page, name)
+    nav.get_by_role("link", name="Programmes").click()
+    page.get_by_role("table").get_by_role("link").first.click()
+    assert page.locator("#programme-check").inner_text().startswith("Runnable")
+    shoot(page, "programme")
+
+
+def test_a_journey_shows_where_the_person_is_on_the_sop(demo: dict[str, Any], page: Any) -> None:
+    _sign_in(page, demo, "unhcr", "focal_point")
+    page.get_by_role("navigation").get_by_role("link", name="Programmes").click()
+    page.get_by_role("table").get_by_role("link").first.click()
+    page.locator('a[href^="/console/journeys/"]').first.click()
+    current = page.locator('ol.sop > li[aria-current="step"]')
+    assert current.count() == 1
+    assert "here now" in current.inner_text()
+    shoot(page, "journey")
