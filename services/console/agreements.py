@@ -11,15 +11,13 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.agreements import AgreementStatus, LegalBasis
-from contracts.faults import ContractError
 from services.agreements import endpoints as api
 from services.agreements import service
 from services.db.session import Session
-from services.errors import AccordError
 from services.federation.runtime import Federation
 
 from .access import ConsoleRequires, Viewer
-from .failures import Failure, explain
+from .failures import Failure, attempt
 from .render import console_router, page, see_other
 
 router = console_router()
@@ -185,12 +183,11 @@ async def draft(
             422, "Some fields need fixing", f"{len(faults)} field(s) need fixing.", [], faults
         )
         return _draft_page(request, viewer, values, status=422, failure=failure)
-    try:
-        state = await service.draft(session, _federation(request), viewer.principal, terms)
-    except (AccordError, ContractError) as error:
-        await session.rollback()
-        failure = explain(error)
-        return _draft_page(request, viewer, values, status=failure.status, failure=failure)
+    state = await attempt(
+        session, lambda: service.draft(session, _federation(request), viewer.principal, terms)
+    )
+    if isinstance(state, Failure):
+        return _draft_page(request, viewer, values, status=state.status, failure=state)
     return see_other(f"/console/agreements/{state.id}?done=draft")
 
 
@@ -237,11 +234,8 @@ async def agreement(
 async def _change(
     request: Request, viewer: Viewer, session: Session, agreement_id: str, action: str, run: Any
 ) -> Response:
-    try:
-        await run()
-    except (AccordError, ContractError) as error:
-        await session.rollback()
-        failure = explain(error)
+    failure = await attempt(session, run)
+    if isinstance(failure, Failure):
         return await _detail(
             request, viewer, session, agreement_id, status=failure.status, failure=failure
         )

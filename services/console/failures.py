@@ -6,14 +6,18 @@ return, next to the form that caused them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.faults import ContractError
 from services.errors import AccordError
 from services.faults import problem_for
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,13 @@ def explain(error: Exception) -> Failure:
         if isinstance(e, dict)
     ]
     return Failure(error.status, error.title, error.detail, reasons, fields)
+
+
+async def attempt(session: AsyncSession, run: Callable[[], Awaitable[T]]) -> T | Failure:
+    """Run one state change; if it is refused, roll the whole transaction back (nothing is half
+    written) and say why, for the page to show next to the form."""
+    try:
+        return await run()
+    except (AccordError, ContractError, ValidationError) as error:
+        await session.rollback()
+        return explain(error)

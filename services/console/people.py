@@ -4,11 +4,12 @@ which are shown once, on the page that made them, and never again."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from auth.clients import service as clients
 from auth.clients.schemas import ClientCreate, ClientPatch
@@ -16,13 +17,11 @@ from auth.scopes import ALL_ROLES, ALL_SCOPES
 from auth.users import repository as user_rows
 from auth.users import service as users
 from auth.users.schemas import UserCreate, UserPatch
-from contracts.faults import ContractError
 from services.db.repository import MAX_LIMIT
 from services.db.session import Session
-from services.errors import AccordError
 
 from .access import ConsoleRequires, Viewer
-from .failures import Failure, explain
+from .failures import Failure, attempt
 from .render import console_router, page, see_other
 
 router = console_router()
@@ -38,56 +37,132 @@ DONE = {
 }
 
 
+@dataclass(frozen=True)
+class Kind:
+    """Users or API clients: the same page, list and actions, over a different service."""
+
+    path: str
+    template: str
+    title: str
+    secret: str
+    patches: dict[str, Any]
+
+
+USERS = Kind(
+    "/console/users",
+    "users.html",
+    "Users",
+    "user's password",
+    {
+        "disable": UserPatch(disabled=True),
+        "enable": UserPatch(disabled=False),
+        "reset_password": UserPatch(reset_password=True),
+    },
+)
+CLIENTS = Kind(
+    "/console/clients",
+    "clients.html",
+    "API clients",
+    "client secret",
+    {
+        "disable": ClientPatch(disabled=True),
+        "enable": ClientPatch(disabled=False),
+        "rotate_secret": ClientPatch(rotate_secret=True),
+    },
+)
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
 
 
-def _once(request: Request, viewer: Viewer, what: str, name: str, secret: str) -> HTMLResponse:
-    back = "/console/users" if "password" in what else "/console/clients"
+async def _listing(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    kind: Kind,
+    *,
+    failure: Failure | None = None,
+    form: dict[str, Any] | None = None,
+    notice: str | None = None,
+) -> HTMLResponse:
+    if kind is USERS:
+        found = await user_rows.page_for(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
+        items: list[Any] = list(found.items)
+    else:
+        listed = await clients.page(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
+        items = [clients.describe(c) for c in listed.items]
+    return page(
+        request,
+        viewer,
+        kind.template,
+        status_code=failure.status if failure else 200,
+        title=kind.title,
+        items=items,
+        roles=sorted(ALL_ROLES),
+        scopes=sorted(ALL_SCOPES),
+        failure=failure,
+        form=form or {"roles": [], "scopes": []},
+        notice=notice,
+    )
+
+
+def _once(request: Request, viewer: Viewer, kind: Kind, name: str, secret: str) -> HTMLResponse:
     shown = page(
         request,
         viewer,
         "secret.html",
-        title=f"New {what}",
-        what=what,
+        title=f"New {kind.secret}",
+        what=kind.secret,
         name=name,
         secret=secret,
-        back=back,
+        back=kind.path,
     )
     shown.headers["Cache-Control"] = "no-store"
     return shown
 
 
-async def _users_page(
+async def _created(
     request: Request,
     viewer: Viewer,
     session: Session,
-    *,
-    status_code: int = 200,
-    failure: Failure | None = None,
-    form: dict[str, Any] | None = None,
-    notice: str | None = None,
-) -> HTMLResponse:
-    found = await user_rows.page_for(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
-    return page(
-        request,
-        viewer,
-        "users.html",
-        status_code=status_code,
-        title="Users",
-        items=found.items,
-        roles=sorted(ALL_ROLES),
-        failure=failure,
-        form=form or {"roles": []},
-        notice=notice,
-    )
+    kind: Kind,
+    form: dict[str, Any],
+    create: Callable[[], Awaitable[tuple[Any, str | None]]],
+) -> Response:
+    made = await attempt(session, create)
+    if isinstance(made, Failure):
+        return await _listing(request, viewer, session, kind, failure=made, form=form)
+    row, secret = made
+    return _once(request, viewer, kind, getattr(row, "email", None) or row.client_id, secret or "")
+
+
+async def _changed(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    kind: Kind,
+    action: str,
+    update: Callable[[Any], Awaitable[tuple[Any, str | None]]],
+) -> Response:
+    if action not in kind.patches:
+        choices = ", ".join(a.replace("_", " ") for a in kind.patches)
+        unknown = Failure(422, "Unknown action", f"Choose one of: {choices}.")
+        return await _listing(request, viewer, session, kind, failure=unknown)
+    done = await attempt(session, lambda: update(kind.patches[action]))
+    if isinstance(done, Failure):
+        return await _listing(request, viewer, session, kind, failure=done)
+    row, secret = done
+    if secret:
+        return _once(request, viewer, kind, getattr(row, "email", None) or row.client_id, secret)
+    return see_other(f"{kind.path}?done={action}")
 
 
 @router.get("/console/users")
 async def user_list(
     request: Request, viewer: UserReader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _users_page(request, viewer, session, notice=DONE.get(done))
+    return await _listing(request, viewer, session, USERS, notice=DONE.get(done))
 
 
 @router.post("/console/users")
@@ -100,27 +175,17 @@ async def create_user(
     roles: Annotated[list[str] | None, Form()] = None,
     data_roles: Annotated[str, Form()] = "",
 ) -> Response:
-    form = {
-        "email": email,
-        "display_name": display_name,
-        "roles": roles or [],
-        "data_roles": data_roles,
-    }
-    try:
-        data = UserCreate(
-            email=email,
-            display_name=display_name,
-            roles=roles or [],
-            data_roles=_split(data_roles),
+    form = {"email": email, "display_name": display_name, "roles": roles or []}
+
+    async def create() -> tuple[Any, str | None]:
+        data = UserCreate.model_validate(
+            form | {"roles": roles or [], "data_roles": _split(data_roles)}
         )
-        user, password = await users.create(session, agency=viewer.agency, data=data)
-    except (ValidationError, AccordError, ContractError) as error:
-        await session.rollback()
-        failure = explain(error)
-        return await _users_page(
-            request, viewer, session, status_code=failure.status, failure=failure, form=form
-        )
-    return _once(request, viewer, "user's password", user.email, password or "")
+        return await users.create(session, agency=viewer.agency, data=data)
+
+    return await _created(
+        request, viewer, session, USERS, form | {"data_roles": data_roles}, create
+    )
 
 
 @router.post("/console/users/{user_id}")
@@ -131,55 +196,13 @@ async def change_user(
     session: Session,
     action: Annotated[str, Form()] = "",
 ) -> Response:
-    patches = {
-        "disable": UserPatch(disabled=True),
-        "enable": UserPatch(disabled=False),
-        "reset_password": UserPatch(reset_password=True),
-    }
-    if action not in patches:
-        return await _users_page(
-            request,
-            viewer,
-            session,
-            status_code=422,
-            failure=Failure(422, "Unknown action", "Choose disable, enable or reset password."),
-        )
-    try:
-        user, password = await users.update(session, viewer.principal, user_id, patches[action])
-    except (AccordError, ContractError) as error:
-        await session.rollback()
-        failure = explain(error)
-        return await _users_page(
-            request, viewer, session, status_code=failure.status, failure=failure
-        )
-    if password:
-        return _once(request, viewer, "user's password", user.email, password)
-    return see_other(f"/console/users?done={action}")
-
-
-async def _clients_page(
-    request: Request,
-    viewer: Viewer,
-    session: Session,
-    *,
-    status_code: int = 200,
-    failure: Failure | None = None,
-    form: dict[str, Any] | None = None,
-    notice: str | None = None,
-) -> HTMLResponse:
-    found = await clients.page(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
-    return page(
+    return await _changed(
         request,
         viewer,
-        "clients.html",
-        status_code=status_code,
-        title="API clients",
-        items=[clients.describe(c) for c in found.items],
-        roles=sorted(ALL_ROLES),
-        scopes=sorted(ALL_SCOPES),
-        failure=failure,
-        form=form or {"roles": [], "scopes": []},
-        notice=notice,
+        session,
+        USERS,
+        action,
+        lambda patch: users.update(session, viewer.principal, user_id, patch),
     )
 
 
@@ -187,7 +210,7 @@ async def _clients_page(
 async def client_list(
     request: Request, viewer: ClientReader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _clients_page(request, viewer, session, notice=DONE.get(done))
+    return await _listing(request, viewer, session, CLIENTS, notice=DONE.get(done))
 
 
 @router.post("/console/clients")
@@ -200,22 +223,15 @@ async def create_client(
     roles: Annotated[list[str] | None, Form()] = None,
     data_roles: Annotated[str, Form()] = "",
 ) -> Response:
-    form = {"name": name, "scopes": scopes or [], "roles": roles or [], "data_roles": data_roles}
-    try:
-        data = ClientCreate(
-            name=name,
-            scopes=scopes or [],
-            roles=roles or [],
-            data_roles=_split(data_roles),
-        )
-        client, secret = await clients.create(session, agency=viewer.agency, data=data)
-    except (ValidationError, AccordError, ContractError) as error:
-        await session.rollback()
-        failure = explain(error)
-        return await _clients_page(
-            request, viewer, session, status_code=failure.status, failure=failure, form=form
-        )
-    return _once(request, viewer, "client secret", client.client_id, secret or "")
+    form = {"name": name, "scopes": scopes or [], "roles": roles or []}
+
+    async def create() -> tuple[Any, str | None]:
+        data = ClientCreate.model_validate(form | {"data_roles": _split(data_roles)})
+        return await clients.create(session, agency=viewer.agency, data=data)
+
+    return await _created(
+        request, viewer, session, CLIENTS, form | {"data_roles": data_roles}, create
+    )
 
 
 @router.post("/console/clients/{client_pk}")
@@ -226,27 +242,11 @@ async def change_client(
     session: Session,
     action: Annotated[str, Form()] = "",
 ) -> Response:
-    patches = {
-        "disable": ClientPatch(disabled=True),
-        "enable": ClientPatch(disabled=False),
-        "rotate_secret": ClientPatch(rotate_secret=True),
-    }
-    if action not in patches:
-        return await _clients_page(
-            request,
-            viewer,
-            session,
-            status_code=422,
-            failure=Failure(422, "Unknown action", "Choose disable, enable or rotate secret."),
-        )
-    try:
-        client, secret = await clients.update(session, viewer.principal, client_pk, patches[action])
-    except (AccordError, ContractError) as error:
-        await session.rollback()
-        failure = explain(error)
-        return await _clients_page(
-            request, viewer, session, status_code=failure.status, failure=failure
-        )
-    if secret:
-        return _once(request, viewer, "client secret", client.client_id, secret)
-    return see_other(f"/console/clients?done={action}")
+    return await _changed(
+        request,
+        viewer,
+        session,
+        CLIENTS,
+        action,
+        lambda patch: clients.update(session, viewer.principal, client_pk, patch),
+    )

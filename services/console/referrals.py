@@ -11,21 +11,18 @@ from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from contracts.agreements import break_glass_allowed
-from contracts.faults import ContractError
 from contracts.referrals import ReferralStatus
 from services.db.repository import MAX_LIMIT
 from services.db.session import Session
-from services.errors import AccordError
 from services.federation.runtime import Federation
 from services.referrals import endpoints as api
 from services.referrals import service
 from services.referrals.schemas import BreakGlassRequest, DeclineRequest
 
 from .access import ConsoleRequires, Viewer
-from .failures import Failure, explain
+from .failures import Failure, attempt
 from .navigation import landing
 from .render import console_router, page, see_other
 
@@ -224,11 +221,8 @@ async def _act(
     run: Any,
     **form: Any,
 ) -> Response:
-    try:
-        await run()
-    except (AccordError, ContractError, ValidationError) as error:
-        await session.rollback()
-        failure = explain(error)
+    failure = await attempt(session, run)
+    if isinstance(failure, Failure):
         return _confirm(
             request, viewer, referral_id, action, status=failure.status, failure=failure, **form
         )

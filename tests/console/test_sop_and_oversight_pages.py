@@ -12,9 +12,8 @@ from fastapi import FastAPI
 
 from services.demo.scenarios import PEOPLE
 from services.settings import Settings
-from tests.support.app import make_settings
 from tests.support.console import signed_in
-from tests.support.federation import root_setting
+from tests.support.federation import member_settings
 from tests.support.identity import seed_user
 from tests.support.markers import sqlite_only
 from tests.support.sop import ROOT, federation
@@ -24,13 +23,7 @@ pytestmark = sqlite_only
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url,
-        directory=str(tmp_path / "directory.json"),
-        directory_root_key=root_setting(ROOT),
-        delivery_worker=False,
-        referral_sweep_seconds=0,
-    )
+    return member_settings(database_url, tmp_path, ROOT)
 
 
 def _browser(app: FastAPI) -> httpx.AsyncClient:

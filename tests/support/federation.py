@@ -16,6 +16,8 @@ from contracts.keys import KeyKind, PrivateKey, generate_key
 from services.agencies import service as agencies
 from services.db.base import utcnow
 from services.keys import store as key_store
+from services.settings import Settings
+from tests.support.app import make_settings
 
 FEDERATION = "accord-test"
 
@@ -28,6 +30,20 @@ def new_root_key() -> PrivateKey:
 def root_setting(root: PrivateKey) -> str:
     """ACCORD_DIRECTORY_ROOT_KEY given inline, as the public JWK."""
     return json.dumps(root.public.to_jwk())
+
+
+def member_settings(
+    database_url: str, tmp_path: Path, root: PrivateKey, **overrides: Any
+) -> Settings:
+    """A node whose directory (signed by ``root``) the test writes, and whose deliveries and
+    sweeps the test drives itself, so every step happens when the test says."""
+    values: dict[str, Any] = {
+        "directory": str(tmp_path / "directory.json"),
+        "directory_root_key": root_setting(root),
+        "delivery_worker": False,
+        "referral_sweep_seconds": 0,
+    }
+    return make_settings(database_url, **(values | overrides))
 
 
 def write_directory(

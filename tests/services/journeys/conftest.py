@@ -5,20 +5,13 @@ from pathlib import Path
 import pytest
 
 from services.settings import Settings
-from tests.support.app import make_settings
-from tests.support.federation import root_setting
+from tests.support.federation import member_settings
 from tests.support.sop import ROOT, federation
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url,
-        directory=str(tmp_path / "directory.json"),
-        directory_root_key=root_setting(ROOT),
-        delivery_worker=False,
-        referral_sweep_seconds=0,
-    )
+    return member_settings(database_url, tmp_path, ROOT)
 
 
 @pytest.fixture
