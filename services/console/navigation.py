@@ -34,4 +34,4 @@ def sections_for(viewer: Viewer) -> list[Section]:
 def landing(viewer: Viewer) -> str:
     """Where a person lands after sign-in: the first section their roles open."""
     sections = sections_for(viewer)
-    return sections[0].href if sections else "/console/account"
+    return sections[0].href if sections else "/console/agreements"
