@@ -31,8 +31,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
+# --dist loadfile keeps a file's tests on one worker, so the browser tests' demo starts once.
 test: lint
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The long reliability loops (20 SIGKILLs mid-delivery); CI runs the 3-round version.
 test-slow: $(STAMP)

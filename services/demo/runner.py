@@ -278,7 +278,10 @@ def _report(summary: dict[str, Any], console: Console) -> None:
 
 def _wait_for_interrupt(nodes: list[DemoNode]) -> None:
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both set explicitly: a shell that starts a job in the background (`make demo &`, CI
+    # runners) hands it SIGINT ignored, and Ctrl-C or `kill -INT` must still stop the nodes.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             if any(

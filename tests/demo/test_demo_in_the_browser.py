@@ -12,11 +12,7 @@ import re
 import time
 from typing import Any
 
-import pytest
-
 from tests.demo.conftest import shoot
-
-pytestmark = pytest.mark.xdist_group("demo")
 
 
 def _node(demo: dict[str, Any], agency: str) -> str:
