@@ -61,11 +61,13 @@ __all__ = [
     "amend",
     "break_glass_allowed",
     "canonical",
+    "change_faults",
     "digest",
     "effective_status",
     "expire",
     "new_draft",
     "propose",
+    "proposal_faults",
     "resume",
     "revise",
     "rfc3339",
@@ -612,11 +614,18 @@ def new_draft(
 def revise(
     state: AgreementState, terms: AgreementTerms, *, by: str, at: datetime
 ) -> AgreementState:
-    """New terms for a draft or a proposal. A proposal goes back to draft: its text changed, so
-    signatures already given cover text that is no longer there and are dropped."""
+    """New terms for a draft or a proposal. A draft is revised in place. A proposal becomes the
+    next version, a new draft: the other parties hold the proposed version and a held version
+    never changes text, and signatures on the old text do not carry over."""
     _require(state, "revise", at, {AgreementStatus.DRAFT, AgreementStatus.PROPOSED})
     if by not in terms.parties:
         raise NotAParty(by, str(state.ref))
+    if state.status == AgreementStatus.PROPOSED:
+        # The other parties hold the proposed text under this id and version, and no message
+        # ever rewrites a version a node holds: new text after a proposal is the next version.
+        return new_draft(
+            state.id, terms, by=by, at=at, version=state.version + 1, supersedes=state.supersedes
+        )
     revised = state.model_copy(update={"terms": terms})
     return _moved(
         revised,
@@ -756,13 +765,24 @@ def amend(state: AgreementState, terms: AgreementTerms, *, by: str, at: datetime
 
 
 def supersede(state: AgreementState, *, successor: AgreementState, at: datetime) -> AgreementState:
-    """Retire ``state`` once its amendment ``successor`` is active."""
+    """Retire ``state`` once its amendment ``successor`` is active and signed by every party
+    of ``state``."""
     _require(state, "supersede", at, {*_IN_FORCE, AgreementStatus.EXPIRED})
     if successor.supersedes != state.ref or successor.status != AgreementStatus.ACTIVE:
         raise InvalidTransition(
             "supersede",
             state.status.value,
             f"agreement {successor.ref} does not supersede {state.ref}, or is not active yet",
+        )
+    signed = {s.agency for s in successor.current_signatures()}
+    missing = sorted(set(state.terms.parties) - signed)
+    if missing:
+        # Otherwise the parties of a new text could retire terms others signed without them.
+        raise InvalidTransition(
+            "supersede",
+            state.status.value,
+            f"agreement {successor.ref} retires {state.ref} only once every party of "
+            f"{state.ref} has signed it; not signed by {', '.join(missing)}",
         )
     return _moved(
         state,
@@ -774,3 +794,71 @@ def supersede(state: AgreementState, *, successor: AgreementState, at: datetime)
         superseded_by=successor.ref,
         suspended_by=(),
     )
+
+
+# --- messages from other nodes ------------------------------------------------------------
+
+
+def proposal_faults(
+    incoming: AgreementState,
+    *,
+    sender: str,
+    recipient: str,
+    held: AgreementState | None,
+    latest: AgreementState | None,
+) -> list[Fault]:
+    """Why a node refuses an agreement version another node sent (``agreement.proposed`` or
+    ``agreement.signed``): every reason, empty when it may be held.
+
+    ``held`` is the recipient's copy of the same id and version, ``latest`` its newest copy of
+    any version of the id. Only a party speaks for an agreement: of the version already held,
+    or, for an id never seen, of the text it proposes. A held version is never rewritten by a
+    message: other text under a held id and version is refused, whatever its status.
+    """
+    faults: list[Fault] = []
+    ref = str(incoming.ref)
+    if not incoming.is_party(sender):
+        faults.append(Fault((), f"{sender} is not a party to agreement {ref}", "sender_not_party"))
+    if not incoming.is_party(recipient):
+        faults.append(
+            Fault(
+                (), f"agreement {ref} does not name {recipient} as a party", "recipient_not_party"
+            )
+        )
+    if held is not None and held.digest != incoming.digest:
+        faults.append(
+            Fault(
+                (),
+                f"agreement {ref} is held here with other text (digest {held.digest[:12]}…); "
+                "a message never replaces a held version: new text is a new version",
+                "held_version_differs",
+            )
+        )
+    elif held is None and latest is not None and not latest.is_party(sender):
+        faults.append(
+            Fault(
+                (),
+                f"{sender} is not a party to agreement {latest.ref} held here; only its parties "
+                "may propose a new version of it",
+                "sender_not_party_of_held_version",
+            )
+        )
+    return faults
+
+
+def change_faults(held: AgreementState, *, sender: str, by: str) -> list[Fault]:
+    """Why a node refuses a suspension, resumption or termination another node relayed."""
+    faults: list[Fault] = []
+    if by != sender:
+        faults.append(
+            Fault(
+                (),
+                f"{sender} relayed a decision by {by}: a node speaks only for its own",
+                "not_own_decision",
+            )
+        )
+    if not held.is_party(sender):
+        faults.append(
+            Fault((), f"{sender} is not a party to agreement {held.ref}", "sender_not_party")
+        )
+    return faults

@@ -49,12 +49,14 @@ __all__ = [
     "ConsentInvalid",
     "ConsentMethod",
     "ConsentRecord",
+    "ConsentScope",
     "ConsentStatus",
     "ConsentTerms",
     "GivenBy",
     "InvalidTransition",
     "effective_status",
     "give",
+    "scope_status",
     "supersede",
     "validate_consent",
     "withdraw",
@@ -240,6 +242,48 @@ class ConsentRecord(_Frozen):
         """How a message names it: "consent 7f3a09c1…"."""
         return f"consent {short_id(self.id)}"
 
+    def scope(self) -> ConsentScope:
+        """What a recipient needs to check a disclosure against this consent."""
+        return ConsentScope(
+            id=self.id,
+            purposes=self.terms.purposes,
+            recipients=self.terms.recipients,
+            categories=self.terms.categories,
+            valid_until=self.terms.valid_until,
+            status=self.status,
+            superseded_by=self.superseded_by,
+            withdrawn_at=self.withdrawn_at,
+        )
+
+
+class ConsentScope(_Frozen):
+    """A consent as far as a disclosure depends on it: purposes, recipients, categories, time
+    and status, and nothing about the person. Who gave it, how, the child's views and where the
+    evidence is kept stay with the agency that recorded it; the scope travels in a referral's
+    signed body so the recipient can re-check the disclosure (DESIGN §4 refusal receipts)."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    purposes: tuple[PurposeSlug, ...] = Field(min_length=1)
+    recipients: tuple[AgencySlug, ...] = Field(min_length=1)
+    categories: tuple[Category, ...] = Field(min_length=1)
+    valid_until: UtcDatetime
+    status: ConsentStatus = ConsentStatus.GIVEN
+    superseded_by: str | None = None
+    withdrawn_at: UtcDatetime | None = None
+
+    @property
+    def label(self) -> str:
+        return f"consent {short_id(self.id)}"
+
+
+def scope_status(scope: ConsentScope, now: datetime) -> ConsentStatus:
+    """:func:`effective_status` of the consent a scope describes."""
+    if scope.status in (ConsentStatus.WITHDRAWN, ConsentStatus.SUPERSEDED):
+        return scope.status
+    if now >= scope.valid_until:
+        return ConsentStatus.EXPIRED
+    return ConsentStatus.GIVEN
+
 
 def give(
     consent_id: str,
@@ -255,11 +299,7 @@ def give(
 def effective_status(consent: ConsentRecord, now: datetime) -> ConsentStatus:
     """The status at ``now``. Withdrawn and superseded are final whatever the dates say;
     otherwise a consent is ``expired`` from ``valid_until`` on."""
-    if consent.status in (ConsentStatus.WITHDRAWN, ConsentStatus.SUPERSEDED):
-        return consent.status
-    if now >= consent.terms.valid_until:
-        return ConsentStatus.EXPIRED
-    return ConsentStatus.GIVEN
+    return scope_status(consent.scope(), now)
 
 
 def withdraw(consent: ConsentRecord, *, at: datetime, reason: str | None = None) -> ConsentRecord:

@@ -56,8 +56,10 @@ from pydantic import (
     Field,
     JsonValue,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     WithJsonSchema,
+    model_serializer,
     model_validator,
 )
 
@@ -94,6 +96,7 @@ __all__ = [
     "NotFresh",
     "OpenFailed",
     "Receipt",
+    "RefusalReason",
     "SignatureBlock",
     "SignedContent",
     "SignedReceipt",
@@ -110,6 +113,7 @@ __all__ = [
     "new_message_id",
     "open_categories",
     "open_category",
+    "refusal_receipt",
     "required_kind",
     "seal",
     "seal_and_sign",
@@ -646,8 +650,23 @@ def is_fresh(header: EnvelopeHeader, *, now: datetime, skew: timedelta = DEFAULT
 # --- receipts -------------------------------------------------------------------------------
 
 
+class RefusalReason(BaseModel):
+    """One reason a recipient refused a message it verified: a stable ``code`` for systems and
+    a ``message`` for the people who must act on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
 class DeliveryReceipt(BaseModel):
-    """The recipient's signed acknowledgement that it stored a message (DESIGN §4)."""
+    """The recipient's signed answer to a message it verified (DESIGN §4): ``accepted`` when it
+    stored it, or a refusal of its content with every reason (``accepted: false``).
+
+    A refusal is as binding as an acceptance: the sender files it as proof that the message
+    reached the recipient and was refused there, and why.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -657,6 +676,22 @@ class DeliveryReceipt(BaseModel):
     digest: HexDigest
     received_at: Timestamp
     by: AgencySlug
+    accepted: bool = True
+    reasons: tuple[RefusalReason, ...] = ()
+
+    @model_validator(mode="after")
+    def _refusals_give_reasons(self) -> DeliveryReceipt:
+        if self.accepted == bool(self.reasons):
+            raise ValueError("a refusal lists its reasons, and an acceptance lists none")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_reasons(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An acceptance is {"accepted": true} with no "reasons" member: what DESIGN §4 shows.
+        data: dict[str, Any] = handler(self)
+        if not data.get("reasons"):
+            data.pop("reasons", None)
+        return data
 
     @property
     def at(self) -> datetime:
@@ -706,6 +741,24 @@ def delivery_receipt(envelope: SignedContent, *, by: str, received_at: datetime)
         digest=envelope_digest(envelope),
         received_at=received_at,
         by=by,
+    )
+
+
+def refusal_receipt(
+    envelope: SignedContent,
+    *,
+    by: str,
+    received_at: datetime,
+    reasons: Iterable[RefusalReason],
+) -> DeliveryReceipt:
+    """The receipt refusing ``envelope``'s content, with every reason (DESIGN §4)."""
+    return DeliveryReceipt(
+        message_id=envelope.header.id,
+        digest=envelope_digest(envelope),
+        received_at=received_at,
+        by=by,
+        accepted=False,
+        reasons=tuple(reasons),
     )
 
 

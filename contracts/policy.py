@@ -32,7 +32,7 @@ agreement is not also checked against its senders and recipients.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -48,18 +48,20 @@ from contracts.agreements import (
 )
 from contracts.agreements import effective_status as agreement_status
 from contracts.categories import CATEGORY_NAMES, SENSITIVE_CATEGORIES, Category
-from contracts.consent import ConsentRecord, ConsentStatus
-from contracts.consent import effective_status as consent_status
+from contracts.consent import ConsentRecord, ConsentScope, ConsentStatus, scope_status
 from contracts.faults import ContractError
 
 __all__ = [
     "DISCLOSURE_REASON_CODES",
     "READING_REASON_CODES",
+    "RECEIVING_REASON_CODES",
     "Decision",
     "PolicyRefused",
     "Reason",
     "ReasonCode",
     "decide",
+    "decide_received",
+    "decide_results",
     "readable_categories",
 ]
 
@@ -94,6 +96,9 @@ class ReasonCode(StrEnum):
     CONSENT_RECIPIENT_NOT_COVERED = "consent_recipient_not_covered"
     CONSENT_PURPOSE_NOT_COVERED = "consent_purpose_not_covered"
     CONSENT_CATEGORY_NOT_COVERED = "consent_category_not_covered"
+    # What only the recipient can see (decide_received).
+    CONSENT_NOT_CARRIED = "consent_not_carried"
+    SEAL_REFUSED = "seal_refused"
     # Reading, inside the recipient (readable_categories).
     DATA_ROLE_MISSING = "data_role_missing"
 
@@ -107,9 +112,14 @@ READING_REASON_CODES: frozenset[ReasonCode] = frozenset(
 )
 """What :func:`readable_categories` can give."""
 
-DISCLOSURE_REASON_CODES: frozenset[ReasonCode] = frozenset(ReasonCode) - {
-    ReasonCode.DATA_ROLE_MISSING
-}
+RECEIVING_REASON_CODES: frozenset[ReasonCode] = frozenset(
+    {ReasonCode.CONSENT_NOT_CARRIED, ReasonCode.SEAL_REFUSED}
+)
+"""What only :func:`decide_received` (and, for seals, :func:`decide_results`) adds."""
+
+DISCLOSURE_REASON_CODES: frozenset[ReasonCode] = (
+    frozenset(ReasonCode) - {ReasonCode.DATA_ROLE_MISSING} - RECEIVING_REASON_CODES
+)
 """What :func:`decide` can give."""
 
 
@@ -223,17 +233,23 @@ def _agreement_status_reason(state: AgreementState, now: datetime, label: str) -
 
 
 def _consent_reasons(
-    consent: ConsentRecord,
+    consent: ConsentScope,
     *,
     recipient: str,
     purpose: str,
     known: Sequence[Category],
     now: datetime,
+    returning: bool = False,
 ) -> tuple[list[Reason], list[Reason]]:
-    """(reasons about the whole disclosure, reasons about one category each)."""
+    """(reasons about the whole disclosure, reasons about one category each).
+
+    ``returning``: the data goes back to the agency that holds the consent (results of a
+    referral), so the consent must be in force and cover the purpose, but it names as
+    recipients and categories what the owner may disclose, not what comes back to it.
+    """
     label = consent.label
     general: list[Reason] = []
-    status = consent_status(consent, now)
+    status = scope_status(consent, now)
     if status == ConsentStatus.WITHDRAWN:
         when = f" on {_day(consent.withdrawn_at)}" if consent.withdrawn_at else ""
         general.append(Reason(ReasonCode.CONSENT_WITHDRAWN, f"{label} was withdrawn{when}"))
@@ -241,7 +257,7 @@ def _consent_reasons(
         general.append(
             Reason(
                 ReasonCode.CONSENT_EXPIRED,
-                f"{label} expired on {_day(consent.terms.valid_until)}",
+                f"{label} expired on {_day(consent.valid_until)}",
             )
         )
     elif status == ConsentStatus.SUPERSEDED:
@@ -254,36 +270,44 @@ def _consent_reasons(
                 f"{label} was superseded{successor}; cite the consent in force",
             )
         )
-    if recipient not in consent.terms.recipients:
+    if not returning and recipient not in consent.recipients:
         general.append(
             Reason(
                 ReasonCode.CONSENT_RECIPIENT_NOT_COVERED,
                 f"{label} does not cover recipient {recipient}",
             )
         )
-    if purpose not in consent.terms.purposes:
+    if purpose not in consent.purposes:
         general.append(
             Reason(
                 ReasonCode.CONSENT_PURPOSE_NOT_COVERED,
                 f"{label} does not cover purpose {purpose}",
             )
         )
-    per_category = [
-        Reason(
-            ReasonCode.CONSENT_CATEGORY_NOT_COVERED,
-            f"{label} does not cover category {category.value}",
-            category.value,
-        )
-        for category in known
-        if category not in consent.terms.categories
-    ]
+    per_category = (
+        []
+        if returning
+        else [
+            Reason(
+                ReasonCode.CONSENT_CATEGORY_NOT_COVERED,
+                f"{label} does not cover category {category.value}",
+                category.value,
+            )
+            for category in known
+            if category not in consent.categories
+        ]
+    )
     return general, per_category
+
+
+def _scope(consent: ConsentRecord | ConsentScope | None) -> ConsentScope | None:
+    return consent.scope() if isinstance(consent, ConsentRecord) else consent
 
 
 def decide(
     *,
     agreement: AgreementState,
-    consent: ConsentRecord | None,
+    consent: ConsentRecord | ConsentScope | None,
     sender: str,
     recipient: str,
     purpose: str,
@@ -295,12 +319,139 @@ def decide(
     """May ``sender`` disclose ``categories`` of a person to ``recipient`` for ``purpose`` at
     ``now``, under ``agreement`` and ``consent``? Every reason against, in one answer.
 
-    ``consent`` is ``None`` when none is cited. ``erasure_due`` is the deadline of the oldest
-    erasure receipt ``recipient`` still owes under this agreement, if any; past it, nothing
-    more goes to ``recipient`` under this agreement until the receipt arrives (DESIGN §6).
+    ``consent`` is ``None`` when none is cited; a recipient passes the :class:`ConsentScope`
+    the referral carries. ``erasure_due`` is the deadline of the oldest erasure receipt
+    ``recipient`` still owes under this agreement, if any; past it, nothing more goes to
+    ``recipient`` under this agreement until the receipt arrives (DESIGN §6).
     ``received_under`` is the agreement under which the sender received this data, when the
     data is not the sender's own (a referral passed on); ``None`` for the sender's own case.
     """
+    general, per_category, requested = _disclosure_reasons(
+        agreement=agreement,
+        consent=_scope(consent),
+        sender=sender,
+        recipient=recipient,
+        purpose=purpose,
+        categories=categories,
+        now=now,
+        erasure_due=erasure_due,
+        received_under=received_under,
+        returning=False,
+    )
+    return _decision(general, per_category, requested)
+
+
+def decide_received(
+    *,
+    agreement: AgreementState,
+    cited_consent: str | None,
+    consent: ConsentScope | None,
+    sender: str,
+    recipient: str,
+    purpose: str,
+    categories: Sequence[str],
+    seal_faults: Mapping[str, str],
+    now: datetime,
+) -> Decision:
+    """The recipient's re-check of a referral that arrived (DESIGN §4, refusal receipts).
+
+    The same decision the sender made, on the recipient's own copy of the agreement, plus what
+    only the recipient can see: that the consent the header cites is the one whose scope the
+    body carries, and that every category opened with the suite the agreement and the
+    category require (``seal_faults``: category → what was wrong with its seal).
+    """
+    general, per_category, requested = _disclosure_reasons(
+        agreement=agreement,
+        consent=consent if consent is not None and consent.id == cited_consent else None,
+        sender=sender,
+        recipient=recipient,
+        purpose=purpose,
+        categories=categories,
+        now=now,
+        erasure_due=None,
+        received_under=None,
+        returning=False,
+    )
+    if cited_consent is not None and (consent is None or consent.id != cited_consent):
+        general = [r for r in general if r.code != ReasonCode.CONSENT_MISSING]
+        general.append(
+            Reason(
+                ReasonCode.CONSENT_NOT_CARRIED,
+                f"the referral cites consent {short_id(cited_consent)} but does not carry "
+                "its scope, so the disclosure cannot be checked against it",
+            )
+        )
+    per_category.extend(_seal_reasons(seal_faults))
+    return _decision(general, per_category, requested)
+
+
+def decide_results(
+    *,
+    agreement: AgreementState,
+    consent: ConsentRecord | ConsentScope | None,
+    sender: str,
+    recipient: str,
+    purpose: str,
+    categories: Sequence[str],
+    seal_faults: Mapping[str, str] | None = None,
+    now: datetime,
+) -> Decision:
+    """May the recipient of a referral send ``categories`` back to its sender as results?
+
+    Made by the completing agency before it seals them, and again by the referral's sender
+    when they arrive. The agreement must be in force and let each category flow that way,
+    for the referral's purpose. Where the agreement rests on consent, the referral's consent
+    must still be in force and cover the purpose; it need not name the sender as a recipient
+    or the result categories, because the results go back to the agency that holds it.
+    """
+    general, per_category, requested = _disclosure_reasons(
+        agreement=agreement,
+        consent=_scope(consent),
+        sender=sender,
+        recipient=recipient,
+        purpose=purpose,
+        categories=categories,
+        now=now,
+        erasure_due=None,
+        received_under=None,
+        returning=True,
+    )
+    general = [r for r in general if r.code != ReasonCode.NO_CATEGORIES]
+    per_category.extend(_seal_reasons(seal_faults or {}))
+    return _decision(general, per_category, requested)
+
+
+def _seal_reasons(seal_faults: Mapping[str, str]) -> list[Reason]:
+    return [
+        Reason(ReasonCode.SEAL_REFUSED, f"category {name}: {fault}", name)
+        for name, fault in sorted(seal_faults.items())
+    ]
+
+
+def _decision(general: list[Reason], per_category: list[Reason], requested: list[str]) -> Decision:
+    refused_categories = {r.category for r in per_category}
+    categories_allowed = (
+        () if general else tuple(Category(n) for n in requested if n not in refused_categories)
+    )
+    reasons = (*general, *_in_request_order(per_category, requested))
+    return Decision(
+        allowed=not reasons, categories_allowed=categories_allowed, reasons=tuple(reasons)
+    )
+
+
+def _disclosure_reasons(
+    *,
+    agreement: AgreementState,
+    consent: ConsentScope | None,
+    sender: str,
+    recipient: str,
+    purpose: str,
+    categories: Sequence[str],
+    now: datetime,
+    erasure_due: datetime | None,
+    received_under: AgreementState | None,
+    returning: bool,
+) -> tuple[list[Reason], list[Reason], list[str]]:
     terms = agreement.terms
     label = f"agreement {agreement.ref}"
     general: list[Reason] = []
@@ -396,7 +547,7 @@ def decide(
 
     if consent is not None:
         consent_general, consent_per_category = _consent_reasons(
-            consent, recipient=recipient, purpose=purpose, known=known, now=now
+            consent, recipient=recipient, purpose=purpose, known=known, now=now, returning=returning
         )
         general.extend(consent_general)
         per_category.extend(consent_per_category)
@@ -407,15 +558,7 @@ def decide(
                 f"{label} rests on consent, and no consent is cited for this disclosure",
             )
         )
-
-    refused_categories = {r.category for r in per_category}
-    categories_allowed = (
-        () if general else tuple(Category(n) for n in requested if n not in refused_categories)
-    )
-    reasons = (*general, *_in_request_order(per_category, requested))
-    return Decision(
-        allowed=not reasons, categories_allowed=categories_allowed, reasons=tuple(reasons)
-    )
+    return general, per_category, requested
 
 
 def _in_request_order(reasons: list[Reason], requested: list[str]) -> list[Reason]:

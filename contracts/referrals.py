@@ -2,8 +2,10 @@
 
 Sender: ``pending_approval`` → approve → ``approved`` → delivered → ``sent`` → ``accepted`` |
 ``declined`` → ``completed``; also ``cancelled`` (before acceptance), ``revoked`` (its consent
-was withdrawn), ``expired`` (``respond_by`` passed unanswered) and ``rejected`` (the recipient's
-node refused the message for good).
+was withdrawn), ``expired`` (``respond_by`` passed unanswered), ``refused_by_recipient`` (the
+recipient verified the referral and refused its content with a signed refusal receipt naming
+every reason, DESIGN §4) and ``rejected`` (it never reached the recipient: refused unverified,
+or stopped before delivery because its agreement or consent no longer allowed it).
 
 Receiver: ``received`` → accept | decline → ``accepted`` → complete → ``completed``; also
 ``cancelled`` (the sender cancelled), ``revoked`` (consent withdrawn; content erased) and
@@ -36,6 +38,7 @@ class ReferralStatus(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    REFUSED_BY_RECIPIENT = "refused_by_recipient"
 
 
 class Action(StrEnum):
@@ -48,6 +51,7 @@ class Action(StrEnum):
     REVOKE = "revoke"
     EXPIRE = "expire"
     REJECT = "reject"
+    REFUSE = "refuse"
 
 
 S = ReferralStatus
@@ -76,6 +80,7 @@ TRANSITIONS: dict[Side, dict[Action, tuple[frozenset[ReferralStatus], ReferralSt
         ),
         Action.EXPIRE: (frozenset({S.APPROVED, S.SENT}), S.EXPIRED),
         Action.REJECT: (frozenset({S.APPROVED}), S.REJECTED),
+        Action.REFUSE: (frozenset({S.APPROVED}), S.REFUSED_BY_RECIPIENT),
     },
     "incoming": {
         Action.ACCEPT: (frozenset({S.RECEIVED}), S.ACCEPTED),
@@ -91,7 +96,17 @@ TRANSITIONS: dict[Side, dict[Action, tuple[frozenset[ReferralStatus], ReferralSt
 }
 
 #: Statuses after which the person's data is no longer needed by the recipient.
-CLOSED = frozenset({S.DECLINED, S.COMPLETED, S.CANCELLED, S.REVOKED, S.EXPIRED, S.REJECTED})
+CLOSED = frozenset(
+    {
+        S.DECLINED,
+        S.COMPLETED,
+        S.CANCELLED,
+        S.REVOKED,
+        S.EXPIRED,
+        S.REJECTED,
+        S.REFUSED_BY_RECIPIENT,
+    }
+)
 
 
 def next_status(side: Side, status: ReferralStatus, action: Action) -> ReferralStatus:
@@ -129,6 +144,7 @@ def _past(action: Action) -> str:
         Action.REVOKE: "revoked",
         Action.EXPIRE: "expired",
         Action.REJECT: "rejected",
+        Action.REFUSE: "refused by the recipient",
     }[action]
 
 
@@ -158,21 +174,3 @@ def check_approver(
         reasons.append("the person who drafted a referral cannot approve it (four eyes)")
     if reasons:
         raise FourEyesViolation(reasons)
-
-
-def result_flow_faults(
-    *,
-    categories: Collection[str],
-    from_agency: str,
-    to_agency: str,
-    senders_of: dict[str, Collection[str]],
-    recipients_of: dict[str, Collection[str]],
-) -> list[str]:
-    """Result categories sent back on completion must flow that way under the agreement."""
-    faults = []
-    for category in sorted(categories):
-        if from_agency not in senders_of.get(category, ()):
-            faults.append(f"{from_agency} may not send {category} under the agreement")
-        elif to_agency not in recipients_of.get(category, ()):
-            faults.append(f"{to_agency} may not receive {category} under the agreement")
-    return faults

@@ -1,9 +1,12 @@
 """Receiving ``agreement.*`` messages: each party's node applies the same transitions to its
 own copy, so every node holds the same text, signatures and status (DESIGN §5).
 
-A message is applied only if it comes from the party it speaks for: a node relays its own
-agencies' signatures and decisions, never another's. Signatures are verified against the
-signer's key in the directory before they count.
+A message is applied only if it comes from a party of the version this node already holds (for
+an agreement never seen, from its proposer, a party of what it proposes), and it never rewrites
+a held version: other text under a held id and version is refused, with a signed refusal
+receipt listing every reason (DESIGN §4). A node relays its own agencies' signatures and
+decisions, never another's; signatures are verified against the signer's key in the directory
+before they count.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from contracts.agreements import (
 )
 from contracts.directory import DirectoryError
 from contracts.envelope import EnvelopeError, SignatureBlock, verify_json
-from contracts.faults import ContractError, InvalidTransition
+from contracts.faults import ContractError, Fault, InvalidTransition
 from contracts.keys import KeyProblem
 from services.audit import service as audit
-from services.federation.errors import FederationRefusal
+from services.federation.errors import ContentRefused, FederationRefusal
 from services.federation.inbox import Handler, Received
 
 from . import repository, service
@@ -35,14 +38,22 @@ from . import repository, service
 _B = TypeVar("_B", bound=BaseModel)
 
 
-class AgreementMessageRefused(FederationRefusal):
-    status = 422
+class AgreementMessageRefused(ContentRefused):
     slug = "agreement-message-refused"
     title = "Agreement message refused"
     explanation = (
-        "The agreement message does not apply here: from a non-party, a signature that does "
-        "not verify or covers other text, or a change the agreement's state does not allow."
+        "The agreement message does not apply here: from a non-party, other text under a "
+        "version held here, a signature that does not verify or covers other text, or a change "
+        "the agreement's state does not allow. `violations` lists every reason."
     )
+
+
+def _refused(code: str, message: str) -> AgreementMessageRefused:
+    return AgreementMessageRefused.because([(code, message)])
+
+
+def _refused_for(faults: list[Fault]) -> AgreementMessageRefused:
+    return AgreementMessageRefused.because([(f.code, f.message) for f in faults])
 
 
 class AgreementNotYetKnown(FederationRefusal):
@@ -84,7 +95,7 @@ def _body(model: type[_B], received: Received) -> _B:
     try:
         return model.model_validate(received.envelope.body)
     except ValidationError as exc:
-        raise AgreementMessageRefused(f"The message body does not hold: {exc}") from exc
+        raise _refused("malformed_field", f"the message body does not hold: {exc}") from exc
 
 
 def _proposal(received: Received) -> AgreementState:
@@ -97,28 +108,43 @@ def _proposal(received: Received) -> AgreementState:
             raw.id, raw.terms, by=sender, at=body.at, version=raw.version, supersedes=raw.supersedes
         )
         return rules.propose(draft, by=sender, at=body.at)
+    except rules.NotAParty:
+        # Refused below with every other fault: a sender that is not a party of its text.
+        return AgreementState(
+            id=raw.id,
+            version=raw.version,
+            terms=raw.terms,
+            supersedes=raw.supersedes,
+            status=AgreementStatus.PROPOSED,
+        )
     except ContractError as exc:
-        raise AgreementMessageRefused(f"The proposal does not hold: {exc}") from exc
+        raise _refused("invalid_proposal", f"the proposal does not hold: {exc}") from exc
 
 
-async def _materialize(session: AsyncSession, received: Received) -> AgreementState:
-    """This node's copy of the proposal, created or replaced if the message's text is newer."""
+async def _admit(session: AsyncSession, received: Received, *, new_allowed: bool) -> AgreementState:
+    """The version the message speaks of, as this node holds it, after every check of
+    :func:`contracts.agreements.proposal_faults`: a held version is never rewritten by a
+    message, and only a party of what is held may speak for it. With ``new_allowed`` (a
+    proposal), a version not held yet is stored."""
     incoming = _proposal(received)
-    row = await repository.get_row(session, incoming.id, incoming.version, lock=True)
-    if row is None:
-        await repository.save(session, incoming)
-        return incoming
-    held = repository.to_state(row)
-    if held.digest == incoming.digest:
-        return held
-    if held.status in (AgreementStatus.DRAFT, AgreementStatus.PROPOSED):
-        # Revised and proposed again: signatures on the old text no longer count.
-        await repository.save(session, incoming)
-        return incoming
-    raise AgreementMessageRefused(
-        f"Agreement {held.ref} is {held.status.value} here with other text; a proposal cannot "
-        "replace it."
+    header = received.envelope.header
+    held_row = await repository.get_row(session, incoming.id, incoming.version, lock=True)
+    held = repository.to_state(held_row) if held_row is not None else None
+    if held is None and not new_allowed:
+        raise AgreementNotYetKnown(
+            f"Agreement {incoming.ref} has not been proposed to {header.to} yet."
+        )
+    latest_row = await repository.get_row(session, incoming.id)
+    latest = repository.to_state(latest_row) if latest_row is not None else None
+    faults = rules.proposal_faults(
+        incoming, sender=header.from_, recipient=header.to, held=held, latest=latest
     )
+    if faults:
+        raise _refused_for(faults)
+    if held is not None:
+        return held
+    await repository.save(session, incoming)
+    return incoming
 
 
 async def _note(
@@ -138,18 +164,17 @@ async def _note(
 
 
 async def on_proposed(session: AsyncSession, received: Received) -> None:
-    state = await _materialize(session, received)
-    if received.envelope.header.from_ not in state.terms.parties:
-        raise AgreementMessageRefused("Only a party may propose an agreement to the others.")
+    state = await _admit(session, received, new_allowed=True)
     await _note(session, received, state, "proposal_received")
 
 
 async def on_signed(session: AsyncSession, received: Received) -> None:
     body = _body(_SignedBody, received)
-    state = await _materialize(session, received)
     signature = body.signature
     if signature.agency != received.envelope.header.from_:
-        raise AgreementMessageRefused("A node may relay only its own agencies' signatures.")
+        raise _refused("not_own_signature", "a node may relay only its own agencies' signatures")
+    # The proposal comes from its proposer; a signature on a version not held waits for it.
+    state = await _admit(session, received, new_allowed=False)
     directory = received.federation.directory.require()
     try:
         key = directory.member_key(signature.agency, signature.kid, at=body.at, use="sig")
@@ -157,15 +182,15 @@ async def on_signed(session: AsyncSession, received: Received) -> None:
             state.canonical(), SignatureBlock(kid=signature.kid, value=signature.value), key
         )
     except (DirectoryError, KeyProblem, EnvelopeError) as exc:
-        raise AgreementMessageRefused(
-            f"The signature of {signature.agency} does not verify."
+        raise _refused(
+            "signature_does_not_verify", f"the signature of {signature.agency} does not verify"
         ) from exc
     if any(s.signature == signature and s.digest == body.digest for s in state.signatures):
         return
     try:
         state = rules.sign(state, signature, digest=body.digest, at=body.at)
     except ContractError as exc:
-        raise AgreementMessageRefused(str(exc)) from exc
+        raise _refused("invalid_signature", str(exc)) from exc
     await repository.save(session, state)
     await _note(session, received, state, "signature_received")
     await service.after_change(session, state)
@@ -173,12 +198,13 @@ async def on_signed(session: AsyncSession, received: Received) -> None:
 
 async def _on_change(session: AsyncSession, received: Received, action: str) -> None:
     body = _body(_ChangeBody, received)
-    if body.by != received.envelope.header.from_:
-        raise AgreementMessageRefused("A node may relay only its own agencies' decisions.")
     row = await repository.get_row(session, body.id, body.version, lock=True)
     if row is None:
         raise AgreementNotYetKnown("The agreement has not reached this node yet.")
     state = repository.to_state(row)
+    faults = rules.change_faults(state, sender=received.envelope.header.from_, by=body.by)
+    if faults:
+        raise _refused_for(faults)
     transition, _ = service.TRANSITIONS[action]
     kwargs: dict[str, Any] = {"by": body.by, "at": body.at}
     if action != "resume":
@@ -188,9 +214,9 @@ async def _on_change(session: AsyncSession, received: Received, action: str) -> 
     except InvalidTransition as exc:
         if state.status == AgreementStatus.TERMINATED:
             return  # already ended here; nothing left to change
-        raise AgreementMessageRefused(str(exc)) from exc
+        raise _refused("invalid_transition", str(exc)) from exc
     except ContractError as exc:
-        raise AgreementMessageRefused(str(exc)) from exc
+        raise _refused("invalid_change", str(exc)) from exc
     await repository.save(session, state)
     await _note(session, received, state, action)
 

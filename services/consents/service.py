@@ -331,6 +331,19 @@ async def record_for(session: AsyncSession, principal: Principal, consent_id: st
     return record_of(row)
 
 
+async def record_of_agency(
+    session: AsyncSession, agency: str, consent_id: str
+) -> ConsentRecord | None:
+    """A consent ``agency`` recorded, for a decision the node makes on the agency's behalf
+    (results that come back under a referral it sent)."""
+    try:
+        key = uuid.UUID(consent_id)
+    except ValueError:
+        return None
+    row = await session.get(Consent, key)
+    return record_of(row) if row is not None and row.agency == agency else None
+
+
 async def consent_gate(session: AsyncSession, envelope: Any) -> str | None:
     """A message citing a consent leaves only while that consent stands (DESIGN §5): after a
     withdrawal or expiry, nothing already queued under it is delivered."""

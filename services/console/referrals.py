@@ -142,10 +142,9 @@ async def _detail_page(
     failure: Failure | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
-    row, data, withheld, note = await service.read(
-        session, _federation(request), viewer.principal, referral_id
-    )
-    referral = api.detail(row, data, withheld, note)
+    view = await service.read(session, _federation(request), viewer.principal, referral_id)
+    row = view.row
+    referral = api.view_of(view)
     agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
     focal = viewer.has_role("focal_point")
     incoming = referral.direction == "incoming"
@@ -294,10 +293,8 @@ async def break_glass(
     category: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    _, _, withheld, _ = await service.read(
-        session, _federation(request), viewer.principal, referral_id
-    )
-    choices = [w["category"] for w in withheld if w["category"]]
+    view = await service.read(session, _federation(request), viewer.principal, referral_id)
+    choices = [w["category"] for w in view.withheld if w["category"]]
     if confirmed != "yes":
         return _confirm(
             request,

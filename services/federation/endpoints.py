@@ -10,8 +10,9 @@ from sqlalchemy import func, or_, select
 
 from auth.dependencies import Requires
 from auth.principal import Principal
+from contracts import envelope as env
 from services.db.session import ReadSession, Session, database
-from services.errors import AccordError
+from services.errors import PROBLEM_MEDIA_TYPE, AccordError, problem_body
 from services.http.routing import api_router
 
 from . import errors, incidents
@@ -91,7 +92,29 @@ async def receive_message(request: Request) -> JSONResponse:
             detail=refusal.detail,
         )
         raise
+    reasons = incidents.refusal_of(receipt)
+    if reasons:
+        if first:
+            await incidents.record_refused(db, header, reasons)
+        return JSONResponse(
+            refused_problem(reasons, receipt), status_code=422, media_type=PROBLEM_MEDIA_TYPE
+        )
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if first else 200)
+
+
+def refused_problem(
+    reasons: tuple[env.RefusalReason, ...], receipt: env.SignedReceipt
+) -> dict[str, Any]:
+    """The 422 answer to a verified message whose content is refused: a problem document
+    whose ``receipt`` member is the signed refusal receipt (DESIGN §4)."""
+    return problem_body(
+        errors.ContentRefused.type_uri(),
+        errors.ContentRefused.title,
+        422,
+        "; ".join(r.message for r in reasons),
+        violations=[r.model_dump(mode="json") for r in reasons],
+        receipt=receipt.model_dump(mode="json"),
+    )
 
 
 @router.get("/v1/directory", summary="The federation directory this node holds, as signed")
@@ -199,7 +222,7 @@ async def outbox_summary(principal: Reader, session: ReadSession) -> dict[str, i
         .where(OutboxMessage.sender == principal.agency)
         .group_by(OutboxMessage.status)
     )
-    counts = {"pending": 0, "delivered": 0, "rejected": 0, "cancelled": 0}
+    counts = {"pending": 0, "delivered": 0, "refused": 0, "rejected": 0, "cancelled": 0}
     counts.update({status: int(count) for status, count in rows.all()})
     return counts
 

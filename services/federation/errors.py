@@ -3,6 +3,10 @@ its admins) can tell a wrong clock from a forged signature from a misaddressed m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Self
+
+from contracts.envelope import RefusalReason
 from services.errors import AccordError
 
 
@@ -13,6 +17,43 @@ class FederationRefusal(AccordError):
     title = "Message refused"
     #: Whether the sender should try again later (the refusal may pass) or give up.
     retryable = False
+
+    def refusal_reasons(self) -> list[RefusalReason]:
+        """Every reason, for a signed refusal receipt (DESIGN §4): the ``violations`` the
+        refusal lists, or else the refusal itself."""
+        listed = self.extra.get("violations") or []
+        reasons = [
+            RefusalReason(code=str(v["code"]), message=str(v["message"])[:1000]) for v in listed
+        ]
+        return reasons or [
+            RefusalReason(code=self.slug.replace("-", "_"), message=self.detail[:1000] or "-")
+        ]
+
+
+class ContentRefused(FederationRefusal):
+    """A message that verified (a directory member signed it, fresh, addressed here) whose
+    content this node refuses: answered with a signed refusal receipt listing every reason, and
+    stored only as evidence, never as data (DESIGN §4). Raised by message handlers; whatever
+    the handler wrote before it is rolled back."""
+
+    status = 422
+    slug = "message-refused"
+    title = "Message refused"
+    explanation = (
+        "The recipient verified the message and refused its content; `violations` lists every "
+        "reason and `receipt` is the recipient's signed refusal receipt."
+    )
+
+    @classmethod
+    def because(cls, reasons: Sequence[tuple[str, str]], **extra: Any) -> Self:
+        """A refusal for ``(code, message)`` reasons, each kept for the receipt."""
+        return cls(
+            "; ".join(message for _, message in reasons),
+            extra={
+                "violations": [{"code": code, "message": message} for code, message in reasons],
+                **extra,
+            },
+        )
 
 
 class MalformedEnvelope(FederationRefusal):
@@ -104,7 +145,7 @@ class MessageIdReused(FederationRefusal):
     )
 
 
-class UnknownMessageType(FederationRefusal):
+class UnknownMessageType(ContentRefused):
     status = 422
     slug = "unknown-message-type"
     title = "Unknown message type"

@@ -76,7 +76,9 @@ async def receive(
     now: datetime | None = None,
 ) -> tuple[env.SignedReceipt, bool]:
     """Verify, store once, apply; returns the signed receipt and whether this was the first
-    time. Raises a ``FederationRefusal`` subclass naming the reason otherwise."""
+    time. The receipt refuses the message (``accepted: false``) when its content is refused
+    (:class:`errors.ContentRefused`). Raises a ``FederationRefusal`` subclass naming the
+    reason when the message does not verify, or a retryable one when it may pass later."""
     now = now or utcnow()
     header = envelope.header
     skew = timedelta(seconds=federation.settings.federation_skew_seconds)
@@ -132,22 +134,22 @@ async def receive(
     existing = await _stored(session, header.id)
     if existing is not None:
         return _repeat(existing, digest), False
-    handler = federation.handlers.get(header.type)
-    if handler is None:
-        raise errors.UnknownMessageType(f"This node does not handle {header.type} messages.")
 
     signing = await federation.keys.signing(header.to, at=now)
     receipt = env.sign_receipt(
         env.delivery_receipt(envelope, by=header.to, received_at=now), signing
     )
+    # Only the evidence is stored: a handler re-seals what it keeps under a data key of its
+    # own, so the sealed content never stays here as a second copy that erasure could miss.
     row = InboxMessage(
         message_id=header.id,
         recipient=header.to,
         sender=header.from_,
         type=header.type,
         digest=digest,
-        envelope=envelope.model_dump(mode="json"),
+        envelope=envelope.evidence().model_dump(mode="json"),
         receipt=receipt.model_dump(mode="json"),
+        accepted=True,
         received_at=now,
     )
     try:
@@ -159,7 +161,29 @@ async def receive(
         stored = await _stored(session, header.id)
         assert stored is not None  # noqa: S101 - the conflicting row exists
         return _repeat(stored, digest), False
-    await handler(session, Received(envelope=envelope, inbox=row, federation=federation, now=now))
+    try:
+        handler = federation.handlers.get(header.type)
+        if handler is None:
+            raise errors.UnknownMessageType(f"This node does not handle {header.type} messages.")
+        async with session.begin_nested():
+            await handler(
+                session, Received(envelope=envelope, inbox=row, federation=federation, now=now)
+            )
+    except errors.FederationRefusal as refusal:
+        if refusal.retryable or not isinstance(refusal, errors.ContentRefused):
+            raise
+        # Refused for its content: what the handler wrote is rolled back with its savepoint,
+        # and the stored evidence is answered with a signed refusal receipt, also on repeats.
+        refused = env.sign_receipt(
+            env.refusal_receipt(
+                envelope, by=header.to, received_at=now, reasons=refusal.refusal_reasons()
+            ),
+            signing,
+        )
+        row.receipt = refused.model_dump(mode="json")
+        row.accepted = False
+        await session.flush()
+        return refused, True
     return receipt, True
 
 

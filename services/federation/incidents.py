@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import envelope as env
 from services.observability.logging import get_logger
 
 from .models import FederationIncident
@@ -43,3 +45,26 @@ async def record(db: Any, **fields: Any) -> None:
     """In a transaction of its own: the refused request's transaction has been rolled back."""
     async with db.sessions.begin() as session:
         await add(session, **fields)
+
+
+def refusal_of(receipt: env.SignedReceipt) -> tuple[env.RefusalReason, ...]:
+    """The reasons of a signed refusal receipt; empty for an acceptance."""
+    inner = receipt.receipt
+    if isinstance(inner, env.DeliveryReceipt) and not inner.accepted:
+        return inner.reasons
+    return ()
+
+
+async def record_refused(
+    db: Any, header: env.EnvelopeHeader, reasons: Sequence[env.RefusalReason]
+) -> None:
+    """A verified message this node refused for its content, for the recipient's admins."""
+    await record(
+        db,
+        agency=header.to,
+        direction="in",
+        kind="message-refused",
+        peer=header.from_,
+        message_id=header.id,
+        detail="; ".join(r.message for r in reasons),
+    )

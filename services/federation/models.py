@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import Base, new_id, utcnow
@@ -49,8 +49,14 @@ class OutboxMessage(Base):
     sender: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(32))
     type: Mapped[str] = mapped_column(String(64))
+    #: The referral the message is about, if any: erasure stops what is still pending for it.
+    referral_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    #: The signed envelope; its ``sealed`` part only while the message is pending. Once its
+    #: fate is settled (receipt, refusal, cancellation) only the evidence stays (DESIGN §4).
     envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
-    #: ``pending``, ``delivered``, ``rejected`` (refused for good by the recipient), ``cancelled``.
+    #: ``pending``; ``delivered`` (accepted, with the recipient's receipt); ``refused`` (the
+    #: recipient verified it and refused its content, with a signed refusal receipt);
+    #: ``rejected`` (refused unverified, for good); ``cancelled`` (stopped before delivery).
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -72,8 +78,12 @@ class InboxMessage(Base):
     sender: Mapped[str] = mapped_column(String(32))
     type: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
+    #: The envelope's evidence (header, body, digests, signature), never its sealed content.
     envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The signed receipt this node answered with, given again to a repeat.
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: False when the content was refused (the receipt is a refusal with its reasons).
+    accepted: Mapped[bool] = mapped_column(Boolean, default=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -95,6 +95,7 @@ async def enqueue(session: AsyncSession, envelope: env.Envelope) -> OutboxMessag
         sender=header.from_,
         recipient=header.to,
         type=header.type,
+        referral_id=header.referral,
         envelope=envelope.model_dump(mode="json"),
         status="pending",
         created_at=utcnow(),
@@ -111,9 +112,52 @@ async def enqueue(session: AsyncSession, envelope: env.Envelope) -> OutboxMessag
     return row
 
 
+async def cancel_sealed(
+    session: AsyncSession, *, sender: str, referral_id: str, reason: str
+) -> int:
+    """Stop every pending message of ``sender`` about a referral that still carries sealed
+    content, and drop that content: erasure leaves no copy waiting in the outbox either."""
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.sender == sender,
+                OutboxMessage.referral_id == referral_id,
+                OutboxMessage.status == "pending",
+            )
+            .with_for_update()
+        )
+    ).all()
+    stopped = 0
+    for message in rows:
+        if message.envelope.get("sealed"):
+            message.status = "cancelled"
+            message.last_error = reason[:2000]
+            message.envelope = evidence_of(message.envelope)
+            stopped += 1
+    await session.flush()
+    return stopped
+
+
+def evidence_of(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored envelope without its sealed content: the evidence that stays (DESIGN §4)."""
+    return {key: value for key, value in stored.items() if key != "sealed"}
+
+
 @dataclass(frozen=True)
 class Delivered:
     receipt: env.SignedReceipt
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The recipient verified the message and refused its content, with a signed receipt."""
+
+    receipt: env.SignedReceipt
+
+    @property
+    def reasons(self) -> tuple[env.RefusalReason, ...]:
+        return incidents.refusal_of(self.receipt)
 
 
 @dataclass(frozen=True)
@@ -132,7 +176,7 @@ class Cancelled:
     reason: str
 
 
-Outcome = Delivered | Rejected | Retry | Cancelled
+Outcome = Delivered | Refused | Rejected | Retry | Cancelled
 
 
 class DeliveryWorker:
@@ -261,22 +305,26 @@ class DeliveryWorker:
             return Retry(f"{type(exc).__name__}: {exc}")
 
     async def _deliver_locally(self, envelope: env.Envelope, attempt: str) -> env.SignedReceipt:
+        header = envelope.header
         async with self.db.sessions() as session:
             try:
                 async with session.begin():
-                    receipt, _ = await receive(session, self.federation, envelope, attempt)
-                    return receipt
+                    receipt, first = await receive(session, self.federation, envelope, attempt)
             except errors.FederationRefusal as refusal:
                 await incidents.record(
                     self.db,
-                    agency=envelope.header.to,
+                    agency=header.to,
                     direction="in",
                     kind=refusal.slug,
-                    peer=envelope.header.from_,
-                    message_id=envelope.header.id,
+                    peer=header.from_,
+                    message_id=header.id,
                     detail=refusal.detail,
                 )
                 raise
+        reasons = incidents.refusal_of(receipt)
+        if first and reasons:
+            await incidents.record_refused(self.db, header, reasons)
+        return receipt
 
     async def _deliver_over_http(self, envelope: env.Envelope, attempt: str) -> env.SignedReceipt:
         directory = self.federation.directory.require()
@@ -292,6 +340,13 @@ class DeliveryWorker:
             except (ValueError, TypeError) as exc:
                 raise _Transient(f"unreadable receipt: {exc}") from exc
         problem = _problem(response)
+        if response.status_code == 422 and isinstance(problem.get("receipt"), dict):
+            # A refusal of the content comes with the recipient's signed receipt; whether it
+            # verifies, and is for this message, is checked like any receipt.
+            try:
+                return env.SignedReceipt.model_validate(problem["receipt"])
+            except (ValueError, TypeError) as exc:
+                raise _Transient(f"unreadable refusal receipt: {exc}") from exc
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
             raise _Transient(f"HTTP {response.status_code} {problem.get('type', '')}")
         kind = str(problem.get("type", "")).rsplit("/", 1)[-1] or f"http-{response.status_code}"
@@ -315,7 +370,7 @@ class DeliveryWorker:
             receipt.digest,
         ) != (header.to, header.id, env.envelope_digest(envelope)):
             return Retry("the receipt is for another message or from another agency")
-        return Delivered(signed)
+        return Delivered(signed) if receipt.accepted else Refused(signed)
 
     async def _settle(self, sender: str, recipient: str, position: int, outcome: Outcome) -> bool:
         """Record the outcome if this worker still holds the channel's lease."""
@@ -334,6 +389,23 @@ class DeliveryWorker:
                 message.last_error = None
                 channel.failures = 0
                 channel.last_error = None
+            elif isinstance(outcome, Refused):
+                reasons = "; ".join(f"{r.code}: {r.message}" for r in outcome.reasons)
+                message.status = "refused"
+                message.delivered_at = now
+                message.receipt = outcome.receipt.model_dump(mode="json")
+                message.last_error = reasons[:2000]
+                channel.failures = 0
+                channel.last_error = None
+                await incidents.add(
+                    session,
+                    agency=sender,
+                    direction="out",
+                    kind="refused-by-recipient",
+                    peer=recipient,
+                    message_id=message.message_id,
+                    detail=reasons,
+                )
             elif isinstance(outcome, Cancelled):
                 message.status = "cancelled"
                 message.last_error = outcome.reason[:2000]
@@ -379,9 +451,13 @@ class DeliveryWorker:
                     failures=channel.failures,
                     delay_s=round(delay, 2),
                 )
-            hook = self.federation.settled_hooks.get(message.type)
-            if hook is not None and message.status != "pending":
-                await hook(session, message)
+            if message.status != "pending":
+                # Settled: the recipient has its copy (or will never get one); the sender keeps
+                # the evidence, never a second decryptable copy of the content.
+                message.envelope = evidence_of(message.envelope)
+                hook = self.federation.settled_hooks.get(message.type)
+                if hook is not None:
+                    await hook(session, message)
         return True
 
     async def _release(self, sender: str, recipient: str) -> None:

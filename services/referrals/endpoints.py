@@ -15,6 +15,7 @@ from services.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from services.db.session import ReadSession, Session
 from services.errors import NotFound
 from services.federation.models import InboxMessage, OutboxMessage
+from services.federation.outbox import evidence_of
 from services.federation.runtime import Federation
 from services.http.routing import api_router
 
@@ -71,11 +72,17 @@ def summary(row: Referral) -> ReferralSummary:
     )
 
 
+def view_of(view: service.ReferralView) -> ReferralOut:
+    """What a reader of the referral sees (``GET /v1/referrals/{id}``)."""
+    return detail(view.row, view.data, view.withheld, view.note, view.decline_reason)
+
+
 def detail(
     row: Referral,
     data: dict[str, Any] | None = None,
     withheld: list[dict[str, str]] | None = None,
     note: str | None = None,
+    decline_reason: str | None = None,
 ) -> ReferralOut:
     return ReferralOut(
         **summary(row).model_dump(),
@@ -89,6 +96,8 @@ def detail(
         withheld=withheld or [],
         erasure=erasure.erasure_view(row, utcnow()),
         note=note,
+        decline_reason=decline_reason,
+        refusal=row.refusal,
     )
 
 
@@ -134,10 +143,7 @@ async def list_referrals(
 async def get_referral(
     request: Request, referral_id: str, principal: Reader, session: Session
 ) -> ReferralOut:
-    row, data, withheld, note = await service.read(
-        session, _federation(request), principal, referral_id
-    )
-    return detail(row, data, withheld, note)
+    return view_of(await service.read(session, _federation(request), principal, referral_id))
 
 
 @router.post(
@@ -255,7 +261,7 @@ async def evidence(referral_id: str, principal: Reader, session: ReadSession) ->
         raise NotFound("No envelope has left (or arrived) for this referral yet.")
     if row.erasure_receipt:
         receipts.append(row.erasure_receipt)
-    evidence_only = env.Envelope.model_validate(envelope).evidence()
+    evidence_only = env.EnvelopeEvidence.model_validate(evidence_of(envelope))
     return {"envelope": evidence_only.model_dump(mode="json"), "receipts": receipts}
 
 

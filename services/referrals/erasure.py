@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +26,9 @@ from contracts.faults import ContractError
 from contracts.keys import KeyProblem
 from contracts.referrals import Action, ReferralStatus
 from services.audit.service import actor_of
-from services.federation.errors import FederationRefusal
+from services.federation.errors import ContentRefused
 from services.federation.inbox import Handler, Received
-from services.federation.outbox import send
+from services.federation.outbox import cancel_sealed, send
 from services.federation.runtime import Federation
 
 from . import service
@@ -47,14 +47,17 @@ DELIVERED_OR_MAYBE = frozenset(
 )
 
 
-class ErasureRefused(FederationRefusal):
-    status = 422
+class ErasureRefused(ContentRefused):
     slug = "erasure-refused"
     title = "Erasure message refused"
     explanation = "The withdrawal or erasure receipt does not hold (wrong party or signature)."
 
 
-async def _erase_rows(session: AsyncSession, row: Referral) -> list[str]:
+async def _erase_rows(session: AsyncSession, row: Referral, *, reason: str) -> list[str]:
+    """Destroy every copy this agency holds of the person's data under the referral: the
+    sealed categories and decline reason with their data key, and any message still waiting
+    in the outbox with sealed content. Stored envelopes hold evidence only (DESIGN §4), so
+    nothing else here can be opened afterwards."""
     categories = list(
         (
             await session.scalars(
@@ -64,6 +67,17 @@ async def _erase_rows(session: AsyncSession, row: Referral) -> list[str]:
     )
     await session.execute(delete(ReferralData).where(ReferralData.referral_row == row.id))
     row.data_key_wrapped = None
+    row.reason_sealed = None
+    # Earlier versions kept a decline reason in the clear in the history.
+    row.history = [
+        {k: v for k, v in entry.items() if k != "detail"}
+        if entry.get("status") == ReferralStatus.DECLINED.value
+        else entry
+        for entry in row.history
+    ]
+    await cancel_sealed(
+        session, sender=row.agency, referral_id=row.referral_id, reason=f"erased ({reason})"
+    )
     return sorted(categories)
 
 
@@ -77,7 +91,7 @@ async def erase_received(
     notify: bool,
 ) -> None:
     """Destroy this copy's data key and content; with ``notify``, send the signed receipt."""
-    categories = await _erase_rows(session, row)
+    categories = await _erase_rows(session, row, reason=reason)
     row.erased_at = at.replace(microsecond=0)
     row.erasure_reason = reason
     await service._audit(
@@ -157,8 +171,9 @@ async def on_withdrawn(
             service.move(row, Action.REVOKE, actor_of(principal), "consent withdrawn", at=at)
         except ContractError:
             continue  # cancelled or rejected: nothing was (or stays) at the recipient
-        if row.data_key_wrapped is not None:
-            await _erase_rows(session, row)  # results the recipient sent back, held here
+        # Results or a decline reason the recipient sent back, and the referral itself if it
+        # is still waiting in the outbox.
+        await _erase_rows(session, row, reason="consent_withdrawn")
         if was in DELIVERED_OR_MAYBE:
             agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
             row.erasure_requested_at = at
@@ -188,10 +203,13 @@ async def on_consent_withdrawn(session: AsyncSession, received: Received) -> Non
     """The recipient's side: erase each referral named, and prove it."""
     header = received.envelope.header
     body = received.envelope.body
-    referral_ids = body.get("referral_ids")
-    if not isinstance(referral_ids, list):
-        raise ErasureRefused("A withdrawal names the referrals it concerns.")
-    for referral_id in [str(r) for r in referral_ids]:
+    try:
+        withdrawal = _Withdrawal.model_validate(body)
+    except ValidationError as exc:
+        raise ErasureRefused.because(
+            [("malformed_field", "a withdrawal names its consent and the referrals it concerns")]
+        ) from exc
+    for referral_id in withdrawal.referral_ids:
         row = (
             await session.scalars(
                 select(Referral)
@@ -217,7 +235,15 @@ async def on_consent_withdrawn(session: AsyncSession, received: Received) -> Non
             )
             continue
         if row.counterpart != header.from_:
-            raise ErasureRefused("Only the referral's sender relays its person's withdrawal.")
+            raise ErasureRefused.because(
+                [
+                    (
+                        "not_counterpart",
+                        f"{header.from_} did not send referral {referral_id}; only its sender "
+                        "relays its person's withdrawal",
+                    )
+                ]
+            )
         with contextlib.suppress(ContractError):  # already closed: erase all the same
             service.move(
                 row, Action.REVOKE, f"node:{header.from_}", "consent withdrawn", at=received.now
@@ -263,10 +289,12 @@ async def on_erased(session: AsyncSession, received: Received) -> None:
     try:
         signed = env.SignedReceipt.model_validate(body.get("receipt"))
     except ValidationError as exc:
-        raise ErasureRefused("The message carries no erasure receipt.") from exc
+        raise _erasure_refused("malformed_field", "the message carries no erasure receipt") from exc
     receipt = signed.receipt
     if not isinstance(receipt, env.ErasureReceipt) or receipt.by != header.from_:
-        raise ErasureRefused("An erasure receipt is signed by the agency that erased.")
+        raise _erasure_refused(
+            "not_own_receipt", "an erasure receipt is signed by the agency that erased"
+        )
     directory = received.federation.directory.require()
     try:
         key = directory.member_key(
@@ -274,7 +302,9 @@ async def on_erased(session: AsyncSession, received: Received) -> None:
         )
         env.verify_receipt(signed, key)
     except (DirectoryError, KeyProblem, env.EnvelopeError) as exc:
-        raise ErasureRefused(f"The erasure receipt does not verify: {exc}") from exc
+        raise _erasure_refused(
+            "receipt_does_not_verify", f"the erasure receipt does not verify: {exc}"
+        ) from exc
     row = (
         await session.scalars(
             select(Referral)
@@ -287,13 +317,27 @@ async def on_erased(session: AsyncSession, received: Received) -> None:
         )
     ).first()
     if row is None or row.counterpart != receipt.by:
-        raise ErasureRefused("The receipt is for a referral this agency did not send there.")
+        raise _erasure_refused(
+            "not_counterpart", "the receipt is for a referral this agency did not send there"
+        )
     row.erasure_receipt = signed.model_dump(mode="json")
     row.erased_at = receipt.erased_at
     row.erasure_reason = row.erasure_reason or "confirmed_by_recipient"
     await service._audit(
         session, None, row, "referral.erasure_confirmed", categories=list(receipt.categories)
     )
+
+
+class _Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    referral_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=36)]]
+    at: AwareDatetime
+
+
+def _erasure_refused(code: str, message: str) -> ErasureRefused:
+    return ErasureRefused.because([(code, message)])
 
 
 def erasure_view(row: Referral, now: datetime) -> dict[str, Any]:

@@ -1,39 +1,49 @@
 """Referral messages between the sender's node and the recipient's.
 
-The recipient opens the sealed categories with its agency keys and at once re-seals them
-under a data key of this referral (DESIGN §4 "At rest"), so erasing that key later erases the
-content. The sender applies the recipient's answers to its own row.
+The recipient re-checks every referral it receives, and the sender every result sealed back,
+against the agreement it names with the same pure policy decision the sending side made
+(``contracts.policy``): a message that fails is refused with a signed refusal receipt listing
+every reason, and nothing of it is stored as data (DESIGN §4). What passes is opened with the
+agency's keys and at once re-sealed under a data key of this referral (DESIGN §4 "At rest"), so
+erasing that key later erases the content. Every answer is applied only when it comes from the
+referral's counterpart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import envelope as env
-from contracts.agreements import AgreementStatus, effective_status
+from contracts.agreements import AgreementState
+from contracts.consent import ConsentScope
 from contracts.faults import ContractError
-from contracts.keys import KeyProblem
+from contracts.keys import KeyProblem, PrivateKey
+from contracts.policy import Decision, decide_received, decide_results
 from contracts.referrals import Action, ReferralStatus
 from services.agreements import repository as agreement_rows
 from services.audit import service as audit
 from services.cases.sealing import data_slot
+from services.consents import service as consents
 from services.db.base import new_id
-from services.federation.errors import FederationRefusal
+from services.federation.errors import ContentRefused
+from services.federation.errors import FederationRefusal as _Refusal
 from services.federation.inbox import Handler, Received
 from services.federation.models import OutboxMessage
 from services.federation.runtime import SettledHook
 
 from . import erasure, service
 from .models import Referral, ReferralData
-from .vault import new_vault
+from .vault import new_vault, vault_for
 
 PEER = "node"
 COMPLETED_EVENT = "referral.completed"
+_B = TypeVar("_B", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -44,17 +54,17 @@ class Completed:
     results: dict[str, dict[str, Any]]
 
 
-class ReferralRefused(FederationRefusal):
-    status = 422
+class ReferralRefused(ContentRefused):
     slug = "referral-refused"
     title = "Referral message refused"
     explanation = (
         "The referral message does not apply here: not under an agreement in force at the "
-        "recipient, not between the referral's parties, or a step its state does not allow."
+        "recipient, outside what the agreement or the consent allows, not from the referral's "
+        "counterpart, or a step its state does not allow. `violations` lists every reason."
     )
 
 
-class ReferralNotYetKnown(FederationRefusal):
+class ReferralNotYetKnown(_Refusal):
     status = 409
     slug = "referral-not-yet-known"
     title = "Referral not yet known here"
@@ -62,64 +72,164 @@ class ReferralNotYetKnown(FederationRefusal):
     retryable = True
 
 
-def _at(received: Received) -> datetime:
-    raw = received.envelope.body.get("at")
+def _refuse(code: str, message: str) -> ReferralRefused:
+    return ReferralRefused.because([(code, message)])
+
+
+def _refuse_decision(decision: Decision) -> ReferralRefused:
+    return ReferralRefused.because([(r.code.value, r.message) for r in decision.reasons])
+
+
+# --- what each message's signed body holds -------------------------------------------------
+
+_Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+_Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class _Body(BaseModel):
+    # A field nobody agreed to send is refused, not stored: bodies travel unsealed.
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Referral(_Body):
+    id: _Id
+    purpose: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    respond_by: AwareDatetime | None = None
+    stage: _Slug | None = None
+    consent: ConsentScope | None = None
+
+
+class _Sent(_Body):
+    referral: _Referral
+
+
+class _Answer(_Body):
+    referral_id: _Id
+    at: AwareDatetime
+
+
+class _Completion(_Answer):
+    outcome: _Slug
+
+
+class _Notice(_Answer):
+    category: _Slug
+    until: AwareDatetime
+
+
+def _body(model: type[_B], received: Received) -> _B:
     try:
-        return datetime.fromisoformat(str(raw)) if raw else received.now
-    except ValueError:
-        return received.now
+        return model.model_validate(received.envelope.body)
+    except ValidationError as exc:
+        raise ReferralRefused.because(
+            [
+                (
+                    "malformed_field",
+                    f"body.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}",
+                )
+                for e in exc.errors()
+            ]
+        ) from exc
+
+
+def _referral_id(received: Received, body_id: str) -> str:
+    header_id = received.envelope.header.referral
+    if header_id is not None and header_id != body_id:
+        raise _refuse(
+            "referral_mismatch",
+            f"the header names referral {header_id}, the body {body_id}",
+        )
+    return body_id
+
+
+def _open_each(
+    envelope: env.Envelope,
+    names: list[str],
+    keys: dict[str, PrivateKey],
+    encryption: str,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Open each named sealed part; ``(opened, faults)`` so that every bad seal is reported."""
+    opened: dict[str, dict[str, Any]] = {}
+    faults: dict[str, str] = {}
+    for name in names:
+        try:
+            opened[name] = env.open_category(envelope, name, keys, encryption=encryption)
+        except env.WeakSuite as exc:
+            faults[name] = str(exc)
+        except (env.EnvelopeError, KeyProblem) as exc:
+            faults[name] = f"does not open with the recipient's keys ({exc})"
+    return opened, faults
+
+
+# --- the recipient ----------------------------------------------------------------------------
 
 
 async def on_sent(session: AsyncSession, received: Received) -> None:
-    """A referral arrives: check the agreement here, open, re-seal at rest, store."""
+    """A referral arrives: re-check it as the sender did, then open, re-seal at rest, store."""
     envelope = received.envelope
     header = envelope.header
-    body = envelope.body.get("referral")
-    if not isinstance(body, dict) or header.agreement is None or header.referral is None:
-        raise ReferralRefused("A referral carries its id, agreement and purpose.")
+    body = _body(_Sent, received).referral
+    referral_id = _referral_id(received, body.id)
+    if header.agreement is None or header.referral is None:
+        raise _refuse("malformed_field", "a referral names its agreement and id in the header")
+    if header.purpose != body.purpose:
+        raise _refuse(
+            "purpose_mismatch",
+            f"the header's purpose {header.purpose} is not the body's {body.purpose}",
+        )
     agreement_row = await agreement_rows.get_row(
         session, header.agreement.id, header.agreement.version
     )
     if agreement_row is None:
-        raise ReferralRefused(f"Agreement {header.agreement.id} is not held by {header.to}.")
+        raise _refuse(
+            "agreement_not_held",
+            f"agreement {header.agreement} is not held by {header.to}",
+        )
     agreement = agreement_rows.to_state(agreement_row)
-    status = effective_status(agreement, received.now)
-    if status != AgreementStatus.ACTIVE:
-        raise ReferralRefused(f"Agreement {agreement.ref} is {status.value} at {header.to}.")
-    if {header.from_, header.to} - set(agreement.terms.parties):
-        raise ReferralRefused("Sender and recipient must both be parties to the agreement.")
     existing = (
         await session.scalars(
-            select(Referral).where(
-                Referral.referral_id == header.referral, Referral.agency == header.to
+            select(Referral.id).where(
+                Referral.referral_id == referral_id, Referral.agency == header.to
             )
         )
     ).first()
     if existing is not None:
-        raise ReferralRefused(f"Referral {header.referral} is already held by {header.to}.")
+        raise _refuse("referral_exists", f"referral {referral_id} is already held by {header.to}")
     keys = await received.federation.keys.by_kid(header.to)
-    try:
-        content = env.open_categories(envelope, keys, encryption=agreement.terms.encryption.value)
-    except (env.EnvelopeError, KeyProblem) as exc:
-        raise ReferralRefused(f"The sealed categories do not open here: {exc}") from exc
+    content, seal_faults = _open_each(
+        envelope, sorted(envelope.sealed), keys, agreement.terms.encryption.value
+    )
+    decision = decide_received(
+        agreement=agreement,
+        cited_consent=header.consent,
+        consent=body.consent,
+        sender=header.from_,
+        recipient=header.to,
+        purpose=body.purpose,
+        categories=sorted(envelope.sealed),
+        seal_faults=seal_faults,
+        now=received.now,
+    )
+    if not decision.allowed:
+        raise _refuse_decision(decision)
     row_id = new_id()
     vault, wrapped = new_vault(received.federation.master_key, row_id)
-    respond_by = body.get("respond_by")
     row = Referral(
         id=row_id,
-        referral_id=header.referral,
+        referral_id=referral_id,
         agency=header.to,
         direction="incoming",
         counterpart=header.from_,
         case_id=None,
-        purpose=header.purpose or "",
+        purpose=body.purpose,
         agreement_id=agreement.id,
         agreement_version=agreement.version,
         consent_id=header.consent,
+        consent_scope=body.consent.model_dump(mode="json") if body.consent else None,
         categories=sorted(content),
-        stage=body.get("stage"),
+        stage=body.stage,
         status=ReferralStatus.RECEIVED.value,
-        respond_by=datetime.fromisoformat(str(respond_by)) if respond_by else None,
+        respond_by=body.respond_by,
         drafted_by=f"{PEER}:{header.from_}",
         data_key_wrapped=wrapped,
         message_id=header.id,
@@ -142,69 +252,118 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
     await service._audit(session, None, row, "referral.received", categories=sorted(content))
 
 
-async def _outgoing(session: AsyncSession, received: Received) -> Referral:
-    body = received.envelope.body
-    referral_id = str(body.get("referral_id") or received.envelope.header.referral)
+async def _held(
+    session: AsyncSession, received: Received, referral_id: str, direction: str
+) -> Referral:
+    """This agency's row of the referral, only if the message's sender is its counterpart."""
+    header = received.envelope.header
     row = (
         await session.scalars(
             select(Referral)
             .where(
                 Referral.referral_id == referral_id,
-                Referral.agency == received.envelope.header.to,
-                Referral.direction == "outgoing",
+                Referral.agency == header.to,
+                Referral.direction == direction,
             )
             .with_for_update()
         )
     ).first()
     if row is None:
         raise ReferralNotYetKnown(f"Referral {referral_id} is not known here.")
-    if row.counterpart != received.envelope.header.from_:
-        raise ReferralRefused("Only the referral's recipient answers it.")
+    if row.counterpart != header.from_:
+        raise _refuse(
+            "not_counterpart",
+            f"{header.from_} is not a party to referral {referral_id}; only "
+            f"{row.counterpart} answers it",
+        )
     return row
 
 
-async def _apply(
-    session: AsyncSession,
-    received: Received,
-    row: Referral,
-    action: Action,
-    detail: str | None = None,
-) -> None:
+async def _outgoing(session: AsyncSession, received: Received, referral_id: str) -> Referral:
+    return await _held(session, received, referral_id, "outgoing")
+
+
+async def _apply(session: AsyncSession, row: Referral, action: Action, at: datetime) -> None:
     try:
-        service.move(row, action, f"{PEER}:{row.counterpart}", detail, at=_at(received))
+        service.move(row, action, f"{PEER}:{row.counterpart}", at=at)
     except ContractError as exc:
         if row.status in (ReferralStatus.REVOKED.value, ReferralStatus.CANCELLED.value):
             return  # the sender moved on (withdrawal, cancellation); the answer changes nothing
-        raise ReferralRefused(str(exc)) from exc
+        raise _refuse("invalid_transition", str(exc)) from exc
     await service._audit(session, None, row, f"referral.{row.status}")
 
 
 async def on_accepted(session: AsyncSession, received: Received) -> None:
-    row = await _outgoing(session, received)
-    await _apply(session, received, row, Action.ACCEPT)
+    body = _body(_Answer, received)
+    row = await _outgoing(session, received, _referral_id(received, body.referral_id))
+    if received.envelope.sealed:
+        raise _refuse("unexpected_content", "an acceptance carries no sealed content")
+    await _apply(session, row, Action.ACCEPT, body.at)
 
 
 async def on_declined(session: AsyncSession, received: Received) -> None:
-    row = await _outgoing(session, received)
-    reason = str(received.envelope.body.get("reason") or "")[:500]
-    await _apply(session, received, row, Action.DECLINE, reason)
+    """A decline, with its reason sealed: kept sealed under this row's data key."""
+    envelope = received.envelope
+    body = _body(_Answer, received)
+    row = await _outgoing(session, received, _referral_id(received, body.referral_id))
+    extra = sorted(set(envelope.sealed) - {service.DECLINE_REASON})
+    if extra:
+        raise _refuse("unexpected_content", f"a decline seals nothing but its reason: {extra}")
+    reason: str | None = None
+    if envelope.sealed:
+        agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+        keys = await received.federation.keys.by_kid(row.agency)
+        opened, faults = _open_each(
+            envelope, [service.DECLINE_REASON], keys, agreement.terms.encryption.value
+        )
+        if faults:
+            raise _refuse("seal_refused", faults[service.DECLINE_REASON])
+        raw = opened[service.DECLINE_REASON].get("reason")
+        if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= 500:
+            raise _refuse("malformed_field", "the sealed reason is a text of 1 to 500 characters")
+        reason = raw.strip()
+    was = row.status
+    await _apply(session, row, Action.DECLINE, body.at)
+    if reason is not None and row.status != was:
+        vault = vault_for(received.federation.master_key, row)
+        row.reason_sealed = vault.seal(service.DECLINE_REASON, reason)
 
 
 async def on_completed(session: AsyncSession, received: Received) -> None:
-    """The recipient's outcome, with any result categories sealed back to the sender."""
-    row = await _outgoing(session, received)
-    await _apply(session, received, row, Action.COMPLETE)
-    row.outcome = str(received.envelope.body.get("outcome") or "")[:64] or None
+    """The recipient's outcome, with any result categories sealed back: checked against the
+    agreement as the recipient checked them, then re-sealed under this row's data key."""
     envelope = received.envelope
+    body = _body(_Completion, received)
+    row = await _outgoing(session, received, _referral_id(received, body.referral_id))
     results: dict[str, dict[str, Any]] = {}
     if envelope.sealed:
+        agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+        _require_same_agreement(received, agreement)
         keys = await received.federation.keys.by_kid(row.agency)
-        try:
-            results = env.open_categories(envelope, keys)
-        except (env.EnvelopeError, KeyProblem) as exc:
-            raise ReferralRefused(f"The result categories do not open here: {exc}") from exc
-        vault, wrapped = new_vault(received.federation.master_key, row.id)
-        row.data_key_wrapped = wrapped
+        results, seal_faults = _open_each(
+            envelope, sorted(envelope.sealed), keys, agreement.terms.encryption.value
+        )
+        consent = (
+            await consents.record_of_agency(session, row.agency, row.consent_id)
+            if row.consent_id
+            else None
+        )
+        decision = decide_results(
+            agreement=agreement,
+            consent=consent,
+            sender=row.counterpart,
+            recipient=row.agency,
+            purpose=row.purpose,
+            categories=sorted(envelope.sealed),
+            seal_faults=seal_faults,
+            now=received.now,
+        )
+        if not decision.allowed:
+            raise _refuse_decision(decision)
+    await _apply(session, row, Action.COMPLETE, body.at)
+    row.outcome = body.outcome
+    if results:
+        vault = vault_for(received.federation.master_key, row)
         for category, value in results.items():
             session.add(
                 ReferralData(
@@ -220,24 +379,21 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
     await received.federation.events.emit(session, COMPLETED_EVENT, Completed(row, results))
 
 
+def _require_same_agreement(received: Received, agreement: AgreementState) -> None:
+    cited = received.envelope.header.agreement
+    if cited is None or (cited.id, cited.version) != (agreement.id, agreement.version):
+        raise _refuse(
+            "agreement_mismatch",
+            f"results come back under the referral's agreement {agreement.ref}, not {cited}",
+        )
+
+
 async def on_cancelled(session: AsyncSession, received: Received) -> None:
     """The sender cancelled before acceptance: the received copy is erased at once."""
-    header = received.envelope.header
-    row = (
-        await session.scalars(
-            select(Referral)
-            .where(
-                Referral.referral_id == received.envelope.body.get("referral_id"),
-                Referral.agency == header.to,
-                Referral.direction == "incoming",
-            )
-            .with_for_update()
-        )
-    ).first()
-    if row is None:
-        raise ReferralNotYetKnown("The referral has not reached this node yet.")
+    body = _body(_Answer, received)
+    row = await _held(session, received, _referral_id(received, body.referral_id), "incoming")
     try:
-        service.move(row, Action.CANCEL, f"{PEER}:{header.from_}", at=_at(received))
+        service.move(row, Action.CANCEL, f"{PEER}:{row.counterpart}", at=body.at)
     except ContractError:
         pass  # accepted already: the sender's cancellation came too late to apply
     else:
@@ -248,8 +404,8 @@ async def on_cancelled(session: AsyncSession, received: Received) -> None:
 
 async def on_break_glass(session: AsyncSession, received: Received) -> None:
     """The recipient opened a withheld category: the owning agency learns it at once."""
-    row = await _outgoing(session, received)
-    body = received.envelope.body
+    body = _body(_Notice, received)
+    row = await _outgoing(session, received, _referral_id(received, body.referral_id))
     await audit.record(
         session,
         agency=row.agency,
@@ -259,33 +415,46 @@ async def on_break_glass(session: AsyncSession, received: Received) -> None:
         subject_id=row.referral_id,
         referral_id=row.referral_id,
         case_id=row.case_id,
-        categories=[str(body.get("category"))],
+        categories=[body.category],
         purpose=row.purpose,
         break_glass=True,
-        detail={"by": row.counterpart, "until": body.get("until")},
+        detail={"by": row.counterpart, "until": body.until.isoformat()},
     )
 
 
 # --- the sender side follows the outbox ----------------------------------------------------
 
 
-async def on_sent_settled(session: AsyncSession, message: OutboxMessage) -> None:
-    """Delivered with a receipt: ``sent``. Refused for good or cancelled by a gate: the
-    referral says so, with the reason, instead of waiting forever."""
-    row = (
+async def _own_row(session: AsyncSession, message: OutboxMessage) -> Referral | None:
+    if message.referral_id is None:
+        return None
+    return (
         await session.scalars(
             select(Referral)
-            .where(
-                Referral.message_id == message.message_id,
-                Referral.agency == message.sender,
-            )
+            .where(Referral.referral_id == message.referral_id, Referral.agency == message.sender)
             .with_for_update()
         )
     ).first()
-    if row is None:
+
+
+def _refusal_reasons(message: OutboxMessage) -> list[dict[str, Any]]:
+    receipt = (message.receipt or {}).get("receipt") or {}
+    return [
+        {"code": str(r.get("code")), "message": str(r.get("message"))}
+        for r in receipt.get("reasons") or []
+    ]
+
+
+async def on_sent_settled(session: AsyncSession, message: OutboxMessage) -> None:
+    """Delivered with a receipt: ``sent``. Refused by the recipient with a signed receipt:
+    ``refused_by_recipient`` with every reason. Refused unverified, or cancelled by a gate:
+    ``rejected``, with the reason, instead of waiting forever."""
+    row = await _own_row(session, message)
+    if row is None or row.message_id != message.message_id:
         return
     action = {
         "delivered": Action.DELIVERED,
+        "refused": Action.REFUSE,
         "rejected": Action.REJECT,
         "cancelled": Action.REJECT,
     }.get(message.status)
@@ -300,7 +469,26 @@ async def on_sent_settled(session: AsyncSession, message: OutboxMessage) -> None
         )
     except ContractError:
         return  # already moved on (revoked, cancelled) before the delivery settled
+    if action is Action.REFUSE:
+        row.refusal = _refusal_reasons(message)
     await service._audit(session, None, row, f"referral.{row.status}")
+
+
+async def on_answer_settled(session: AsyncSession, message: OutboxMessage) -> None:
+    """An answer the counterpart's node refused: its row says so, so someone can act."""
+    if message.status not in ("refused", "rejected"):
+        return
+    row = await _own_row(session, message)
+    if row is None:
+        return
+    service._history(
+        row,
+        row.status,
+        "node",
+        f"{message.type} {message.status} by {message.recipient}: "
+        f"{(message.last_error or '')[:300]}",
+    )
+    await service._audit(session, None, row, "referral.answer_refused", message_type=message.type)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -313,4 +501,17 @@ HANDLERS: dict[str, Handler] = {
     **erasure.HANDLERS,
 }
 
-SETTLED: dict[str, SettledHook] = {service.SENT: on_sent_settled}
+SETTLED: dict[str, SettledHook] = {
+    service.SENT: on_sent_settled,
+    **dict.fromkeys(
+        (
+            service.ACCEPTED,
+            service.DECLINED,
+            service.COMPLETED,
+            service.CANCELLED,
+            service.BREAK_GLASS,
+            service.ERASED,
+        ),
+        on_answer_settled,
+    ),
+}

@@ -42,6 +42,14 @@ class Referral(Base):
     #: This row's data key (received content, or results sent back), wrapped by the master key.
     #: Destroying it erases the content: crypto-shredding (DESIGN §4).
     data_key_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The decline reason, sealed under this row's data key: the focal point's words may be
+    #: about the person, so they travel sealed and are erased with the content.
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Incoming: the scope of the consent the referral cites, as the sender's signed body
+    #: carried it (purposes, recipients, categories, validity; nothing about the person).
+    consent_scope: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Outgoing, ``refused_by_recipient``: every reason of the recipient's signed refusal.
+    refusal: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     outcome: Mapped[str | None] = mapped_column(String(64))
     #: The envelope that carried the referral (outgoing: sent; incoming: received).
     message_id: Mapped[str | None] = mapped_column(String(36))

@@ -51,6 +51,11 @@ class Withheld(ResponseModel):
     reason: str
 
 
+class RefusalOut(ResponseModel):
+    code: str
+    message: str
+
+
 class ErasureOut(ResponseModel):
     requested_at: datetime | None
     due_at: datetime | None
@@ -85,6 +90,16 @@ class ReferralOut(ReferralSummary):
     withheld: list[Withheld]
     erasure: ErasureOut
     note: str | None = None
+    decline_reason: str | None = Field(
+        None,
+        description="Why the recipient declined: sealed in transit and at rest, and erased "
+        "with the referral's content.",
+    )
+    refusal: list[RefusalOut] | None = Field(
+        None,
+        description="Status `refused_by_recipient`: every reason of the recipient's signed "
+        "refusal receipt (the receipt itself is in the evidence).",
+    )
 
 
 class ReferralPage(ResponseModel):

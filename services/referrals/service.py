@@ -7,6 +7,7 @@ Every step is one transaction, and every message it announces is written to the 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,9 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.principal import Principal
 from contracts import referrals as flow
 from contracts.agreements import AgreementRef, AgreementState, break_glass_allowed
-from contracts.consent import ConsentRecord
+from contracts.consent import ConsentRecord, ConsentScope
 from contracts.faults import ContractError
-from contracts.policy import PolicyRefused, Reason, ReasonCode, decide, readable_categories
+from contracts.policy import (
+    PolicyRefused,
+    Reason,
+    ReasonCode,
+    decide,
+    decide_results,
+    readable_categories,
+)
 from contracts.referrals import Action, ReferralStatus
 from services.agreements import repository as agreements
 from services.audit import service as audit
@@ -35,7 +43,7 @@ from services.federation.outbox import send
 from services.federation.runtime import Federation
 
 from .models import BreakGlassGrant, Referral, ReferralData
-from .vault import open_vault
+from .vault import open_vault, vault_for
 
 SENT = "referral.sent"
 ACCEPTED = "referral.accepted"
@@ -45,6 +53,8 @@ CANCELLED = "referral.cancelled"
 CONSENT_WITHDRAWN = "consent.withdrawn"
 ERASED = "referral.erased"
 BREAK_GLASS = "referral.break_glass"
+#: The sealed part of a ``referral.declined`` message, and the slot of the reason at rest.
+DECLINE_REASON = "decline_reason"
 
 
 class Erased(AccordError):
@@ -351,6 +361,9 @@ async def approve(
                 "purpose": row.purpose,
                 "respond_by": row.respond_by.isoformat() if row.respond_by else None,
                 "stage": row.stage,
+                # The recipient re-checks the disclosure against it (DESIGN §4); the scope
+                # says nothing about the person.
+                "consent": consent.scope().model_dump(mode="json") if consent else None,
             }
         },
         categories=content,
@@ -376,9 +389,10 @@ async def _answer(
     referral_id: str,
     action: Action,
     message_type: str,
-    body: dict[str, Any],
-    categories: dict[str, dict[str, Any]] | None = None,
-    detail: str | None = None,
+    *,
+    body: dict[str, Any] | None = None,
+    results: dict[str, dict[str, Any]] | None = None,
+    reason: str | None = None,
 ) -> Referral:
     row = await get_row(session, principal, referral_id, lock=True)
     if row.direction != "incoming":
@@ -388,24 +402,31 @@ async def _answer(
             extra={"current_status": row.status},
         )
     try:
-        move(row, action, actor_of(principal), detail)
+        move(row, action, actor_of(principal))
     except ContractError as error:
         raise _refused(error) from error
     agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+    sealed: dict[str, dict[str, Any]] = dict(results or {})
+    if reason is not None:
+        # The focal point's words may be about the person: kept sealed here under the
+        # referral's data key, sent sealed, and erased with the referral.
+        sealed[DECLINE_REASON] = {"reason": reason}
+        row.reason_sealed = vault_for(federation.master_key, row).seal(DECLINE_REASON, reason)
     await send(
         session,
         federation,
         sender=row.agency,
         recipient=row.counterpart,
         type=message_type,
-        body={"referral_id": row.referral_id, "at": utcnow().isoformat(), **body},
-        categories=categories or None,
-        agreement=AgreementRef(id=agreement.id, version=agreement.version) if categories else None,
+        body={"referral_id": row.referral_id, "at": utcnow().isoformat(), **(body or {})},
+        categories=sealed or None,
+        # Results are data under the agreement, and leave only while it is in force.
+        agreement=AgreementRef(id=agreement.id, version=agreement.version) if results else None,
         referral=row.referral_id,
         encryption=agreement.terms.encryption.value,
     )
     await _audit(
-        session, principal, row, f"referral.{_past(action)}", categories=sorted(categories or {})
+        session, principal, row, f"referral.{_past(action)}", categories=sorted(results or {})
     )
     return row
 
@@ -422,7 +443,7 @@ def _past(action: Action) -> str:
 async def accept(
     session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
 ) -> Referral:
-    return await _answer(session, federation, principal, referral_id, Action.ACCEPT, ACCEPTED, {})
+    return await _answer(session, federation, principal, referral_id, Action.ACCEPT, ACCEPTED)
 
 
 async def decline(
@@ -432,17 +453,8 @@ async def decline(
     referral_id: str,
     reason: str,
 ) -> Referral:
-    # The reason is the focal point's words about the referral, not about the person; it is
-    # still kept short and goes in the body because the sender must act on it.
     return await _answer(
-        session,
-        federation,
-        principal,
-        referral_id,
-        Action.DECLINE,
-        DECLINED,
-        {"reason": reason},
-        detail=reason,
+        session, federation, principal, referral_id, Action.DECLINE, DECLINED, reason=reason
     )
 
 
@@ -457,18 +469,20 @@ async def complete(
     row = await get_row(session, principal, referral_id)
     if results:
         agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
-        terms = agreement.terms
-        faults = flow.result_flow_faults(
-            categories=list(results),
-            from_agency=row.agency,
-            to_agency=row.counterpart,
-            senders_of={c.value: terms.senders_of(c) for c in terms.categories},
-            recipients_of={c.value: terms.recipients_of(c) for c in terms.categories},
-        )
-        if faults:
-            raise _refused(
-                PolicyRefused([Reason(ReasonCode.CATEGORY_NOT_IN_AGREEMENT, f) for f in faults])
-            )
+        try:
+            decide_results(
+                agreement=agreement,
+                consent=ConsentScope.model_validate(row.consent_scope)
+                if row.consent_scope
+                else None,
+                sender=row.agency,
+                recipient=row.counterpart,
+                purpose=row.purpose,
+                categories=list(results),
+                now=utcnow(),
+            ).require_allowed()
+        except PolicyRefused as refusal:
+            raise _refused(refusal) from refusal
     completed = await _answer(
         session,
         federation,
@@ -476,8 +490,8 @@ async def complete(
         referral_id,
         Action.COMPLETE,
         COMPLETED,
-        {"outcome": outcome},
-        categories=results,
+        body={"outcome": outcome},
+        results=results,
     )
     completed.outcome = outcome
     return completed
@@ -528,9 +542,26 @@ async def active_grants(
     return list(grants.all())
 
 
+@dataclass(frozen=True)
+class ReferralView:
+    row: Referral
+    data: dict[str, Any]
+    withheld: list[dict[str, str]]
+    note: str | None
+    decline_reason: str | None
+
+
+def decline_reason_of(federation: Federation, row: Referral) -> str | None:
+    """The decline reason, while the referral's content is held."""
+    if row.reason_sealed is None or row.data_key_wrapped is None:
+        return None
+    vault = open_vault(federation.master_key, row.id, row.data_key_wrapped)
+    return str(vault.open(DECLINE_REASON, row.reason_sealed))
+
+
 async def read(
     session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
-) -> tuple[Referral, dict[str, Any], list[dict[str, str]], str | None]:
+) -> ReferralView:
     """The referral with the categories the caller's data roles open, the rest withheld with
     the reason; each read of personal data is an audit event naming what was disclosed."""
     row = await get_row(session, principal, referral_id)
@@ -575,14 +606,15 @@ async def read(
             break_glass=bool(set(grants) & set(data)),
             withheld=[w.category for w in withheld if w.category],
         )
-    return (
-        row,
-        data,
-        [
+    return ReferralView(
+        row=row,
+        data=data,
+        withheld=[
             {"category": w.category or "", "code": w.code.value, "reason": w.message}
             for w in withheld
         ],
-        note,
+        note=note,
+        decline_reason=decline_reason_of(federation, row),
     )
 
 

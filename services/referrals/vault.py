@@ -1,7 +1,10 @@
-"""A referral's own data key: what the recipient's copy of a person's data is sealed under.
+"""A referral's own data key: what each side's copy of a person's data under one referral is
+sealed under (the recipient's received categories, the sender's results and decline reason).
 
 Erasing a referral destroys this key (``data_key_wrapped`` set to null) and the sealed rows
-with it: the content is gone even from backups that still hold the ciphertext.
+with it. A database backup taken before the erasure still holds the wrapped key and the
+ciphertext, and the master key opens them: what is erased stays in backups until they expire
+(README, "What an erasure covers").
 """
 
 from __future__ import annotations
@@ -41,3 +44,12 @@ def new_vault(master_key: bytes, row_id: uuid.UUID) -> tuple[ReferralVault, byte
 
 def open_vault(master_key: bytes, row_id: uuid.UUID, wrapped: bytes) -> ReferralVault:
     return ReferralVault(row_id, unwrap(master_key, wrapped, _key_context(row_id)))
+
+
+def vault_for(master_key: bytes, row: Any) -> ReferralVault:
+    """The row's vault, making its data key on first use (a sender's row has none until
+    something about the person comes back to it)."""
+    if row.data_key_wrapped is not None:
+        return open_vault(master_key, row.id, row.data_key_wrapped)
+    vault, row.data_key_wrapped = new_vault(master_key, row.id)
+    return vault

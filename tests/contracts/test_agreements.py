@@ -30,11 +30,13 @@ from contracts.agreements import (
     amend,
     break_glass_allowed,
     canonical,
+    change_faults,
     digest,
     effective_status,
     expire,
     new_draft,
     propose,
+    proposal_faults,
     resume,
     revise,
     sign,
@@ -435,13 +437,20 @@ def test_signature_over_a_stale_digest_is_refused() -> None:
     assert caught.value.current == state.digest
 
 
-def test_revising_a_proposal_returns_it_to_draft_and_drops_its_signatures() -> None:
+def test_revising_a_proposal_makes_the_next_version_a_draft_without_its_signatures() -> None:
     state = proposed()
     state = sign(state, sig("unhcr"), digest=state.digest, at=T0)
     revised = revise(state, terms(retention_days=30), by="iom", at=T0)
     assert revised.status == AgreementStatus.DRAFT
     assert revised.signatures == ()
     assert revised.digest != state.digest
+    # The other parties hold version 1 as proposed; it is never rewritten.
+    assert (revised.id, revised.version) == (state.id, state.version + 1)
+
+
+def test_revising_a_draft_keeps_its_version() -> None:
+    draft = new_draft("x", terms(), by="unhcr", at=T0)
+    assert revise(draft, terms(retention_days=30), by="unhcr", at=T0).version == 1
 
 
 def test_a_draft_cannot_be_signed() -> None:
@@ -551,6 +560,76 @@ def test_amendment_is_a_new_version_that_supersedes_once_active() -> None:
     retired = supersede(v1, successor=v2, at=T0)
     assert retired.status == AgreementStatus.SUPERSEDED
     assert retired.superseded_by == v2.ref
+
+
+def test_an_amendment_retires_the_old_version_only_once_every_old_party_signed_it() -> None:
+    v1 = active()
+    # iom and ilo drop unhcr from the terms and sign between themselves.
+    v2 = amend(
+        v1,
+        terms(
+            parties=["iom", "ilo"],
+            categories={
+                "skills": {"senders": ["iom"], "recipients": ["ilo"]},
+            },
+        ),
+        by="iom",
+        at=T0,
+    )
+    v2 = propose(v2, by="iom", at=T0)
+    for party in ("iom", "ilo"):
+        v2 = sign(v2, sig(party), digest=v2.digest, at=T0)
+    assert v2.status == AgreementStatus.ACTIVE
+    with pytest.raises(InvalidTransition, match="not signed by unhcr"):
+        supersede(v1, successor=v2, at=T0)
+
+
+def test_a_message_is_refused_from_a_non_party_and_never_rewrites_a_held_version() -> None:
+    held = proposed()
+    rewritten = propose(
+        new_draft(held.id, terms(parties=["unhcr", "iom", "ilo", "gov-de"]), by="gov-de", at=T0),
+        by="gov-de",
+        at=T0,
+    )
+    faults = proposal_faults(rewritten, sender="gov-de", recipient="iom", held=held, latest=held)
+    assert [f.code for f in faults] == ["held_version_differs"]
+    same = proposal_faults(held, sender="iom", recipient="ilo", held=held, latest=held)
+    assert same == []
+    outsider = proposal_faults(held, sender="gov-de", recipient="iom", held=None, latest=None)
+    assert [f.code for f in outsider] == ["sender_not_party"]
+    not_ours = proposal_faults(held, sender="unhcr", recipient="gov-de", held=None, latest=None)
+    assert [f.code for f in not_ours] == ["recipient_not_party"]
+
+
+def test_only_a_party_of_the_held_version_proposes_the_next() -> None:
+    v1 = active()
+    v2 = new_draft(
+        v1.id,
+        terms(
+            parties=["iom", "gov-de"],
+            categories={
+                "identity": {"senders": ["gov-de"], "recipients": ["iom"]},
+            },
+        ),
+        by="gov-de",
+        at=T0,
+        version=2,
+        supersedes=v1.ref,
+    )
+    faults = proposal_faults(
+        propose(v2, by="gov-de", at=T0), sender="gov-de", recipient="iom", held=None, latest=v1
+    )
+    assert [f.code for f in faults] == ["sender_not_party_of_held_version"]
+
+
+def test_a_node_relays_only_its_own_partys_decisions() -> None:
+    assert change_faults(active(), sender="iom", by="iom") == []
+    assert [f.code for f in change_faults(active(), sender="gov-de", by="gov-de")] == [
+        "sender_not_party"
+    ]
+    assert [f.code for f in change_faults(active(), sender="iom", by="unhcr")] == [
+        "not_own_decision"
+    ]
 
 
 def test_an_unrelated_agreement_cannot_supersede() -> None:

@@ -34,6 +34,7 @@ from contracts.envelope import (
     HeaderKids,
     MessageExpired,
     OpenFailed,
+    RefusalReason,
     SignedReceipt,
     SignerMismatch,
     WeakSuite,
@@ -46,6 +47,7 @@ from contracts.envelope import (
     new_message_id,
     open_categories,
     open_category,
+    refusal_receipt,
     required_kind,
     seal,
     seal_and_sign,
@@ -724,7 +726,37 @@ def test_delivery_receipt_cites_the_signed_content_and_verifies() -> None:
         "digest": envelope_digest(env),
         "received_at": "2026-05-01T12:00:02Z",
         "by": "iom",
+        "accepted": True,
     }
+
+
+def test_a_refusal_receipt_lists_its_reasons_and_cannot_be_turned_into_an_acceptance() -> None:
+    env = _fixed_envelope()
+    key = parties().other_sender
+    refused = refusal_receipt(
+        env,
+        by="iom",
+        received_at=SENT,
+        reasons=[
+            RefusalReason(code="purpose_not_in_agreement", message="purpose x is not agreed"),
+            RefusalReason(code="consent_missing", message="no consent is cited"),
+        ],
+    )
+    signed = sign_receipt(refused, key)
+    wire = json.loads(signed.model_dump_json())
+    assert wire["receipt"]["accepted"] is False
+    assert [r["code"] for r in wire["receipt"]["reasons"]] == [
+        "purpose_not_in_agreement",
+        "consent_missing",
+    ]
+    assert verify_receipt(SignedReceipt.model_validate(wire), key.public) == refused
+
+    wire["receipt"]["accepted"] = True
+    wire["receipt"].pop("reasons")
+    with pytest.raises(BadSignature):
+        verify_receipt(SignedReceipt.model_validate(wire), key.public)
+    with pytest.raises(ValidationError):
+        refusal_receipt(env, by="iom", received_at=SENT, reasons=[])
 
 
 def test_erasure_receipt_verifies_and_any_change_is_refused() -> None:

@@ -39,10 +39,13 @@ from contracts.consent import supersede as supersede_consent
 from contracts.policy import (
     DISCLOSURE_REASON_CODES,
     READING_REASON_CODES,
+    RECEIVING_REASON_CODES,
     Decision,
     PolicyRefused,
     ReasonCode,
     decide,
+    decide_received,
+    decide_results,
     readable_categories,
 )
 
@@ -353,12 +356,116 @@ def test_reading_withholds_with_exactly_the_reasons_that_apply(
     assert {r.code for r in withheld} == expected
 
 
+def received(**changes: Any) -> Decision:
+    """The recipient's re-check of the baseline disclosure, as it arrives (iom receiving)."""
+    values: dict[str, Any] = {
+        "agreement": ACTIVE,
+        "cited_consent": CONSENT.id,
+        "consent": CONSENT.scope(),
+        "sender": "unhcr",
+        "recipient": "iom",
+        "purpose": "avrr-counselling",
+        "categories": ("identity", "health"),
+        "seal_faults": {},
+        "now": NOW,
+    }
+    return decide_received(**(values | changes))
+
+
+# name -> (what arrived, every reason code the recipient must give)
+RECEIVING_CASES: dict[str, tuple[dict[str, Any], set[ReasonCode]]] = {
+    "a cited consent whose scope the body does not carry": (
+        {"consent": None},
+        {R.CONSENT_NOT_CARRIED},
+    ),
+    "a health category sealed with the classical suite": (
+        {"seal_faults": {"health": "must be sealed with hpke-mlkem768-x25519"}},
+        {R.SEAL_REFUSED},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"), list(RECEIVING_CASES.values()), ids=list(RECEIVING_CASES)
+)
+def test_the_recipient_refuses_with_exactly_the_reasons_it_alone_can_see(
+    changes: dict[str, Any], expected: set[ReasonCode]
+) -> None:
+    assert {r.code for r in received(**changes).reasons} == expected
+
+
+def test_the_recipient_decides_as_the_sender_did() -> None:
+    assert received().allowed
+    for disclosure, codes in CASES.values():
+        scope = disclosure.consent.scope() if disclosure.consent else None
+        again = received(
+            agreement=disclosure.agreement,
+            cited_consent=scope.id if scope else None,
+            consent=scope,
+            sender=disclosure.sender,
+            recipient=disclosure.recipient,
+            purpose=disclosure.purpose,
+            categories=disclosure.categories,
+            now=disclosure.now,
+        )
+        # The recipient knows nothing of erasures owed or of where the sender got the data.
+        assert {r.code for r in again.reasons} == codes - {
+            R.ERASURE_OVERDUE,
+            R.ONWARD_SHARING_NOT_ALLOWED,
+        }
+
+
+def test_a_recipient_lists_every_reason_at_once() -> None:
+    decision = received(
+        purpose="reintegration-housing",
+        consent=None,
+        seal_faults={"health": "does not open with the recipient's keys"},
+    )
+    assert {r.code for r in decision.reasons} == {
+        R.PURPOSE_NOT_IN_AGREEMENT,
+        R.CONSENT_NOT_CARRIED,
+        R.SEAL_REFUSED,
+    }
+
+
+def test_results_go_back_under_the_agreement_and_the_referrals_consent() -> None:
+    def results(**changes: Any) -> Decision:
+        values: dict[str, Any] = {
+            "agreement": ACTIVE,
+            "consent": CONSENT,
+            "sender": "iom",
+            "recipient": "unhcr",
+            "purpose": "avrr-counselling",
+            "categories": ("identity",),
+            "now": NOW,
+        }
+        return decide_results(**(values | changes))
+
+    # The consent names what unhcr may disclose, not what comes back to it.
+    assert results().allowed
+    assert {r.code for r in results(categories=("skills",)).reasons} == {
+        R.SENDER_NOT_ALLOWED_FOR_CATEGORY,
+        R.RECIPIENT_NOT_ALLOWED_FOR_CATEGORY,
+    }
+    assert {r.code for r in results(agreement=_suspended()).reasons} == {R.AGREEMENT_SUSPENDED}
+    withdrawn = withdraw(CONSENT, at=NOW - timedelta(hours=1))
+    assert {r.code for r in results(consent=withdrawn).reasons} == {R.CONSENT_WITHDRAWN}
+    assert {r.code for r in results(purpose="reintegration-employment").reasons} == {
+        R.CONSENT_PURPOSE_NOT_COVERED
+    }
+    assert {r.code for r in results(consent=None).reasons} == {R.CONSENT_MISSING}
+    sealed_weakly = results(seal_faults={"identity": "does not open"})
+    assert {r.code for r in sealed_weakly.reasons} == {R.SEAL_REFUSED}
+
+
 def test_every_reason_code_has_a_test_case() -> None:
     decided = {code for _, codes in CASES.values() for code in codes}
     read = {code for _, _, codes in READING_CASES.values() for code in codes}
+    receiving = {code for _, codes in RECEIVING_CASES.values() for code in codes}
     assert decided == DISCLOSURE_REASON_CODES
     assert read == READING_REASON_CODES
-    assert decided | read == set(ReasonCode)
+    assert receiving == RECEIVING_REASON_CODES
+    assert decided | read | receiving == set(ReasonCode)
 
 
 def test_every_reason_code_is_tested_alone() -> None:

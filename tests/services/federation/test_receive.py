@@ -207,14 +207,28 @@ async def test_malformed_envelope_is_refused_with_located_errors(app, client, fe
     assert any(e["location"].startswith("header") for e in response.json()["errors"])
 
 
-async def test_unknown_message_type_is_refused(app, client, federated, outsider) -> None:
+async def test_unknown_message_type_gets_a_signed_refusal_receipt(
+    app, client, federated, outsider
+) -> None:
     envelope = outsider.envelope(_directory(app), type="referral.teleported")
-    await _expect_refusal(
-        app,
-        await post_envelope(client, envelope, outsider.attempt(envelope)),
-        422,
-        "unknown-message-type",
-    )
+    response = await post_envelope(client, envelope, outsider.attempt(envelope))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "/problems/message-refused"
+    assert [v["code"] for v in problem["violations"]] == ["unknown_message_type"]
+    signed = env.SignedReceipt.model_validate(problem["receipt"])
+    key = _directory(app).member_key("unhcr", signed.signature.kid, at=signed.receipt.at)
+    refusal = env.verify_receipt(signed, key)
+    assert isinstance(refusal, env.DeliveryReceipt)
+    assert (refusal.accepted, refusal.message_id) == (False, envelope.header.id)
+    assert refusal.digest == env.envelope_digest(envelope)
+    assert "message-refused" in await _incident_kinds(app)
+
+    again = await post_envelope(client, envelope, outsider.attempt(envelope))
+    assert again.status_code == 422
+    assert again.json()["receipt"] == problem["receipt"], "a repeat gets the same refusal"
+    assert await _count(app, InboxMessage) == 1, "kept once, as evidence only"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

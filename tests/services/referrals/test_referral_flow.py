@@ -202,7 +202,10 @@ async def test_a_decline_carries_its_reason_back(ex: Exchange) -> None:
     await ex.deliver()
     outgoing = (await _get(ex, referral["id"], "unhcr_focal_point")).json()
     assert outgoing["status"] == "declined"
-    assert outgoing["history"][-1]["detail"] == "No counsellor for Serbian this month"
+    assert outgoing["decline_reason"] == "No counsellor for Serbian this month"
+    assert "detail" not in outgoing["history"][-1], "the reason is kept sealed, not in the history"
+    incoming = (await _get(ex, referral["id"], "iom_focal_point")).json()
+    assert incoming["decline_reason"] == "No counsellor for Serbian this month"
 
 
 async def test_evidence_verifies_with_the_senders_published_key(ex: Exchange) -> None:
