@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from services.app import create_app
 from services.db.migrate import upgrade_to_head
 from services.settings import Settings
 from tests.support.app import make_settings, serving
+from tests.support.nodes import Nodes
 from tests.support.postgres import (
     create_database,
     drop_database,
@@ -80,6 +81,41 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     url = create_database(admin_url, name, template=template)
     yield url
     drop_database(admin_url, name)
+
+
+@pytest.fixture
+def node_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[str], str]]:
+    """Fresh databases at the newest migration for further nodes of one test, by name."""
+    made: list[str] = []
+
+    def fresh(name: str) -> str:
+        if backend == "sqlite":
+            directory = tmp_path / f"node-{name}"
+            directory.mkdir()
+            return _fresh_sqlite(request.getfixturevalue("sqlite_template"), directory)
+        database = f"accord_node_{uuid.uuid4().hex[:12]}"
+        made.append(database)
+        return create_database(
+            request.getfixturevalue("postgres_admin_url"),
+            database,
+            template=request.getfixturevalue("postgres_template"),
+        )
+
+    yield fresh
+    for database in made:
+        drop_database(request.getfixturevalue("postgres_admin_url"), database)
+
+
+@pytest.fixture
+async def nodes(node_database: Callable[[str], str], tmp_path: Path) -> AsyncIterator[Nodes]:
+    """Several nodes in this process, each with its own database (``tests.support.nodes``)."""
+    federation = Nodes(node_database, tmp_path)
+    try:
+        yield federation
+    finally:
+        await federation.aclose()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import envelope as env
 from contracts.agreements import AgreementState
+from contracts.categories import CategoryDataInvalid, is_category, validate_category_data
 from contracts.consent import ConsentScope
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem, PrivateKey
@@ -74,10 +75,6 @@ class ReferralNotYetKnown(_Refusal):
 
 def _refuse(code: str, message: str) -> ReferralRefused:
     return ReferralRefused.because([(code, message)])
-
-
-def _refuse_decision(decision: Decision) -> ReferralRefused:
-    return ReferralRefused.because([(r.code.value, r.message) for r in decision.reasons])
 
 
 # --- what each message's signed body holds -------------------------------------------------
@@ -140,6 +137,27 @@ def _referral_id(received: Received, body_id: str) -> str:
             f"the header names referral {header_id}, the body {body_id}",
         )
     return body_id
+
+
+def _shape_faults(opened: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Every field of the opened categories that does not fit the category's schema: what a
+    recipient stores has the shape every node agreed to (DESIGN §1)."""
+    faults: list[tuple[str, str]] = []
+    for name, value in sorted(opened.items()):
+        if not is_category(name):
+            continue  # refused by the policy decision as outside the vocabulary
+        try:
+            validate_category_data(name, value)
+        except CategoryDataInvalid as exc:
+            faults += [("malformed_field", f"{f.path}: {f.message}") for f in exc.faults]
+    return faults
+
+
+def _refuse_all(decision: Decision, faults: list[tuple[str, str]]) -> None:
+    if not decision.allowed or faults:
+        raise ReferralRefused.because(
+            [(r.code.value, r.message) for r in decision.reasons] + faults
+        )
 
 
 def _open_each(
@@ -210,8 +228,7 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
         seal_faults=seal_faults,
         now=received.now,
     )
-    if not decision.allowed:
-        raise _refuse_decision(decision)
+    _refuse_all(decision, _shape_faults(content))
     row_id = new_id()
     vault, wrapped = new_vault(received.federation.master_key, row_id)
     row = Referral(
@@ -358,8 +375,7 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
             seal_faults=seal_faults,
             now=received.now,
         )
-        if not decision.allowed:
-            raise _refuse_decision(decision)
+        _refuse_all(decision, _shape_faults(results))
     await _apply(session, row, Action.COMPLETE, body.at)
     row.outcome = body.outcome
     if results:

@@ -95,9 +95,13 @@ async def exchange(
     tmp_path: Path,
     *,
     legal_basis: str = "consent",
+    others: list[dict[str, Any]] | None = None,
     **agreement: Any,
 ) -> Exchange:
-    await join(app, tmp_path / "directory.json", ROOT, BASE_URL, ["unhcr", "iom", "ilo"])
+    """``others``: directory entries of agencies on other nodes (``ForeignAgency.member()``)."""
+    await join(
+        app, tmp_path / "directory.json", ROOT, BASE_URL, ["unhcr", "iom", "ilo"], others=others
+    )
     admins = {a: await person(app, client, a, ["admin"]) for a in ("unhcr", "iom")}
     body = terms(["unhcr", "iom"], legal_basis=legal_basis, **agreement)
     drafted = (await client.post("/v1/agreements", json=body, headers=admins["unhcr"])).json()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +8,10 @@ import pytest
 from fastapi import FastAPI
 
 from contracts import envelope as env
-from contracts.delivery import encode_attempt, make_attempt
-from contracts.keys import KeyKind, PrivateKey, generate_key
-from services.db.base import utcnow
 from services.settings import Settings
 from tests.support.app import make_settings
 from tests.support.federation import join, new_root_key, root_setting
+from tests.support.foreign import ForeignAgency
 from tests.support.identity import BASE_URL
 
 ROOT = new_root_key()
@@ -38,67 +35,16 @@ def settings(database_url: str, directory_path: Path) -> Settings:
     )
 
 
-class Outsider:
+class Outsider(ForeignAgency):
     """An agency on another node, with keys we hold, to forge and send messages at will."""
 
     def __init__(self) -> None:
-        now = utcnow().replace(microsecond=0)
-        self.signing = generate_key(
-            KeyKind.ED25519, nbf=now - timedelta(days=10), exp=now + timedelta(days=30)
-        )
-        self.keys: list[PrivateKey] = [
-            self.signing,
-            generate_key(
-                KeyKind.X25519, nbf=now - timedelta(days=10), exp=now + timedelta(days=30)
-            ),
-            generate_key(
-                KeyKind.MLKEM768_X25519, nbf=now - timedelta(days=10), exp=now + timedelta(days=30)
-            ),
-        ]
+        super().__init__(OUTSIDER)
 
-    def member(self) -> dict[str, Any]:
-        return {
-            "agency": OUTSIDER,
-            "name": "NGO X",
-            "kind": "ngo",
-            "node_url": "http://127.0.0.1:9",
-            "jwks": {"keys": [k.public.to_jwk() for k in self.keys]},
-        }
-
-    def envelope(
-        self,
-        app_directory: Any,
-        *,
-        to: str = "unhcr",
-        type: str = "federation.ping",
-        body: dict | None = None,
-        categories: dict | None = None,
-        sent_at=None,
-        expires_in=timedelta(days=1),
-        signing: PrivateKey | None = None,
-        message_id: str | None = None,
-    ) -> env.Envelope:
-        signing = signing or self.signing
-        sent = (sent_at or utcnow()).replace(microsecond=0)
-        recipient_keys = (
-            app_directory.member(to).keys if to in {m.agency for m in app_directory.members} else []
-        )
-        cats = categories or {}
-        header = env.EnvelopeHeader(
-            id=message_id or env.new_message_id(),
-            type=type,
-            from_=OUTSIDER,
-            to=to,
-            sent_at=sent,
-            expires_at=sent + expires_in,
-            kids=env.HeaderKids(
-                sig=signing.kid, enc=env.encryption_kids(cats, recipient_keys, at=sent)
-            ),
-        )
-        return env.seal_and_sign(header, body or {"seq": 0}, cats, recipient_keys, signing)
-
-    def attempt(self, envelope: env.Envelope, at=None) -> str:
-        return encode_attempt(make_attempt(envelope, self.signing, at=at or utcnow()))
+    def envelope(self, app_directory: Any, **kwargs: Any) -> env.Envelope:  # type: ignore[override]
+        kwargs.setdefault("to", "unhcr")
+        kwargs.setdefault("type", "federation.ping")
+        return super().envelope(app_directory, **kwargs)
 
 
 @pytest.fixture

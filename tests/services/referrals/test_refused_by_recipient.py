@@ -1,0 +1,101 @@
+"""A referral the recipient's node refuses comes back as ``refused_by_recipient`` with every
+reason and the recipient's signed refusal receipt, on two nodes with a database each: IOM
+suspended the agreement, and UNHCR's node had not heard yet (a slow peer)."""
+
+from __future__ import annotations
+
+from contracts import envelope as env
+from services.cases import service as cases
+from tests.support.agreements import terms
+from tests.support.cases import seed_consent, system_principal
+from tests.support.nodes import Node, Nodes
+from tests.support.referrals import CATEGORIES, case_with_everything
+
+
+async def _active_agreement(nodes: Nodes, a: Node, b: Node) -> str:
+    admin_a = await a.headers("unhcr", ["admin"])
+    admin_b = await b.headers("iom", ["admin"])
+    drafted = await a.client.post("/v1/agreements", json=terms(["unhcr", "iom"]), headers=admin_a)
+    agreement_id = drafted.json()["id"]
+    digest = (
+        await a.client.post(f"/v1/agreements/{agreement_id}/propose", headers=admin_a)
+    ).json()["digest"]
+    await nodes.settle()
+    for node, headers in ((b, admin_b), (a, admin_a)):
+        signed = await node.client.post(
+            f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}, headers=headers
+        )
+        assert signed.status_code == 200, signed.text
+    await nodes.settle()
+    for node, headers in ((a, admin_a), (b, admin_b)):
+        view = await node.client.get(f"/v1/agreements/{agreement_id}", headers=headers)
+        assert view.json()["status"] == "active", node.name
+    return agreement_id
+
+
+async def test_a_referral_the_recipient_refuses_is_refused_by_recipient_with_every_reason(
+    nodes: Nodes,
+) -> None:
+    a = await nodes.add("a", ["unhcr"])
+    b = await nodes.add("b", ["iom"])
+    await nodes.publish()
+    agreement_id = await _active_agreement(nodes, a, b)
+    suspended = await b.client.post(
+        f"/v1/agreements/{agreement_id}/suspend",
+        json={"reason": "audit finding"},
+        headers=await b.headers("iom", ["admin"]),
+    )
+    assert suspended.status_code == 200, suspended.text
+
+    async with a.app.state.db.sessions.begin() as session:
+        case = await cases.create(
+            session,
+            system_principal("unhcr", data_roles={"protection_officer"}),
+            master_key=a.app.state.master_key,
+            body=case_with_everything(),
+        )
+    consent_id = await seed_consent(
+        a.app, "unhcr", str(case.id), recipients=["iom"], categories=CATEGORIES
+    )
+    drafted = await a.client.post(
+        "/v1/referrals",
+        json={
+            "case_id": str(case.id),
+            "to_agency": "iom",
+            "purpose": "avrr-counselling",
+            "agreement_id": agreement_id,
+            "consent_id": consent_id,
+            "categories": CATEGORIES,
+        },
+        headers=await a.headers("unhcr", ["caseworker"]),
+    )
+    assert drafted.status_code == 201, drafted.text
+    referral_id = drafted.json()["id"]
+    focal = await a.headers("unhcr", ["focal_point"])
+    approved = await a.client.post(f"/v1/referrals/{referral_id}/approve", headers=focal)
+    assert approved.status_code == 200, approved.text
+
+    await nodes.settle(only=["a"])
+
+    outgoing = (await a.client.get(f"/v1/referrals/{referral_id}", headers=focal)).json()
+    assert outgoing["status"] == "refused_by_recipient"
+    assert [r["code"] for r in outgoing["refusal"]] == ["agreement_suspended"]
+    assert "suspended" in outgoing["refusal"][0]["message"]
+    evidence = (await a.client.get(f"/v1/referrals/{referral_id}/evidence", headers=focal)).json()
+    [document] = evidence["receipts"]
+    signed = env.SignedReceipt.model_validate(document)
+    directory = a.app.state.federation.directory.require()
+    refusal = env.verify_receipt(
+        signed, directory.member_key("iom", signed.signature.kid, at=signed.receipt.at)
+    )
+    assert isinstance(refusal, env.DeliveryReceipt)
+    assert refusal.accepted is False
+    assert refusal.message_id == evidence["envelope"]["header"]["id"]
+    assert "sealed" not in evidence["envelope"], "the sender keeps evidence, not the content"
+
+    incoming = await b.client.get(
+        "/v1/referrals",
+        params={"direction": "incoming"},
+        headers=await b.headers("iom", ["focal_point"]),
+    )
+    assert incoming.json()["items"] == [], "nothing of a refused referral is stored"
