@@ -40,7 +40,7 @@ from services.federation.runtime import SettledHook
 
 from . import erasure, service
 from .models import Referral, ReferralData
-from .vault import new_vault, vault_for
+from .vault import ReferralVault, new_vault, vault_for
 
 PEER = "node"
 COMPLETED_EVENT = "referral.completed"
@@ -257,16 +257,18 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
     service._history(row, ReferralStatus.RECEIVED.value, f"{PEER}:{header.from_}", at=received.now)
     session.add(row)
     await session.flush()
-    for category, value in content.items():
-        session.add(
-            ReferralData(
-                referral_row=row.id,
-                category=category,
-                sealed=vault.seal(data_slot(category), value),
-            )
-        )
-    await session.flush()
+    await _keep_sealed(session, row, vault, content)
     await service._audit(session, None, row, "referral.received", categories=sorted(content))
+
+
+async def _keep_sealed(
+    session: AsyncSession, row: Referral, vault: ReferralVault, content: dict[str, dict[str, Any]]
+) -> None:
+    """Re-seal what arrived under the referral's own data key (DESIGN §4 "At rest")."""
+    for category, value in content.items():
+        sealed = vault.seal(data_slot(category), value)
+        session.add(ReferralData(referral_row=row.id, category=category, sealed=sealed))
+    await session.flush()
 
 
 async def _held(
@@ -379,16 +381,7 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
     await _apply(session, row, Action.COMPLETE, body.at)
     row.outcome = body.outcome
     if results:
-        vault = vault_for(received.federation.master_key, row)
-        for category, value in results.items():
-            session.add(
-                ReferralData(
-                    referral_row=row.id,
-                    category=category,
-                    sealed=vault.seal(data_slot(category), value),
-                )
-            )
-        await session.flush()
+        await _keep_sealed(session, row, vault_for(received.federation.master_key, row), results)
         await service._audit(
             session, None, row, "referral.results_received", categories=sorted(results)
         )
