@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     delivery_worker: bool = Field(True, description="Deliver the outbox from this process.")
     outbox_poll_seconds: float = Field(0.25, gt=0)
     delivery_timeout_seconds: float = Field(10.0, gt=0)
+    delivery_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a worker holds a sender→recipient channel between two messages; "
+        "a worker that dies mid-delivery holds it no longer than this. Keep it above "
+        "ACCORD_DELIVERY_TIMEOUT_SECONDS.",
+    )
     delivery_backoff_base_seconds: float = Field(1.0, gt=0)
     delivery_backoff_cap_seconds: float = Field(300.0, gt=0)
     referral_sweep_seconds: float = Field(

@@ -187,12 +187,14 @@ class DeliveryWorker:
     HTTP call, so no transaction stays open across the network.
     """
 
-    LEASE = timedelta(seconds=60)
     BATCH = 100
 
     def __init__(self, federation: Federation) -> None:
         self.federation = federation
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}"
+        # Renewed with every message settled, so it can be short: a worker killed mid-channel
+        # blocks that channel for one lease at most, not for the whole batch.
+        self.lease = timedelta(seconds=federation.settings.delivery_lease_seconds)
 
     @property
     def db(self) -> Any:
@@ -242,7 +244,7 @@ class DeliveryWorker:
             channels = list((await session.scalars(statement)).all())
             for channel in channels:
                 channel.lease_owner = self.owner
-                channel.leased_until = now + self.LEASE
+                channel.leased_until = now + self.lease
             return [(c.sender, c.recipient) for c in channels]
 
     async def _drain(self, sender: str, recipient: str) -> int:
@@ -382,6 +384,7 @@ class DeliveryWorker:
             if channel is None or message is None or channel.lease_owner != self.owner:
                 return False
             message.attempts += 1
+            channel.leased_until = now + self.lease
             if isinstance(outcome, Delivered):
                 message.status = "delivered"
                 message.delivered_at = now
