@@ -13,7 +13,7 @@ from rich.table import Table
 
 from contracts.agencies import is_agency_slug
 from services.cli_audit import audit_app
-from services.cli_federation import directory_app, keys_app
+from services.cli_federation import directory_app, federation_app, keys_app
 from services.cli_sop import sop_app
 from services.settings import Settings
 
@@ -27,6 +27,7 @@ cli.add_typer(sop_app, name="sop")
 cli.add_typer(keys_app, name="keys")
 cli.add_typer(directory_app, name="directory")
 cli.add_typer(audit_app, name="audit")
+cli.add_typer(federation_app, name="federation")
 
 
 def _parse_agency(value: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""``accord keys ...`` and ``accord directory ...``: agency keys and the signed directory."""
+"""``accord keys ...``, ``accord directory ...`` and ``accord federation ...``: agency keys, the
+signed directory, and federation traffic for operators."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from services.agencies.models import Agency
 from services.agencies.service import default_member_kind
 from services.db.base import utcnow
 from services.db.session import Database
+from services.federation.models import FederationIncident
 from services.keys import store
 from services.master_key import MasterKeyMissing, load_master_key
 from services.settings import Settings
@@ -170,3 +172,46 @@ def verify(
         f"{document}: federation {directory.federation} version {directory.version}, "
         f"{len(directory.members)} member(s), signature valid"
     )
+
+
+federation_app = typer.Typer(
+    help="Federation traffic, for the node's operators.", no_args_is_help=True
+)
+
+
+async def _incidents(settings: Settings, agency: str | None, limit: int) -> list[dict[str, Any]]:
+    db = Database.open(settings)
+    try:
+        async with db.sessions() as session:
+            statement = select(FederationIncident).order_by(FederationIncident.at.desc())
+            if agency is not None:
+                statement = statement.where(FederationIncident.agency == agency)
+            rows = (await session.scalars(statement.limit(limit))).all()
+    finally:
+        await db.close()
+    return [
+        {
+            "at": format_timestamp(row.at),
+            "agency": row.agency,
+            "direction": row.direction,
+            "kind": row.kind,
+            "peer": row.peer,
+            "message_id": row.message_id,
+            "detail": row.detail,
+        }
+        for row in rows
+    ]
+
+
+@federation_app.command("incidents")
+def incidents(
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="Only this agency's incidents.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+) -> None:
+    """Messages refused or undeliverable, newest first, every agency's and the node's own (as
+    JSON lines). Unauthenticated refusals are not stored: see the metric
+    accord_federation_refused_total."""
+    for incident in asyncio.run(_incidents(Settings(), agency, limit)):
+        sys.stdout.write(json.dumps(incident) + "\n")

@@ -62,6 +62,7 @@ class AgreementNotYetKnown(FederationRefusal):
     title = "Agreement not yet known here"
     explanation = "A change arrived before the proposal it refers to; the sender retries."
     retryable = True
+    authenticated = True
 
 
 class _Snapshot(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from auth.dependencies import Requires
 from auth.principal import Principal
@@ -80,20 +80,30 @@ async def receive_message(request: Request) -> JSONResponse:
                 session, federation, envelope, request.headers.get(ATTEMPT_HEADER)
             )
     except errors.FederationRefusal as refusal:
-        # A refusal for an agency not hosted here concerns the whole node, not one agency.
-        hosted = not isinstance(refusal, errors.RecipientNotHosted)
-        await incidents.record(
-            db,
-            agency=claimed.get("agency") if hosted else None,
-            direction="in",
-            kind=refusal.slug,
-            peer=claimed.get("peer"),
-            message_id=claimed.get("message_id"),
-            detail=refusal.detail,
-        )
+        request.app.state.metrics.federation_refused.labels(
+            kind=refusal.slug, authenticated=str(refusal.authenticated).lower()
+        ).inc()
+        if not refusal.authenticated:
+            # Anyone can send this: counted and logged, never a row (it could fill the disk).
+            federation.refusals_log(
+                "federation_refused_unauthenticated", key=refusal.slug, kind=refusal.slug
+            )
+        elif not refusal.retryable:
+            await incidents.record(
+                db,
+                agency=claimed.get("agency"),
+                direction="in",
+                kind=refusal.slug,
+                peer=claimed.get("peer"),
+                message_id=claimed.get("message_id"),
+                detail=refusal.detail,
+            )
         raise
     reasons = incidents.refusal_of(receipt)
     if reasons:
+        request.app.state.metrics.federation_refused.labels(
+            kind=errors.ContentRefused.slug, authenticated="true"
+        ).inc()
         if first:
             await incidents.record_refused(db, header, reasons)
         return JSONResponse(
@@ -251,13 +261,10 @@ async def list_incidents(
 ) -> list[IncidentItem]:
     rows = (
         await session.scalars(
+            # Incidents of no agency (the node's own) are for operators: `accord federation
+            # incidents` and the metrics, not one agency's admins.
             select(FederationIncident)
-            .where(
-                or_(
-                    FederationIncident.agency == principal.agency,
-                    FederationIncident.agency.is_(None),
-                )
-            )
+            .where(FederationIncident.agency == principal.agency)
             .order_by(FederationIncident.at.desc())
             .limit(limit)
         )

@@ -17,6 +17,10 @@ class FederationRefusal(AccordError):
     title = "Message refused"
     #: Whether the sender should try again later (the refusal may pass) or give up.
     retryable = False
+    #: Whether the refusal came after the sender's signature and delivery attempt verified. An
+    #: unauthenticated refusal is counted and logged (rate-limited) but writes no row: anyone
+    #: can send those, and a row each would let them fill the database.
+    authenticated = False
 
     def refusal_reasons(self) -> list[RefusalReason]:
         """Every reason, for a signed refusal receipt (DESIGN §4): the ``violations`` the
@@ -43,6 +47,7 @@ class ContentRefused(FederationRefusal):
         "The recipient verified the message and refused its content; `violations` lists every "
         "reason and `receipt` is the recipient's signed refusal receipt."
     )
+    authenticated = True
 
     @classmethod
     def because(cls, reasons: Sequence[tuple[str, str]], **extra: Any) -> Self:
@@ -126,6 +131,7 @@ class FutureMessage(FederationRefusal):
     title = "Message sent in the future"
     explanation = "`sent_at` is ahead of this node's clock by more than the skew window."
     retryable = True
+    authenticated = True
 
 
 class MessageExpired(FederationRefusal):
@@ -133,6 +139,7 @@ class MessageExpired(FederationRefusal):
     slug = "message-expired"
     title = "Message expired"
     explanation = "`expires_at` has passed; the sender must send a new message."
+    authenticated = True
 
 
 class MessageIdReused(FederationRefusal):
@@ -143,6 +150,7 @@ class MessageIdReused(FederationRefusal):
         "A message with this id and different content was already received. A retry must "
         "repeat the message exactly; new content needs a new id."
     )
+    authenticated = True
 
 
 class UnknownMessageType(ContentRefused):

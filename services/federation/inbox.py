@@ -166,9 +166,16 @@ async def receive(
         if handler is None:
             raise errors.UnknownMessageType(f"This node does not handle {header.type} messages.")
         async with session.begin_nested():
-            await handler(
-                session, Received(envelope=envelope, inbox=row, federation=federation, now=now)
-            )
+            try:
+                await handler(
+                    session, Received(envelope=envelope, inbox=row, federation=federation, now=now)
+                )
+            except ValidationError as exc:
+                # A signed message with a field its handler cannot read is refused like any
+                # other content, never answered with a 500.
+                raise errors.ContentRefused.because(
+                    [("malformed_field", e["message"]) for e in _validation_errors(exc)]
+                ) from exc
     except errors.FederationRefusal as refusal:
         if refusal.retryable or not isinstance(refusal, errors.ContentRefused):
             raise

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import envelope as env
 from contracts.keys import KeyProblem
 
-from .errors import FederationRefusal
+from .errors import ContentRefused
 from .inbox import Received
 
 PING = "federation.ping"
@@ -25,8 +25,7 @@ PROBE: dict[str, dict[str, Any]] = {
 }
 
 
-class ProbeUnreadable(FederationRefusal):
-    status = 422
+class ProbeUnreadable(ContentRefused):
     slug = "probe-unreadable"
     title = "Sealed probe could not be opened"
     explanation = "A probe ping's sealed categories did not open with the recipient's keys."

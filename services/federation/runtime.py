@@ -18,6 +18,7 @@ from services.db.session import Database, read_only
 from services.events import Events
 from services.keys.store import KeyRing
 from services.observability.logging import get_logger
+from services.observability.ratelimit import RateLimitedLog
 from services.settings import Settings
 
 from .directory import DirectoryHolder
@@ -51,6 +52,9 @@ class Federation:
     http: httpx.AsyncClient
     keys: KeyRing
     events: Events = field(default_factory=Events)
+    #: Refusals anyone could provoke are logged through this, never more than once a minute
+    #: per kind, so a flood of forged messages cannot flood the log either.
+    refusals_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log.warning))
     _hosted: tuple[float, frozenset[str]] = (0.0, frozenset())
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -31,6 +31,14 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        self.federation_refused = Counter(
+            "accord_federation_refused",
+            "Messages refused on receipt, by problem type and whether the sender was "
+            "authenticated (signature and delivery attempt verified) when it was refused.",
+            ["kind", "authenticated"],
+            registry=self.registry,
+        )
+
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
         self.latency.labels(method=method, route=route).observe(seconds)

@@ -71,6 +71,7 @@ class ReferralNotYetKnown(_Refusal):
     title = "Referral not yet known here"
     explanation = "An answer arrived before the referral it answers; the sender retries."
     retryable = True
+    authenticated = True
 
 
 def _refuse(code: str, message: str) -> ReferralRefused:

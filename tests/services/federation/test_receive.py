@@ -1,5 +1,6 @@
 """A node stores a genuine message once and refuses everything else, each refusal with its
-own problem type, and every refusal recorded for the admins."""
+own problem type and counted; a refusal of an authenticated sender is recorded for the admins,
+one that anyone could provoke writes no row."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from contracts import envelope as env
+from contracts.agreements import AgreementRef
 from contracts.keys import KeyKind, generate_key
 from services.db.base import utcnow
+from services.federation import incidents
 from services.federation.models import FederationIncident, InboxMessage
 from tests.services.federation.conftest import OUTSIDER, ROOT, post_envelope
 from tests.support.federation import join
@@ -51,11 +54,27 @@ async def test_a_genuine_message_is_stored_once_with_a_signed_receipt(
     assert await _count(app, InboxMessage) == 1
 
 
-async def _expect_refusal(app, response, status: int, kind: str) -> None:
+def _refused_count(app, kind: str, authenticated: bool) -> float:
+    value = app.state.metrics.registry.get_sample_value(
+        "accord_federation_refused_total",
+        {"kind": kind, "authenticated": str(authenticated).lower()},
+    )
+    return value or 0.0
+
+
+async def _expect_refusal(
+    app, response, status: int, kind: str, *, authenticated: bool = False, retried: bool = False
+) -> None:
+    """``authenticated``: refused after the signature and delivery attempt verified, which an
+    incident records unless the refusal may pass when ``retried`` (a clock ahead)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == f"/problems/{kind}"
-    assert kind in await _incident_kinds(app), "refusals are recorded for the admins"
+    assert _refused_count(app, kind, authenticated) == 1, "every refusal is counted"
+    if authenticated and not retried:
+        assert kind in await _incident_kinds(app), "refusals are recorded for the admins"
+    else:
+        assert await _count(app, FederationIncident) == 0, "it writes no row"
     assert await _count(app, InboxMessage) == 0
 
 
@@ -158,7 +177,9 @@ async def test_missing_delivery_attempt_is_refused(app, client, federated, outsi
 async def test_message_from_the_future_is_refused(app, client, federated, outsider) -> None:
     envelope = outsider.envelope(_directory(app), sent_at=utcnow() + timedelta(hours=1))
     response = await post_envelope(client, envelope, outsider.attempt(envelope))
-    await _expect_refusal(app, response, 400, "message-from-the-future")
+    await _expect_refusal(
+        app, response, 400, "message-from-the-future", authenticated=True, retried=True
+    )
 
 
 async def test_expired_message_is_refused(app, client, federated, outsider) -> None:
@@ -166,7 +187,7 @@ async def test_expired_message_is_refused(app, client, federated, outsider) -> N
         _directory(app), sent_at=utcnow() - timedelta(days=2), expires_in=timedelta(days=1)
     )
     response = await post_envelope(client, envelope, outsider.attempt(envelope))
-    await _expect_refusal(app, response, 400, "message-expired")
+    await _expect_refusal(app, response, 400, "message-expired", authenticated=True)
 
 
 async def test_old_id_replayed_with_other_content_is_refused(app, client, federated, outsider):
@@ -237,15 +258,89 @@ async def test_incidents_are_listed_for_admins_without_content(
 ) -> None:
     from tests.support.identity import bearer, client_token, seed_client
 
-    envelope = outsider.envelope(_directory(app), body={"seq": 1})
-    data = envelope.model_dump(mode="json")
-    data["body"]["seq"] = 2
-    await post_envelope(client, envelope, outsider.attempt(envelope), raw=json.dumps(data).encode())
+    envelope = outsider.envelope(
+        _directory(app), sent_at=utcnow() - timedelta(days=2), expires_in=timedelta(days=1)
+    )
+    await post_envelope(client, envelope, outsider.attempt(envelope))
+    await incidents.record(
+        app.state.db,
+        agency=None,
+        direction="in",
+        kind="node-wide",
+        peer=None,
+        message_id=None,
+        detail="an incident of the node, of no agency",
+    )
     admin = await seed_client(app, "unhcr")
     listed = await client.get(
         "/v1/federation/incidents", headers=bearer(await client_token(client, admin))
     )
     [incident] = listed.json()
-    assert incident["kind"] == "bad-signature"
+    assert incident["kind"] == "message-expired"
     assert incident["peer"] == OUTSIDER
     assert incident["message_id"] == envelope.header.id
+
+
+async def test_a_flood_of_forged_messages_writes_no_rows_and_logs_a_few_lines(
+    app, client, federated, capsys
+) -> None:
+    from tests.services.federation.conftest import Outsider
+
+    stranger = Outsider()  # not the outsider's published keys
+    capsys.readouterr()
+    for _ in range(50):
+        envelope = stranger.envelope(_directory(app))
+        response = await post_envelope(client, envelope, stranger.attempt(envelope))
+        assert response.status_code == 403
+    assert await _count(app, FederationIncident) == 0
+    assert await _count(app, InboxMessage) == 0
+    assert _refused_count(app, "unknown-signing-key", False) == 50
+    logged = [line for line in capsys.readouterr().out.splitlines() if "federation_refused" in line]
+    assert len(logged) == 1, logged
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_operators_see_every_incident_from_the_command_line(
+    app, client, federated, outsider, database_url
+) -> None:
+    await incidents.record(
+        app.state.db,
+        agency=None,
+        direction="in",
+        kind="node-wide",
+        peer=None,
+        message_id=None,
+        detail="an incident of the node, of no agency",
+    )
+    from services.cli_federation import _incidents
+
+    listed = await _incidents(app.state.settings, None, 10)
+    assert [(i["agency"], i["kind"]) for i in listed] == [(None, "node-wide")]
+
+
+async def test_a_signed_message_with_a_malformed_field_gets_a_refusal_receipt(
+    app, client, federated, outsider
+) -> None:
+    agreement = AgreementRef(id="01a2d000-0000-7000-8000-0000000000ab", version=1)
+    envelope = outsider.envelope(
+        _directory(app),
+        type="referral.sent",
+        body={
+            "referral": {
+                "id": "01a2d000-0000-7000-8000-0000000000ac",
+                "purpose": "avrr-counselling",
+                "respond_by": "not-a-date",
+            }
+        },
+        agreement=agreement,
+        purpose="avrr-counselling",
+        referral="01a2d000-0000-7000-8000-0000000000ac",
+    )
+    response = await post_envelope(client, envelope, outsider.attempt(envelope))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert any(
+        v["code"] == "malformed_field" and "respond_by" in v["message"]
+        for v in problem["violations"]
+    ), problem
+    env.SignedReceipt.model_validate(problem["receipt"])
