@@ -17,7 +17,7 @@ from sqlalchemy import select
 from auth import throttle
 from auth.models import User
 from auth.passwords import hash_password, needs_rehash, verify_password
-from auth.sessions import SESSION_COOKIE, close_session, open_session
+from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
 from services.db.session import Session
 from services.http.routing import api_router
 
@@ -62,6 +62,18 @@ def _page(
         path="/console/login",
     )
     return response
+
+
+_STYLESHEET = (Path(__file__).parent / "templates" / "login.css").read_bytes()
+
+
+@router.get("/console/login.css")
+async def login_stylesheet() -> Response:
+    return Response(
+        _STYLESHEET,
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 @router.get("/console/login")
@@ -131,8 +143,19 @@ async def login(
 
 
 @router.post("/console/logout")
-async def logout(request: Request, session: Session) -> Response:
-    await close_session(session, request.cookies.get(SESSION_COOKIE))
+async def logout(
+    request: Request, session: Session, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = await current_session(session, cookie, request.app.state.settings)
+    if found is not None and not secrets.compare_digest(found[1].csrf_token, csrf_token):
+        # Another site cannot sign a person out: the form must come from the console.
+        return _page(
+            request,
+            status=403,
+            error="The sign-out form did not come from this console; you are still signed in.",
+        )
+    await close_session(session, cookie)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -19,6 +19,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         # Authenticates the person by their console session, or sends them to sign in.
         ("GET", "/oauth/authorize"),
         ("GET", "/console/login"),
+        # Stylesheets: no personal data, and no inline style is allowed (CSP).
+        ("GET", "/console/login.css"),
+        ("GET", "/console/console.css"),
         ("POST", "/console/login"),
         ("POST", "/console/logout"),
         # Authenticated by the sender's signature and a signed delivery attempt (DESIGN §4).

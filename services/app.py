@@ -25,6 +25,7 @@ from services.cases import endpoints as cases
 from services.consents import endpoints as consents
 from services.consents import service as consents_service
 from services.consents.cascade import WITHDRAWN, Withdrawal
+from services.console import assets as console_assets
 from services.console.endpoints import ROUTERS as CONSOLE_ROUTERS
 from services.db.migrate import head_revisions
 from services.db.session import Database
@@ -36,6 +37,7 @@ from services.health import endpoints as health
 from services.health import problem_catalogue
 from services.http.middleware import RequestContextMiddleware
 from services.http.problems import install_problem_handlers
+from services.http.security_headers import ConsoleSecurityHeaders
 from services.journeys import endpoints as journeys
 from services.journeys import service as journeys_service
 from services.master_key import load_master_key
@@ -153,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_problem_handlers(app)
+    app.add_middleware(ConsoleSecurityHeaders, prefixes=("/console", "/oauth/authorize"))
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
@@ -174,6 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(cases.router)
     app.include_router(consents.router)
+    app.include_router(console_assets.router)
     for console_router in CONSOLE_ROUTERS:
         app.include_router(console_router)
     return app

@@ -69,3 +69,39 @@ async def test_signing_out_ends_the_session(app: FastAPI, client: httpx.AsyncCli
     assert signed_out.status_code == 303
     assert signed_out.headers["location"] == "/console/login"
     assert (await client.get("/console")).status_code == 303
+
+
+async def test_signing_out_needs_the_forms_csrf_token(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await signed_in(client, await _person(app))
+    forged = await submit(client, "/console/logout", "a token another site guessed")
+    assert forged.status_code == 403
+    assert (await client.get("/console")).status_code == 200, "still signed in"
+
+
+async def test_console_pages_carry_headers_that_keep_them_to_themselves(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    login = await client.get("/console/login")
+    await signed_in(client, await _person(app))
+    pages = [login] + [
+        await client.get(path) for path in ("/console", "/console/referrals", "/console/audit")
+    ]
+    for page in pages:
+        headers = page.headers
+        policy = headers["content-security-policy"]
+        assert "default-src 'none'" in policy, "no script from anywhere"
+        assert "script-src" not in policy
+        assert "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+        for inline in ("<style", "<script", " style="):
+            assert inline not in page.text, inline
+    for sheet in ("/console/console.css", "/console/login.css"):
+        css = await client.get(sheet)
+        assert css.status_code == 200
+        assert css.headers["content-type"].startswith("text/css")
+        assert css.headers["cache-control"].startswith("public")
