@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +64,14 @@ class Settings(BaseSettings):
     referral_sweep_seconds: float = Field(
         30.0, ge=0, description="How often deadlines are swept (0 turns the sweep off)."
     )
+    metrics_allowed: str = Field(
+        "127.0.0.1/32,::1/128",
+        description="Addresses (IPs or CIDR networks, comma-separated) that may read /metrics "
+        "without a token.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="A bearer token that opens /metrics from any address."
+    )
     db_pool_size: int = Field(10, gt=0)
     sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
     audit_checkpoint_every: int = Field(
@@ -83,6 +92,16 @@ class Settings(BaseSettings):
         description="How often each process looks for due checkpoints; 0 turns it off "
         "(POST /v1/audit/checkpoints still works).",
     )
+
+    @field_validator("metrics_allowed")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in filter(None, (n.strip() for n in value.split(","))):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not an IP address or CIDR network") from exc
+        return value
 
     @property
     def var_dir(self) -> Path:

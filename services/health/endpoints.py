@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
+
 from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from services.db.migrate import current_revisions
 from services.db.session import database
-from services.errors import ServiceUnavailable
+from services.errors import Forbidden, ServiceUnavailable
 from services.http.routing import api_router
+from services.settings import Settings
 
 router = api_router(tags=["operations"])
 
@@ -59,7 +63,47 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ready", database="ok", migrations="head", directory=directory)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+class MetricsForbidden(Forbidden):
+    slug = "metrics-forbidden"
+    title = "Metrics are not served to this address"
+    explanation = (
+        "/metrics answers the addresses in ACCORD_METRICS_ALLOWED (loopback by default), or a "
+        "request with `Authorization: Bearer` and the token in ACCORD_METRICS_TOKEN."
+    )
+
+
+def metrics_allowed(settings: Settings, address: str | None, authorization: str | None) -> bool:
+    """Whether a scrape may read the metrics: from an allowed network, or with the token."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if token and authorization:
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() == "bearer" and secrets.compare_digest(presented.strip(), token):
+            return True
+    return address_in(address, settings.metrics_allowed)
+
+
+def address_in(address: str | None, networks: str) -> bool:
+    """Whether ``address`` is in one of the comma-separated IPs or CIDR networks."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    for network in filter(None, (n.strip() for n in networks.split(","))):
+        if ip in ipaddress.ip_network(network, strict=False):
+            return True
+    return False
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (loopback, ACCORD_METRICS_ALLOWED, or ACCORD_METRICS_TOKEN)",
+    response_class=Response,
+    responses={403: {"description": "Not an allowed address, and no valid token"}},
+)
 async def metrics(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else None
+    if not metrics_allowed(settings, peer, request.headers.get("authorization")):
+        raise MetricsForbidden("Metrics are served to ACCORD_METRICS_ALLOWED or with a token.")
     registry = request.app.state.metrics
     return Response(registry.render(), media_type=registry.content_type)

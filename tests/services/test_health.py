@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.app import create_app
@@ -59,3 +60,25 @@ async def test_metrics_label_routes_by_template_not_raw_path(
     assert "payload-too-large" not in text
     assert "0193a5b2-secret" not in text
     assert "accord_http_request_duration_seconds_bucket" in text
+
+
+@sqlite_only
+async def test_metrics_answer_only_allowed_addresses_or_a_token(database_url: str) -> None:
+    app = create_app(make_settings(database_url, metrics_token="s3cret-scrape-token"))
+    async with serving(app):
+
+        async def scrape(peer: str, **headers: str) -> int:
+            transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+                return (await http.get("/metrics", headers=headers)).status_code
+
+        assert await scrape("127.0.0.1") == 200
+        assert await scrape("::1") == 200
+        assert await scrape("203.0.113.7") == 403
+        assert await scrape("203.0.113.7", authorization="Bearer wrong") == 403
+        assert await scrape("203.0.113.7", authorization="Bearer s3cret-scrape-token") == 200
+
+
+def test_a_metrics_network_that_does_not_parse_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="not an IP address or CIDR network"):
+        make_settings("sqlite://", metrics_allowed="10.0.0.0/8,intranet")
