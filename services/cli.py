@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -87,6 +88,26 @@ def init(
     Console().print(table)
 
 
+class PublicUrlMissing(Exception):
+    pass
+
+
+def advertised_url(settings: Settings, *, host: str, port: int) -> str:
+    """The URL the node names itself by (OAuth issuer, token audience, ``jwks_uri``, console
+    links): ACCORD_PUBLIC_URL when set; in dev, the address it listens on; in prod, no guess."""
+    if "public_url" in settings.model_fields_set:
+        return settings.issuer
+    if settings.env != "dev":
+        raise PublicUrlMissing(
+            "ACCORD_PUBLIC_URL is not set. In production the node must be told the https URL "
+            "clients reach it at: it is the OAuth issuer and the audience of its tokens."
+        )
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host  # noqa: S104 - compared, not bound
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}"
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -102,8 +123,16 @@ def serve(
     from services.db.migrate import upgrade_to_head
 
     settings = Settings()
+    try:
+        public_url = advertised_url(settings, host=host, port=port)
+    except PublicUrlMissing as exc:
+        typer.echo(f"accord serve: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    # The workers read their settings from the environment: they advertise the same URL.
+    os.environ["ACCORD_PUBLIC_URL"] = public_url
     if migrate:
         upgrade_to_head(settings.database_url)
+    typer.echo(f"accord serve: listening on {host}:{port}, advertising {public_url}", err=True)
     uvicorn.run(
         "services.asgi:create_app_from_environment",
         factory=True,

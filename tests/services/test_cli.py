@@ -74,3 +74,73 @@ def test_init_refuses_a_bad_agency_slug(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not an agency slug" in result.stderr
     assert not (tmp_path / "node.db").exists()
+
+
+def test_serve_in_dev_advertises_the_address_it_listens_on(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+
+    from services.demo.nodes import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ACCORD_ENV": "dev",
+        "ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}",
+        "ACCORD_MASTER_KEY": TEST_MASTER_KEY,
+        "PYTHONPATH": os.getcwd(),
+    }
+    env.pop("ACCORD_PUBLIC_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--migrate"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        metadata = None
+        while metadata is None:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server"
+                )
+                metadata = response.json()
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the node did not start"
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert metadata["issuer"] == f"http://127.0.0.1:{port}"
+    assert metadata["jwks_uri"] == f"http://127.0.0.1:{port}/.well-known/jwks.json"
+
+
+def test_serve_in_prod_without_a_public_url_refuses_to_start(tmp_path: Path) -> None:
+    env = {"ACCORD_ENV": "prod", "PYTHONPATH": os.getcwd()}
+    run = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "--port", "8123"],
+        env={k: v for k, v in {**os.environ, **env}.items() if k != "ACCORD_PUBLIC_URL"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "ACCORD_PUBLIC_URL is not set" in run.stderr
+
+
+def test_the_advertised_url_is_the_listening_address_only_when_none_is_set() -> None:
+    from services.cli import advertised_url
+    from services.settings import Settings
+
+    dev = Settings(env="dev", _env_file=None)
+    assert advertised_url(dev, host="0.0.0.0", port=9000) == "http://127.0.0.1:9000"  # noqa: S104
+    assert advertised_url(dev, host="::", port=9000) == "http://[::1]:9000"
+    assert advertised_url(dev, host="10.1.2.3", port=80) == "http://10.1.2.3:80"
+    told = Settings(env="prod", public_url="https://accord.example.org/", _env_file=None)
+    assert advertised_url(told, host="0.0.0.0", port=9000) == "https://accord.example.org"  # noqa: S104
