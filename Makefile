@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test test-fast test-slow lint format install clean
+.PHONY: demo serve test test-fast test-slow lint format install system-packages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,9 +30,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Chromium and the PostgreSQL server binaries: installed if missing, or a clear stop.
+system-packages:
+	scripts/system-packages.sh
+
 # The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
 # --dist loadfile keeps a file's tests on one worker, so the browser tests' demo starts once.
-test: lint
+test: system-packages lint
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The long reliability loops (20 SIGKILLs mid-delivery); CI runs the 3-round version.

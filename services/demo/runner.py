@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import signal
 import threading
@@ -107,6 +108,13 @@ def _sign_directory(members: list[dict[str, Any]]) -> tuple[Path, str]:
     return path, json.dumps(root.public.to_jwk())
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Whoever waits for the file sees all of it or nothing: written aside, then renamed."""
+    aside = path.with_name(f".{path.name}.partial")
+    aside.write_text(text)
+    os.replace(aside, path)
+
+
 def run_demo(*, exit_after: bool, summary_json: str | None) -> int:
     console = Console()
     started = time.monotonic()
@@ -127,7 +135,7 @@ def run_demo(*, exit_after: bool, summary_json: str | None) -> int:
         summary["seconds"] = round(time.monotonic() - started, 1)
         _report(summary, console)
         if summary_json:
-            Path(summary_json).write_text(json.dumps(summary, indent=2) + "\n")
+            _write_atomically(Path(summary_json), json.dumps(summary, indent=2) + "\n")
         if not summary["ok"]:
             return 1
         if exit_after:

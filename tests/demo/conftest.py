@@ -38,7 +38,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         while not summary_path.exists() and process.poll() is None:
             assert time.monotonic() < deadline, "the demo did not finish its scenarios in time"
             time.sleep(0.25)
-        time.sleep(0.2)  # the summary is written in one call; let it land
         assert summary_path.exists(), (workdir / "demo.out").read_text()[-4000:]
         summary = json.loads(summary_path.read_text())
         yield summary | {"output": workdir / "demo.out"}
