@@ -3,19 +3,41 @@
 A person's password is low-entropy and needs a slow, memory-hard hash (Argon2id, RFC 9106
 defaults from argon2-cffi). A client secret is 256 random bits generated here; no dictionary
 can guess it, so a fast hash is enough and keeps the token endpoint cheap.
+
+Hashing and verifying a password take a tenth of a second of CPU and 64 MiB each, so they run
+on threads of their own: on the event loop, one sign-in would stall every other request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
+_T = TypeVar("_T")
+
+
+@cache
+def _argon2_threads() -> ThreadPoolExecutor:
+    """A pool of its own, not the loop's shared one: it bounds the memory a burst of sign-ins
+    can take (64 MiB per hash in flight) and leaves the shared threads, which the token endpoint
+    and synchronous routes run on, free. Extra sign-ins queue as futures, holding no thread.
+    Made on first use, not at import."""
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="argon2")
+
+
+async def _off_loop(work: Callable[..., _T], *args: str | None) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_argon2_threads(), work, *args)
 
 
 @cache
@@ -26,11 +48,7 @@ def _dummy_hash() -> str:
     return _hasher.hash("accord-dummy-password")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         verified = _hasher.verify(password_hash or _dummy_hash(), password)
         return verified and password_hash is not None
@@ -38,7 +56,16 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+async def hash_password(password: str) -> str:
+    return await _off_loop(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await _off_loop(_verify, password_hash, password)
+
+
 def needs_rehash(password_hash: str) -> bool:
+    # Parses the parameters in the hash; no hashing, so it may stay on the loop.
     return _hasher.check_needs_rehash(password_hash)
 
 

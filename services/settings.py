@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The URL other nodes and browsers reach this node at."
+    )
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (),
+        description="Reverse proxies whose X-Forwarded-For is believed: comma-separated IP "
+        "addresses or CIDR networks. Empty: the peer's own address is the client's.",
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest accepted request body.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -83,6 +88,13 @@ class Settings(BaseSettings):
         description="How often each process looks for due checkpoints; 0 turns it off "
         "(POST /v1/audit/checkpoints still works).",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
 
     @property
     def var_dir(self) -> Path:
