@@ -11,10 +11,13 @@ on threads of their own: on the event loop, one sign-in would stall every other 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -27,13 +30,32 @@ _hasher = PasswordHasher()
 _T = TypeVar("_T")
 
 
+#: Added to the nice value of the threads that hash: a hash is meant to be slow, not to be in
+#: the way. When both want a core, the kernel runs the event loop first.
+ARGON2_NICE = 10
+
+
 @cache
 def _argon2_threads() -> ThreadPoolExecutor:
     """A pool of its own, not the loop's shared one: it bounds the memory a burst of sign-ins
     can take (64 MiB per hash in flight) and leaves the shared threads, which the token endpoint
     and synchronous routes run on, free. Extra sign-ins queue as futures, holding no thread.
-    Made on first use, not at import."""
-    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="argon2")
+    Each hash keeps one core busy (argon2-cffi computes its lanes in turn), so one core is left
+    to the event loop. Made on first use, not at import."""
+    workers = max(1, min(4, (os.cpu_count() or 1) - 1))
+    return ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="argon2", initializer=_yield_the_cpu
+    )
+
+
+def _yield_the_cpu() -> None:
+    # Linux keeps a nice value per thread; elsewhere PRIO_PROCESS with a thread id would name a
+    # process, so nothing is changed there.
+    if sys.platform == "linux":
+        thread = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            nice = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + ARGON2_NICE))
 
 
 async def _off_loop(work: Callable[..., _T], *args: str | None) -> _T:
