@@ -255,6 +255,18 @@ async def test_a_client_with_its_right_secret_is_never_refused(
     assert max(guard.slept) == throttle.MAX_DELAY
 
 
+async def test_a_refusal_after_the_right_secret_is_no_failure(app, client, agencies) -> None:
+    system = await seed_client(app, "unhcr", scopes=["cases:read"])
+    for _ in range(throttle.PAIR_LIMIT + 1):
+        refused = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "scope": "audit:read"},
+            auth=(system.client_id, system.client_secret or ""),
+        )
+        assert refused.json()["error"] == "invalid_scope"
+    assert (await _bad_secret(client, system)).status_code == 401
+
+
 def _assertion(client_id: str, key: ECKey) -> str:
     now = int(time.time())
     claims = {
