@@ -12,13 +12,15 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
 
 from auth import throttle
 from auth.models import User
 from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
-from services.db.session import Session
+from auth.throttle import Throttle
+from auth.users import repository as users
+from services.db.session import Session, database, read_only
+from services.http.client_address import client_address
 from services.http.routing import api_router
 
 router = api_router(tags=["console"], include_in_schema=False)
@@ -34,6 +36,14 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/console"
     return target
+
+
+async def _account(request: Request, email: str) -> User | None:
+    """Looked up in a short read-only transaction of its own, so that no transaction stays
+    open (on SQLite, holding the write lock) while the password is checked."""
+    async with database(request).sessions() as lookup:
+        await read_only(lookup)
+        return await users.by_email(lookup, email)
 
 
 def _secure(request: Request) -> bool:
@@ -97,26 +107,29 @@ async def login(
             request, status=403, error="The form expired. Please sign in again.", next_path=target
         )
     normalized = email.strip().lower()
-    keys = throttle.throttle_keys(
-        account=f"user:{normalized}", address=request.client.host if request.client else None
+    guard: Throttle = request.app.state.throttle
+    attempt = await guard.admit(
+        database(request), account=f"user:{normalized}", address=client_address(request)
     )
-    try:
-        await session.run_sync(lambda s: throttle.check(s, keys))
-    except throttle.Throttled as exc:
+    if attempt.locked_for is not None:
         page = _page(
             request,
             status=429,
             email=normalized,
             next_path=target,
-            error=f"Too many failed attempts. Try again in {exc.retry_after} seconds.",
+            error=f"Too many failed attempts. Try again in {attempt.locked_for} seconds.",
         )
-        page.headers["Retry-After"] = str(exc.retry_after)
+        page.headers["Retry-After"] = str(attempt.locked_for)
         return page
-    user = (await session.scalars(select(User).where(User.email == normalized))).first()
-    if not verify_password(user.password_hash if user else None, password) or (
-        user is None or user.disabled
-    ):
-        await session.run_sync(lambda s: throttle.record_failure(s, keys))
+    found = await _account(request, normalized)
+    verified = await verify_password(found.password_hash if found else None, password)
+    user, rehashed = None, None
+    if found is not None and verified:
+        # Hashed before the request's transaction begins: on SQLite that holds the write lock.
+        rehashed = await hash_password(password) if needs_rehash(found.password_hash) else None
+        user = await session.get(User, found.id)
+    if user is None or user.disabled:
+        # The attempt stays recorded: it is a failure.
         return _page(
             request,
             status=401,
@@ -124,9 +137,9 @@ async def login(
             next_path=target,
             error="The email or password is not right.",
         )
-    await session.run_sync(lambda s: throttle.record_success(s, keys[0]))
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    await throttle.succeeded(session, attempt)
+    if rehashed is not None:
+        user.password_hash = rehashed
     cookie = await open_session(session, user, request.app.state.settings)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import Base, Timestamped, new_id, utcnow
@@ -101,15 +101,22 @@ class UsedAssertion(Base):
     expires_at: Mapped[datetime]
 
 
-class AuthThrottle(Base):
-    """Failed sign-ins and token requests, per account and per source address."""
+class AuthAttempt(Base):
+    """A sign-in or token request whose credential has not been shown to be right.
 
-    __tablename__ = "auth_throttle"
+    Written before the credential is checked and deleted once it proves right, so a row is a
+    failure or an attempt still in flight. Kept no longer than the throttle looks back.
+    """
 
-    key: Mapped[str] = mapped_column(String(400), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __tablename__ = "auth_attempts"
+    __table_args__ = (Index("ix_auth_attempts_account_address_at", "account", "address", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: SHA-256 of the account's name: people type passwords into the e-mail field.
+    account: Mapped[str] = mapped_column(String(64))
+    #: The client's address, or its /64 network for IPv6 (``auth.throttle.address_key``).
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
 
 
 class NodeKey(Timestamped, Base):

@@ -15,6 +15,7 @@ from auth import login
 from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
+from auth.throttle import Throttle
 from auth.users import endpoints as users
 from services.agreements import endpoints as agreements
 from services.agreements import messages as agreement_messages
@@ -154,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.throttle = Throttle()
     install_problem_handlers(app)
     app.add_middleware(ConsoleSecurityHeaders, prefixes=("/console", "/oauth/authorize"))
     app.add_middleware(

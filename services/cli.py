@@ -142,6 +142,9 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        # ACCORD_TRUSTED_PROXIES decides whose X-Forwarded-For counts; uvicorn's own default
+        # would already believe any caller on 127.0.0.1 and rewrite the peer before we see it.
+        proxy_headers=False,
     )
 
 

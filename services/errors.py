@@ -128,7 +128,7 @@ class TooManyRequests(AccordError):
     slug = "too-many-requests"
     title = "Too many failed attempts"
     explanation = (
-        "Repeated failures from this account or address; wait the number of seconds in the "
+        "Repeated failures for this account from this address; wait the number of seconds in the "
         "Retry-After header before trying again."
     )
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The URL other nodes and browsers reach this node at."
+    )
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (),
+        description="Reverse proxies whose X-Forwarded-For is believed: comma-separated IP "
+        "addresses or CIDR networks. Empty: the peer's own address is the client's.",
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest accepted request body.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -64,10 +69,10 @@ class Settings(BaseSettings):
     referral_sweep_seconds: float = Field(
         30.0, ge=0, description="How often deadlines are swept (0 turns the sweep off)."
     )
-    metrics_allowed: str = Field(
-        "127.0.0.1/32,::1/128",
-        description="Addresses (IPs or CIDR networks, comma-separated) that may read /metrics "
-        "without a token.",
+    metrics_allowed: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")),
+        description="Addresses that may read /metrics without a token: comma-separated IP "
+        "addresses or CIDR networks (behind ACCORD_TRUSTED_PROXIES, the client's address).",
     )
     metrics_token: SecretStr | None = Field(
         None, description="A bearer token that opens /metrics from any address."
@@ -93,14 +98,11 @@ class Settings(BaseSettings):
         "(POST /v1/audit/checkpoints still works).",
     )
 
-    @field_validator("metrics_allowed")
+    @field_validator("trusted_proxies", "metrics_allowed", mode="before")
     @classmethod
-    def _networks(cls, value: str) -> str:
-        for network in filter(None, (n.strip() for n in value.split(","))):
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{network!r} is not an IP address or CIDR network") from exc
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
 
     @property

@@ -17,8 +17,10 @@ from auth import throttle
 from auth.keys import TokenKeys
 from auth.scopes import ALL_SCOPES
 from auth.sessions import SESSION_COOKIE, current_session
+from auth.throttle import Throttle
 from services.db.session import Database, database
 from services.errors import AccordError, TooManyRequests
+from services.http.client_address import client_address
 from services.http.problems import problem_response, request_id_of
 from services.http.routing import api_router
 
@@ -55,12 +57,12 @@ async def _snapshot(request: Request) -> HttpSnapshot:
         args=dict(request.query_params),
         form=form,
         form_lists=lists,
-        address=request.client.host if request.client else None,
+        address=client_address(request),
     )
 
 
 def _client_id_claimed(snapshot: HttpSnapshot) -> str | None:
-    """Who the caller says it is, before authentication: the key failures are counted under."""
+    """Who the caller says it is, before authentication: the account its failures count against."""
     if snapshot.form.get("client_id"):
         return snapshot.form["client_id"]
     header = snapshot.headers.get("authorization", "")
@@ -103,51 +105,66 @@ def _context(request: Request, session: Any, keys: TokenKeys) -> OAuthContext:
 def _run_endpoint(
     request: Request, db: Database, keys: TokenKeys, snapshot: HttpSnapshot, name: str
 ) -> tuple[int, Any, Any]:
-    """One synchronous transaction: throttle check, authlib, failure bookkeeping, commit.
+    """One synchronous transaction: authlib, then commit.
 
-    Committed whatever authlib answered: a refused refresh token must still revoke its family,
-    and a failed attempt must still count.
+    Committed whatever authlib answered: a refused refresh token must still revoke its family.
     """
-    claimed = _client_id_claimed(snapshot)
-    keys_for = throttle.throttle_keys(
-        account=f"client:{claimed}" if claimed else None, address=snapshot.address
-    )
     with db.sync_sessions() as session:
-        throttle.check(session, keys_for)
         server = AccordAuthorizationServer(_context(request, session, keys))
         if name == "token":
             status, body, headers = server.create_token_response(snapshot)
         else:
             status, body, headers = server.create_endpoint_response(name, snapshot)
-        if (
-            status in (400, 401)
-            and isinstance(body, dict)
-            and body.get("error")
-            in {
-                "invalid_client",
-                "invalid_grant",
-                "unauthorized_client",
-            }
-        ):
-            throttle.record_failure(session, keys_for)
-        elif status == 200 and claimed:
-            throttle.record_success(session, f"account:client:{claimed}")
         session.commit()
     return status, body, headers
+
+
+def _failed(status: int, body: Any) -> bool:
+    """A credential that was wrong: the client's secret or assertion, a code or refresh token."""
+    return (
+        status in (400, 401)
+        and isinstance(body, dict)
+        and body.get("error") in {"invalid_client", "invalid_grant", "unauthorized_client"}
+    )
+
+
+async def _settle(db: Database, attempt: throttle.Attempt, status: int, body: Any) -> None:
+    """A wrong credential stays recorded (and is refused as such while its pair is locked); a
+    right one forgives its pair; anything else does not count."""
+    if _failed(status, body):
+        if attempt.locked_for is not None:
+            raise TooManyRequests(
+                f"Too many failed attempts; try again in {attempt.locked_for} seconds.",
+                headers={"Retry-After": str(attempt.locked_for)},
+            )
+        return
+    async with db.sessions.begin() as session:
+        if status == 200:
+            await throttle.succeeded(session, attempt)
+        else:
+            await throttle.forget(session, attempt)
 
 
 async def _endpoint(request: Request, name: str) -> Response:
     snapshot = await _snapshot(request)
     keys = await request.app.state.token_keys.current()
-    try:
-        status, body, headers = await run_in_threadpool(
-            _run_endpoint, request, database(request), keys, snapshot, name
-        )
-    except throttle.Throttled as exc:
-        raise TooManyRequests(
-            f"Too many failed attempts; try again in {exc.retry_after} seconds.",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
+    db = database(request)
+    guard: Throttle = request.app.state.throttle
+    claimed = _client_id_claimed(snapshot)
+    # Without a client id nothing is being guessed, and there is no account to count against.
+    attempt = (
+        await guard.admit(db, account=f"client:{claimed}", address=snapshot.address)
+        if claimed
+        else None
+    )
+    # Checked even when the pair is locked: every credential here carries at least 128 random
+    # bits, so a lock protects nothing, while refusing a right one would cut off an agency's
+    # system for the failures of a misconfigured neighbour behind the same address.
+    status, body, headers = await run_in_threadpool(
+        _run_endpoint, request, db, keys, snapshot, name
+    )
+    if attempt is not None:
+        await _settle(db, attempt, status, body)
     return _oauth_response(request, status, body, headers)
 
 

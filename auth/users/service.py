@@ -32,7 +32,7 @@ async def create(
         display_name=data.display_name,
         roles=[r.value for r in data.roles],
         data_roles=list(data.data_roles),
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         disabled=False,
     )
     return await repository.add(session, user), generated
@@ -65,7 +65,7 @@ async def update(
     generated = None
     if patch.reset_password:
         generated = new_password()
-        user.password_hash = hash_password(generated)
+        user.password_hash = await hash_password(generated)
         await close_all(session, user.id)
     await session.flush()
     return user, generated

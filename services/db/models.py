@@ -2,8 +2,8 @@
 
 from auth.models import (
     ApiClient,
+    AuthAttempt,
     AuthorizationCode,
-    AuthThrottle,
     ConsoleSession,
     NodeKey,
     RefreshToken,
@@ -39,7 +39,7 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
-    "AuthThrottle",
+    "AuthAttempt",
     "AuthorizationCode",
     "BreakGlassGrant",
     "Case",

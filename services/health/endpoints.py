@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 
 from fastapi import Request, Response
@@ -12,6 +11,7 @@ from sqlalchemy import text
 from services.db.migrate import current_revisions
 from services.db.session import database
 from services.errors import Forbidden, ServiceUnavailable
+from services.http.client_address import client_address, parse_address
 from services.http.routing import api_router
 from services.settings import Settings
 
@@ -79,19 +79,10 @@ def metrics_allowed(settings: Settings, address: str | None, authorization: str 
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() == "bearer" and secrets.compare_digest(presented.strip(), token):
             return True
-    return address_in(address, settings.metrics_allowed)
-
-
-def address_in(address: str | None, networks: str) -> bool:
-    """Whether ``address`` is in one of the comma-separated IPs or CIDR networks."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    for network in filter(None, (n.strip() for n in networks.split(","))):
-        if ip in ipaddress.ip_network(network, strict=False):
-            return True
-    return False
+    ip = parse_address(address)
+    return ip is not None and any(
+        ip.version == network.version and ip in network for network in settings.metrics_allowed
+    )
 
 
 @router.get(
@@ -102,8 +93,10 @@ def address_in(address: str | None, networks: str) -> bool:
 )
 async def metrics(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    peer = request.client.host if request.client else None
-    if not metrics_allowed(settings, peer, request.headers.get("authorization")):
+    # The client's address, not the peer's: behind a proxy on this host every request would
+    # otherwise come from loopback.
+    address = client_address(request)
+    if not metrics_allowed(settings, address, request.headers.get("authorization")):
         raise MetricsForbidden("Metrics are served to ACCORD_METRICS_ALLOWED or with a token.")
     registry = request.app.state.metrics
     return Response(registry.render(), media_type=registry.content_type)

@@ -80,5 +80,5 @@ async def test_metrics_answer_only_allowed_addresses_or_a_token(database_url: st
 
 
 def test_a_metrics_network_that_does_not_parse_is_refused_at_start() -> None:
-    with pytest.raises(ValueError, match="not an IP address or CIDR network"):
+    with pytest.raises(ValueError, match="not a valid IPv4 or IPv6 network"):
         make_settings("sqlite://", metrics_allowed="10.0.0.0/8,intranet")
