@@ -36,8 +36,10 @@ system-packages:
 
 # The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
 # --dist loadfile keeps a file's tests on one worker, so the browser tests' demo starts once.
+# Then the few tests that measure latency, alone, so that no other test shares the cores.
 test: system-packages lint
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow and not latency"
+	$(BIN)/pytest -q -m latency
 
 # The long reliability loops (20 SIGKILLs mid-delivery); CI runs the 3-round version.
 test-slow: $(STAMP)

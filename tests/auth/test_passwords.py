@@ -17,6 +17,7 @@ from auth import passwords
 from tests.support.identity import BASE_URL, seed_user, sign_in
 
 
+@pytest.mark.latency
 async def test_parallel_bad_sign_ins_leave_healthz_answering_within_50_ms(
     app: FastAPI, client: httpx.AsyncClient, agencies
 ) -> None:
