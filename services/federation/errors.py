@@ -22,6 +22,11 @@ class FederationRefusal(AccordError):
     #: can send those, and a row each would let them fill the database.
     authenticated = False
 
+    def problem(self) -> dict[str, Any]:
+        # The sender decides from this whether to try again: a slug it does not know (a
+        # handler's own refusal) still says so.
+        return {**super().problem(), "retryable": self.retryable}
+
     def refusal_reasons(self) -> list[RefusalReason]:
         """Every reason, for a signed refusal receipt (DESIGN §4): the ``violations`` the
         refusal lists, or else the refusal itself."""

@@ -352,7 +352,7 @@ class DeliveryWorker:
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
             raise _Transient(f"HTTP {response.status_code} {problem.get('type', '')}")
         kind = str(problem.get("type", "")).rsplit("/", 1)[-1] or f"http-{response.status_code}"
-        if kind in _RETRYABLE_KINDS:
+        if problem.get("retryable") is True or kind in _RETRYABLE_KINDS:
             raise _Transient(f"{kind}: {problem.get('detail', '')}")
         raise _Refused(kind, str(problem.get("detail", f"HTTP {response.status_code}")))
 

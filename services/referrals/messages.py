@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import envelope as env
-from contracts.agreements import AgreementState
+from contracts.agreements import AgreementState, AgreementStatus, effective_status
 from contracts.categories import CategoryDataInvalid, is_category, validate_category_data
 from contracts.consent import ConsentScope
 from contracts.faults import ContractError
@@ -70,6 +70,18 @@ class ReferralNotYetKnown(_Refusal):
     slug = "referral-not-yet-known"
     title = "Referral not yet known here"
     explanation = "An answer arrived before the referral it answers; the sender retries."
+    retryable = True
+    authenticated = True
+
+
+class AgreementNotYetHere(_Refusal):
+    status = 409
+    slug = "agreement-not-yet-here"
+    title = "Agreement not yet in force here"
+    explanation = (
+        "The referral names an agreement whose proposal or last signatures have not reached "
+        "the recipient yet; the sender retries until they have."
+    )
     retryable = True
     authenticated = True
 
@@ -200,11 +212,15 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
         session, header.agreement.id, header.agreement.version
     )
     if agreement_row is None:
-        raise _refuse(
-            "agreement_not_held",
-            f"agreement {header.agreement} is not held by {header.to}",
-        )
+        # Messages from different nodes are not ordered: the proposal may still be on its way.
+        raise AgreementNotYetHere(f"Agreement {header.agreement} is not held by {header.to} yet.")
     agreement = agreement_rows.to_state(agreement_row)
+    if effective_status(agreement, received.now) == AgreementStatus.PROPOSED:
+        # The sender holds it in force, so the last signatures are on their way here.
+        raise AgreementNotYetHere(
+            f"Agreement {agreement.ref} is not signed by every party at {header.to} yet "
+            f"(waiting for {', '.join(agreement.unsigned_parties())})."
+        )
     existing = (
         await session.scalars(
             select(Referral.id).where(

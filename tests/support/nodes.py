@@ -12,8 +12,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from services.app import create_app
+from services.db.base import utcnow
+from services.federation.models import OutboxChannel
 from services.federation.outbox import DeliveryWorker
 from tests.support.app import serving
 from tests.support.federation import (
@@ -40,7 +43,7 @@ class _Router(httpx.AsyncBaseTransport):
         return await self.apps[host].handle_async_request(request)
 
 
-@dataclass
+@dataclass(eq=False)
 class Node:
     name: str
     url: str
@@ -59,6 +62,11 @@ class Node:
     async def deliver(self) -> int:
         """One pass of this node's outbox; returns how many messages settled."""
         return await DeliveryWorker(self.app.state.federation).deliver_round()
+
+    async def retry_now(self) -> None:
+        """End every channel's backoff, as if its retry were due (the test drives the clock)."""
+        async with self.app.state.db.sessions.begin() as session:
+            await session.execute(update(OutboxChannel).values(next_attempt_at=utcnow()))
 
 
 class Nodes:

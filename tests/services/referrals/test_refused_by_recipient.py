@@ -1,6 +1,7 @@
 """A referral the recipient's node refuses comes back as ``refused_by_recipient`` with every
-reason and the recipient's signed refusal receipt, on two nodes with a database each: IOM
-suspended the agreement, and UNHCR's node had not heard yet (a slow peer)."""
+reason and the recipient's signed refusal receipt, on nodes with a database each: IOM
+suspended the agreement, and UNHCR's node had not heard yet (a slow peer). A referral that
+arrives before the agreement's last signature has reached the recipient waits instead."""
 
 from __future__ import annotations
 
@@ -33,6 +34,81 @@ async def _active_agreement(nodes: Nodes, a: Node, b: Node) -> str:
     return agreement_id
 
 
+async def _case_and_consent(node: Node) -> tuple[str, str]:
+    async with node.app.state.db.sessions.begin() as session:
+        case = await cases.create(
+            session,
+            system_principal("unhcr", data_roles={"protection_officer"}),
+            master_key=node.app.state.master_key,
+            body=case_with_everything(),
+        )
+    consent_id = await seed_consent(
+        node.app, "unhcr", str(case.id), recipients=["iom"], categories=CATEGORIES
+    )
+    return str(case.id), consent_id
+
+
+async def test_a_referral_ahead_of_the_agreements_last_signature_waits_for_it(
+    nodes: Nodes,
+) -> None:
+    a = await nodes.add("a", ["unhcr"])
+    b = await nodes.add("b", ["iom"])
+    c = await nodes.add("c", ["gov-de"])
+    await nodes.publish()
+    admins = {
+        a: await a.headers("unhcr", ["admin"]),
+        b: await b.headers("iom", ["admin"]),
+        c: await c.headers("gov-de", ["admin"]),
+    }
+    body = terms(["unhcr", "iom", "gov-de"])
+    agreement_id = (await a.client.post("/v1/agreements", json=body, headers=admins[a])).json()[
+        "id"
+    ]
+    digest = (
+        await a.client.post(f"/v1/agreements/{agreement_id}/propose", headers=admins[a])
+    ).json()["digest"]
+    await nodes.settle()
+    for node in (a, b):
+        await node.client.post(
+            f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}, headers=admins[node]
+        )
+    await nodes.settle()
+    # GOV-DE signs last; its signature reaches UNHCR's node but not yet IOM's.
+    nodes.router.down.add("b.nodes.test")
+    await c.client.post(
+        f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}, headers=admins[c]
+    )
+    await c.deliver()
+    case_id, consent_id = await _case_and_consent(a)
+    drafted = await a.client.post(
+        "/v1/referrals",
+        json={
+            "case_id": case_id,
+            "to_agency": "iom",
+            "purpose": "avrr-counselling",
+            "agreement_id": agreement_id,
+            "consent_id": consent_id,
+            "categories": CATEGORIES,
+        },
+        headers=await a.headers("unhcr", ["caseworker"]),
+    )
+    referral_id = drafted.json()["id"]
+    focal = await a.headers("unhcr", ["focal_point"])
+    await a.client.post(f"/v1/referrals/{referral_id}/approve", headers=focal)
+    nodes.router.down.clear()
+
+    await a.deliver()
+    waiting = (await a.client.get(f"/v1/referrals/{referral_id}", headers=focal)).json()
+    assert waiting["status"] == "approved", "not refused: IOM's node is only behind"
+
+    await c.retry_now()
+    await c.deliver()  # the last signature reaches IOM's node
+    await a.retry_now()
+    await nodes.settle()
+    sent = (await a.client.get(f"/v1/referrals/{referral_id}", headers=focal)).json()
+    assert sent["status"] == "sent"
+
+
 async def test_a_referral_the_recipient_refuses_is_refused_by_recipient_with_every_reason(
     nodes: Nodes,
 ) -> None:
@@ -47,20 +123,11 @@ async def test_a_referral_the_recipient_refuses_is_refused_by_recipient_with_eve
     )
     assert suspended.status_code == 200, suspended.text
 
-    async with a.app.state.db.sessions.begin() as session:
-        case = await cases.create(
-            session,
-            system_principal("unhcr", data_roles={"protection_officer"}),
-            master_key=a.app.state.master_key,
-            body=case_with_everything(),
-        )
-    consent_id = await seed_consent(
-        a.app, "unhcr", str(case.id), recipients=["iom"], categories=CATEGORIES
-    )
+    case_id, consent_id = await _case_and_consent(a)
     drafted = await a.client.post(
         "/v1/referrals",
         json={
-            "case_id": str(case.id),
+            "case_id": case_id,
             "to_agency": "iom",
             "purpose": "avrr-counselling",
             "agreement_id": agreement_id,
