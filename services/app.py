@@ -38,6 +38,7 @@ from services.http.middleware import RequestContextMiddleware
 from services.http.problems import install_problem_handlers
 from services.journeys import endpoints as journeys
 from services.journeys import service as journeys_service
+from services.journeys.verification import Verifier
 from services.master_key import load_master_key
 from services.observability.logging import configure_logging, get_logger
 from services.observability.metrics import HttpMetrics
@@ -127,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         sweeper = Sweeper(federation, settings.referral_sweep_seconds, [journeys_overdue])
         app.state.federation = federation
+        app.state.sop_verifier = Verifier()
         try:
             await app.state.token_keys.refresh(force=True)
         except (SQLAlchemyError, OSError):
