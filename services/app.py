@@ -129,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         sweeper = Sweeper(federation, settings.referral_sweep_seconds, [journeys_overdue])
         app.state.federation = federation
         app.state.sop_verifier = Verifier()
+        app.state.sop_verifier.start()
         try:
             await app.state.token_keys.refresh(force=True)
         except (SQLAlchemyError, OSError):

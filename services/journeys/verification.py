@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import sys
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
 
@@ -92,6 +93,12 @@ class Verifier:
         self.seconds = seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._context = _start_method()
+
+    def start(self) -> None:
+        """Start the forkserver now: it imports the SOP code while the node starts, not while
+        the first upload waits for it."""
+        if isinstance(self._context, ForkServerContext):
+            forkserver.ensure_running()
 
     async def verify(self, text: str, file: str = "sop") -> Verified:
         """The verified definition's identity; :class:`~sop.errors.DefinitionInvalid` with
