@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -128,8 +129,8 @@ def create_app(settings: Settings) -> FastAPI:
 
         sweeper = Sweeper(federation, settings.referral_sweep_seconds, [journeys_overdue])
         app.state.federation = federation
-        app.state.sop_verifier = Verifier()
-        app.state.sop_verifier.start()
+        verifier = Verifier()
+        app.state.sop_verifier = verifier
         try:
             await app.state.token_keys.refresh(force=True)
         except (SQLAlchemyError, OSError):
@@ -145,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
             await sweeper.stop()
             await checkpointer.stop()
             await federation.stop()
+            await asyncio.to_thread(verifier.close)
             await app.state.db.close()
 
     app = FastAPI(
