@@ -112,7 +112,7 @@ class Guard:
 
 
 _COMPREHENSION = re.compile(
-    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
+    r"\.\s*(?:all|exists|exists_one|existsOne|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
 )
 _PARAMS = re.compile(r"(?<![.\w])params\b(?P<rest>\s*\.\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*))?")
 

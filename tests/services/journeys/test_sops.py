@@ -93,9 +93,14 @@ async def test_a_refused_definition_names_each_limit_it_breaks_within_100_ms(sop
 
 @sqlite_only
 async def test_an_alias_bomb_and_an_oversized_document_are_refused_naming_the_limit(sop, client):
-    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-        f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]\n"
-        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    bomb = (
+        "a: &a ["
+        + ",".join(['"lollollollol"'] * 9)
+        + "]\n"
+        + "".join(
+            f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]\n"
+            for previous, name in zip("abcde", "bcdef", strict=True)
+        )
     )
     oversized = custom() + ("# " + "x" * 98 + "\n") * 3000
     for source, limit in ((bomb, "yaml-anchors"), (oversized, "document-size")):
@@ -114,6 +119,8 @@ async def test_verification_past_2_s_is_stopped_with_a_problem_not_a_500(sop, cl
     assert "longer than 2 s" in response.json()["detail"]
     assert 2 <= elapsed < 4
     assert "custom-return@1.0.0" not in await refs(client, sop["admins"]["unhcr"])
+    # The killed worker is replaced: the next upload is verified as usual.
+    assert (await upload(client, sop["admins"]["unhcr"], custom())).status_code == 201
 
 
 @sqlite_only
