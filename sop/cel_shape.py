@@ -4,9 +4,9 @@ The ``cel`` package exposes no syntax tree (a ``Program`` tells its variables an
 nothing about its shape), so this module parses CEL itself, just far enough to measure it. It
 follows the grammar of the CEL specification (``CEL.g4``: precedence, string and bytes literals
 with their raw and triple-quoted forms and escapes, ``//`` comments, numbers, macros) and
-accepts a little more than ``cel`` does (trailing commas, optional ``?.`` selections), never
-less: an expression it cannot parse is one :mod:`sop.guards` refuses, so a mismatch fails
-closed.
+accepts a little more than ``cel`` does (trailing commas, optional ``?.`` selections) and, as
+far as ``tests/sop/test_cel_shape.py`` finds comparing the two, never less. Should it fail on
+CEL that ``cel`` accepts, :mod:`sop.guards` refuses the guard: a mismatch fails closed.
 
 What it measures, in the terms :mod:`sop.limits` bounds:
 
@@ -55,8 +55,8 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """What :func:`measure` found; ``truncated`` when nesting passed :data:`MAX_NESTING`
-    (``depth`` is then a lower bound)."""
+    """What :func:`measure` found. ``truncated`` when nesting passed :data:`MAX_NESTING` and
+    measuring stopped there: ``depth`` is then a lower bound, and the other counts partial."""
 
     depth: int
     comprehensions: int

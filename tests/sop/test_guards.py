@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from sop.cel_shape import CelSyntaxError
 from sop.errors import InvalidFacts
 from sop.guards import (
     Bindings,
@@ -158,3 +159,17 @@ def test_a_guard_past_the_limits_is_never_compiled(monkeypatch: pytest.MonkeyPat
     table = GuardTable()
     with pytest.raises(GuardInvalid):
         table.get("x" * 1_001)
+
+
+def test_cel_the_measurer_cannot_read_is_refused_not_trusted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unreadable(source: str) -> None:
+        raise CelSyntaxError("column 1: unexpected")
+
+    monkeypatch.setattr("sop.guards.guard_breaches", unreadable)
+    with pytest.raises(GuardTooComplex) as refused:
+        compile_guard("a && b")
+    assert [b.limit for b in refused.value.breaches] == ["guard-unmeasurable"]
+    with pytest.raises(GuardSyntaxError):
+        compile_guard("a &&")
