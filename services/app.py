@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -41,6 +42,7 @@ from services.http.problems import install_problem_handlers
 from services.http.security_headers import ConsoleSecurityHeaders
 from services.journeys import endpoints as journeys
 from services.journeys import service as journeys_service
+from services.journeys.verification import Verifier
 from services.master_key import load_master_key
 from services.observability.logging import configure_logging, get_logger
 from services.observability.metrics import HttpMetrics
@@ -130,6 +132,8 @@ def create_app(settings: Settings) -> FastAPI:
 
         sweeper = Sweeper(federation, settings.referral_sweep_seconds, [journeys_overdue])
         app.state.federation = federation
+        verifier = Verifier()
+        app.state.sop_verifier = verifier
         try:
             await app.state.token_keys.refresh(force=True)
         except (SQLAlchemyError, OSError):
@@ -145,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
             await sweeper.stop()
             await checkpointer.stop()
             await federation.stop()
+            await asyncio.to_thread(verifier.close)
             await app.state.db.close()
 
     app = FastAPI(

@@ -8,6 +8,8 @@ is given.
 - :mod:`sop.loader`: YAML with line numbers; ``check_file``/``check_text``/``load_definition``.
 - :mod:`sop.verify`: static verification, including the mandatory protections.
 - :mod:`sop.guards`: CEL guards, compiled once per definition, three-valued on unknown facts.
+- :mod:`sop.limits`: how large a definition and its guards may be, checked before they run;
+  :mod:`sop.cel_shape` measures a guard from its source.
 - :mod:`sop.engine`: ``start``/``advance``/``overdue`` over immutable journey states.
 - :mod:`sop.graph`: Mermaid and Graphviz drawings of the stage graph.
 - ``sop/definitions/``: the shipped SOPs (``avrr-joint.yaml``).

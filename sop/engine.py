@@ -32,7 +32,7 @@ from sop.errors import (
 from sop.guards import (
     ALWAYS,
     Bindings,
-    GuardSyntaxError,
+    GuardInvalid,
     GuardTable,
     Truth,
     Verdict,
@@ -119,7 +119,7 @@ def _verdict(table: GuardTable, bindings: Bindings, text: str | None) -> Verdict
         return ALWAYS
     try:
         guard = table.get(text)
-    except GuardSyntaxError as error:
+    except GuardInvalid as error:
         raise GuardError(text, str(error)) from error
     return bindings.evaluate(guard)
 

@@ -39,7 +39,9 @@ from typing import Any
 
 import cel
 
+from sop.cel_shape import CelSyntaxError
 from sop.errors import InvalidFacts
+from sop.limits import UNMEASURABLE, Breach, guard_breaches
 from sop.schema import Definition, FactSpec, FactType, ParamSpec
 
 
@@ -74,8 +76,20 @@ ALWAYS = _TRUE
 """The verdict of an absent guard."""
 
 
-class GuardSyntaxError(ValueError):
+class GuardInvalid(ValueError):
+    """The guard cannot be used: it is not CEL, or it is larger than :mod:`sop.limits` allows."""
+
+
+class GuardSyntaxError(GuardInvalid):
     """The guard is not valid CEL."""
+
+
+class GuardTooComplex(GuardInvalid):
+    """The guard breaks the static limits of :mod:`sop.limits`; it was never compiled."""
+
+    def __init__(self, breaches: tuple[Breach, ...]) -> None:
+        self.breaches = breaches
+        super().__init__("; ".join(f"{b.limit}: {b.message}" for b in breaches))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,7 @@ class Guard:
 
 
 _COMPREHENSION = re.compile(
-    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
+    r"\.\s*(?:all|exists|exists_one|existsOne|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
 )
 _PARAMS = re.compile(r"(?<![.\w])params\b(?P<rest>\s*\.\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*))?")
 
@@ -129,11 +143,21 @@ def _mask_strings(source: str) -> str:
 
 
 def compile_guard(source: str) -> Guard:
-    """Compile and analyse one guard; :class:`GuardSyntaxError` if it is not CEL."""
+    """Compile and analyse one guard: :class:`GuardTooComplex` if it breaks a static limit,
+    checked first so that such a guard is never compiled nor evaluated;
+    :class:`GuardSyntaxError` if it is not CEL."""
+    try:
+        breaches: tuple[Breach, ...] | None = guard_breaches(source)
+    except CelSyntaxError:
+        breaches = None
+    if breaches:
+        raise GuardTooComplex(breaches)
     try:
         program = cel.compile(source)
     except ValueError as error:
         raise GuardSyntaxError(_first_line(str(error))) from error
+    if breaches is None:
+        raise GuardTooComplex((UNMEASURABLE,))
     code = _mask_strings(source)
     bound = set(_COMPREHENSION.findall(code))
     params: set[str] = set()
@@ -168,20 +192,20 @@ class GuardTable:
     """The compiled guards of one definition, each compiled on first use and then reused."""
 
     def __init__(self) -> None:
-        self._compiled: dict[str, Guard | GuardSyntaxError] = {}
+        self._compiled: dict[str, Guard | GuardInvalid] = {}
         self.compilations = 0
 
     def get(self, source: str) -> Guard:
-        """The compiled guard for ``source``; :class:`GuardSyntaxError` if it does not compile."""
+        """The compiled guard for ``source``; :class:`GuardInvalid` if it cannot be used."""
         found = self._compiled.get(source)
         if found is None:
             self.compilations += 1
             try:
                 found = compile_guard(source)
-            except GuardSyntaxError as error:
+            except GuardInvalid as error:
                 found = error
             self._compiled[source] = found
-        if isinstance(found, GuardSyntaxError):
+        if isinstance(found, GuardInvalid):
             raise found
         return found
 

@@ -5,6 +5,11 @@ Every problem, from a YAML syntax error to a bypassed protection, is reported as
 once into a :class:`~sop.problems.SourceMap` (path -> line) before constructing plain data,
 then map pydantic error locations and verifier findings back through it.
 
+Before YAML builds anything, a definition is bounded (:mod:`sop.limits`): at most 256 KiB,
+collections nested at most 64 deep, and no anchors or aliases. An alias repeats a node without
+repeating its text, so a 330-byte "billion laughs" stands for millions of nodes; an SOP has no
+need for them, and refusing the first one met stops the parse there.
+
 The loader also closes two YAML traps an SOP author would otherwise fall into:
 
 * duplicate keys, which PyYAML silently lets the last one win: a second ``issued:`` under
@@ -27,6 +32,7 @@ import yaml
 from pydantic import ValidationError
 
 from sop.errors import DefinitionInvalid
+from sop.limits import DOCUMENT_DEPTH, Breach, document_breach
 from sop.problems import NodePath, Problem, SourceMap
 from sop.schema import Definition
 from sop.verify import verify
@@ -38,8 +44,49 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class _Refused(Exception):
+    """The document breaks a limit of :mod:`sop.limits`; composing stops where it does."""
+
+    def __init__(self, event: yaml.Event, breach: Breach, message: str) -> None:
+        super().__init__(message)
+        self.line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        self.breach = breach
+        self.message = message
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (``true``/``false`` only)."""
+    """SafeLoader with YAML 1.2 booleans (``true``/``false`` only), refusing anchors, aliases
+    and collections nested deeper than :data:`~sop.limits.DOCUMENT_DEPTH`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # stubs lack it
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise _Refused(
+                event,
+                Breach("yaml-anchors", 0, 1, "uses a YAML anchor or alias"),
+                f"YAML anchors and aliases are not allowed (found {sign}{event.anchor}): an "
+                "alias repeats a node without its text, so a few bytes can stand for millions "
+                "of nodes; write the value out",
+            )
+        if not isinstance(event, yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > DOCUMENT_DEPTH:
+            raise _Refused(
+                event,
+                Breach("document-depth", DOCUMENT_DEPTH, self.depth, "nests too deeply"),
+                f"collections are nested more than {DOCUMENT_DEPTH} deep here; an SOP needs "
+                "about six levels",
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -64,13 +111,10 @@ class Parsed:
 def _walk(node: yaml.Node, path: NodePath, source: SourceMap, file: str) -> list[Problem]:
     """Record the line of every node under ``node``; report duplicate keys."""
     problems: list[Problem] = []
-    stack: set[int] = set()
 
     def visit(node: yaml.Node, path: NodePath) -> None:
-        if id(node) in stack:  # a recursive alias; the schema rejects the data anyway
-            return
+        # The loader refuses aliases, so this is a tree: no node is visited twice.
         source.record(path, node.start_mark.line + 1)
-        stack.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             merges: list[yaml.Node] = []
@@ -101,7 +145,6 @@ def _walk(node: yaml.Node, path: NodePath, source: SourceMap, file: str) -> list
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 visit(item, (*path, index))
-        stack.discard(id(node))
 
     visit(node, path)
     return problems
@@ -130,8 +173,16 @@ def _schema_problems(error: ValidationError, source: SourceMap, file: str) -> li
 
 
 def parse_definition(text: str, file: str = "<string>") -> Parsed:
-    """Parse YAML text and validate it against the schema; no semantic checks."""
+    """Parse YAML text and validate it against the schema; no semantic checks.
+
+    A document over :data:`~sop.limits.DOCUMENT_BYTES` is refused before it is parsed, and
+    one with an anchor, an alias or collections nested too deeply where the first is met.
+    """
     source = SourceMap()
+    oversized = document_breach(text)
+    if oversized is not None:
+        message = f"the definition {oversized.message}"
+        return Parsed(file, source, None, [Problem(file, 1, oversized.limit, message, oversized)])
     try:
         loader = _Loader(text)
         try:
@@ -140,6 +191,9 @@ def parse_definition(text: str, file: str = "<string>") -> Parsed:
             data: Any = None if node is None else loader.construct_document(node)
         finally:
             loader.dispose()
+    except _Refused as refused:
+        problem = Problem(file, refused.line, refused.breach.limit, refused.message, refused.breach)
+        return Parsed(file, source, None, [problem])
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1

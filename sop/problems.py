@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sop.limits import Breach
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -17,6 +19,8 @@ class Problem:
     line: int
     code: str
     message: str
+    breach: Breach | None = None
+    """The limit of :mod:`sop.limits` the definition breaks, when that is the problem."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"

@@ -4,9 +4,10 @@ Checked (DESIGN §7): references resolve (actors are declared roles, targets and
 stages); every stage is reachable from ``start``; every non-terminal stage can reach a terminal
 one by its own outcomes (withdrawal does not count, or every dead end would pass); terminal
 stages have no outcomes; every outcome ends with an unguarded fallback, so the engine always
-has somewhere to go; guards compile, read only declared facts and ``params.NAME`` of declared
-parameters, and evaluate to a bool on facts of their declared types; ``needs`` use the
-category vocabulary; ``due`` is an ISO 8601 duration; ``always`` has ``withdraw`` leading to a
+has somewhere to go; guards stay within the static limits of :mod:`sop.limits` (measured
+before anything compiles them), compile, read only declared facts and ``params.NAME`` of
+declared parameters, and evaluate to a bool on facts of their declared types; ``needs`` use
+the category vocabulary; ``due`` is an ISO 8601 duration; ``always`` has ``withdraw`` leading to a
 terminal withdrawal stage (AVRR principle: the person may change their mind at any time).
 
 Mandatory protections (:data:`PROTECTIONS`): no path takes an unaccompanied or separated child,
@@ -62,12 +63,15 @@ from sop.guards import (
     ALWAYS,
     Bindings,
     Guard,
+    GuardInvalid,
     GuardSyntaxError,
+    GuardTooComplex,
     Truth,
     Verdict,
     guards_of,
     sample_bindings,
 )
+from sop.limits import Breach
 from sop.problems import Problem, SourceMap
 from sop.schema import Branch, Definition, FactType, StageKind
 from sop.vocabulary import CATEGORIES, CEL_RESERVED
@@ -168,8 +172,14 @@ class _Checker:
     file: str
     problems: list[Problem] = field(default_factory=list)
 
-    def report(self, where: tuple[str | int, ...], code: str, message: str) -> None:
-        self.problems.append(Problem(self.file, self.source.line(*where), code, message))
+    def report(
+        self,
+        where: tuple[str | int, ...],
+        code: str,
+        message: str,
+        breach: Breach | None = None,
+    ) -> None:
+        self.problems.append(Problem(self.file, self.source.line(*where), code, message, breach))
 
     # -- structure -------------------------------------------------------------------------
 
@@ -420,6 +430,10 @@ class _Checker:
         for text, where, what in self.guard_sites():
             try:
                 guard = table.get(text)
+            except GuardTooComplex as error:
+                for breach in error.breaches:
+                    self.report(where, breach.limit, f"{what} {breach.message}", breach)
+                continue
             except GuardSyntaxError as error:
                 self.report(where, "guard-syntax", f"{what} does not compile: {error}")
                 continue
@@ -521,7 +535,7 @@ def _branch_truth(d: Definition, bindings: Bindings, branch: Branch) -> Truth:
             return ALWAYS
         try:
             guard: Guard = table.get(text)
-        except GuardSyntaxError:
+        except GuardInvalid:
             return Verdict(Truth.UNKNOWN)
         return bindings.evaluate(guard)
 

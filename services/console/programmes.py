@@ -53,7 +53,7 @@ async def programme(
     row = await service.get_programme(session, viewer.principal, programme_id)
     faults = await service.check(session, _federation(request), row)
     ref = f"{row.sop_id}@{row.sop_version}"
-    definition = await definitions.definition(session, ref)
+    definition = await definitions.definition(session, ref, agency=row.agency)
     if definition is None:
         raise NotFound(f"The SOP {ref} this programme runs is not on this node.")
     journeys = (
@@ -90,7 +90,7 @@ async def journey(
     row = await service.get(session, viewer.principal, journey_id)
     view = await service.view(session, viewer.principal, row)
     state = JourneyState.model_validate(row.state)
-    definition = await definitions.definition(session, state.ref)
+    definition = await definitions.definition(session, state.ref, agency=row.agency)
     if definition is None:
         raise NotFound(f"The SOP {state.ref} this journey follows is not on this node.")
     return page(

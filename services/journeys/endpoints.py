@@ -22,6 +22,7 @@ from sop.graph import to_dot, to_mermaid
 
 from . import definitions, service
 from .models import Journey, Programme
+from .verification import Verifier
 
 router = api_router(tags=["sop"])
 
@@ -41,7 +42,11 @@ def _federation(request: Request) -> Federation:
 
 
 class SopUpload(RequestModel):
-    source: str = Field(min_length=1, max_length=200_000, description="The definition, YAML.")
+    # No max_length: the loader refuses an oversized definition itself, as a problem naming
+    # the limit like every other, and the node's body limit bounds what is read at all.
+    source: str = Field(
+        min_length=1, description="The definition, YAML, at most 256 KiB in UTF-8, no anchors."
+    )
 
 
 class ProgrammeCreate(RequestModel):
@@ -76,11 +81,15 @@ def _programme(programme: Programme, faults: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-@router.get("/v1/sops", responses=_ERRORS, summary="SOP definitions this node can run")
-async def list_sops(_: SopReader, session: ReadSession) -> list[dict[str, str]]:
+@router.get(
+    "/v1/sops",
+    responses=_ERRORS,
+    summary="SOP definitions your agency can run: the shipped ones and its own uploads",
+)
+async def list_sops(principal: SopReader, session: ReadSession) -> list[dict[str, str]]:
     return [
         {"ref": ref, "title": title}
-        for ref, title in (await definitions.available(session)).items()
+        for ref, title in (await definitions.available(session, agency=principal.agency)).items()
     ]
 
 
@@ -88,11 +97,14 @@ async def list_sops(_: SopReader, session: ReadSession) -> list[dict[str, str]]:
     "/v1/sops",
     status_code=201,
     responses=_ERRORS,
-    summary="Publish a definition; refused with every problem and its line",
+    summary="Publish a definition for your agency; refused with every problem and its line",
 )
-async def upload_sop(data: SopUpload, principal: Admin, session: Session) -> dict[str, str]:
-    definition = await service.upload(session, principal, data.source)
-    return {"ref": definition.ref, "title": definition.title}
+async def upload_sop(
+    request: Request, data: SopUpload, principal: Admin, session: Session
+) -> dict[str, str]:
+    verifier: Verifier = request.app.state.sop_verifier
+    row = await service.upload(session, verifier, principal, data.source)
+    return {"ref": f"{row.id}@{row.version}", "title": row.title}
 
 
 @router.get(
@@ -102,11 +114,14 @@ async def upload_sop(data: SopUpload, principal: Admin, session: Session) -> dic
     summary="The stage graph as Mermaid or Graphviz DOT",
 )
 async def sop_graph(
-    ref: str, _: SopReader, session: ReadSession, format: Literal["mermaid", "dot"] = "mermaid"
+    ref: str,
+    principal: SopReader,
+    session: ReadSession,
+    format: Literal["mermaid", "dot"] = "mermaid",
 ) -> PlainTextResponse:
-    definition = await definitions.definition(session, ref)
+    definition = await definitions.definition(session, ref, agency=principal.agency)
     if definition is None:
-        raise NotFound(f"No SOP definition {ref} on this node.")
+        raise NotFound(f"No SOP definition {ref} for your agency.")
     text = to_mermaid(definition) if format == "mermaid" else to_dot(definition)
     return PlainTextResponse(text)
 

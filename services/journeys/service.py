@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -29,11 +30,13 @@ from services.referrals.models import Referral
 from services.referrals.schemas import ReferralCreate
 from sop import engine
 from sop.errors import DefinitionInvalid, MissingFacts, OutcomeNotAllowed, SopError
+from sop.problems import Problem
 from sop.programmes import covering_agreement, programme_faults
 from sop.schema import Definition
 
 from . import definitions
 from .models import Journey, Programme, SopDefinition
+from .verification import Verifier
 
 WITHDRAW = "withdraw"
 
@@ -73,46 +76,74 @@ class DefinitionRefused(ValidationFailed):
     title = "SOP definition refused"
     explanation = (
         "The definition does not verify: `errors` lists every problem with its line (the "
-        "same report `accord sop check` prints)."
+        "same report `accord sop check` prints). A problem that breaks a size limit (guard "
+        "length, depth, nested comprehensions, list items; document size, nesting, YAML "
+        "anchors) names it in `limit`, with the `maximum` allowed and what was `found`."
     )
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "location": f"line {problem.line}",
+        "line": problem.line,
+        "message": problem.message,
+        "type": problem.code,
+    }
+    if problem.breach is not None:
+        found |= {
+            "limit": problem.breach.limit,
+            "maximum": problem.breach.maximum,
+            "found": problem.breach.found,
+        }
+    return found
 
 
 # --- definitions ----------------------------------------------------------------------------
 
 
-async def upload(session: AsyncSession, principal: Principal, source: str) -> Definition:
+async def upload(
+    session: AsyncSession, verifier: Verifier, principal: Principal, source: str
+) -> SopDefinition:
+    """Verify ``source`` out of the event loop and store it as the principal's agency's.
+
+    Another agency holding the same ``id@version`` is no conflict: definitions are per agency,
+    and one that uploads a definition another uploaded first gets a copy of its own.
+    """
     try:
-        definition = definitions.parse(source)
+        verified = await verifier.verify(source)
     except DefinitionInvalid as invalid:
-        problems = [
-            {"location": f"line {p.line}", "line": p.line, "message": p.message, "type": p.code}
-            for p in invalid.problems
-        ]
+        problems = [_problem(p) for p in invalid.problems]
         raise DefinitionRefused(
             f"{len(problems)} problem(s) in the definition.", extra={"errors": problems}
         ) from invalid
-    if await definitions.source_of(session, definition.ref) is not None:
-        raise Conflict(f"{definition.ref} exists; publish a new version instead of editing it.")
-    session.add(
-        SopDefinition(
-            id=definition.id,
-            version=definition.version,
-            title=definition.title,
-            source=source,
-            uploaded_by=actor_of(principal),
-        )
+    if await definitions.exists(session, verified.ref, agency=principal.agency):
+        raise Conflict(f"{verified.ref} exists; publish a new version instead of editing it.")
+    row = SopDefinition(
+        agency=principal.agency,
+        id=verified.id,
+        version=verified.version,
+        title=verified.title,
+        source=source,
+        uploaded_by=actor_of(principal),
     )
-    await session.flush()
-    return definition
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The same agency uploaded the same version between the check above and this insert.
+        raise Conflict(
+            f"{verified.ref} exists; publish a new version instead of editing it."
+        ) from None
+    return row
 
 
 # --- programmes -----------------------------------------------------------------------------
 
 
-async def _definition(session: AsyncSession, ref: str) -> Definition:
-    found = await definitions.definition(session, ref)
+async def _definition(session: AsyncSession, ref: str, *, agency: str) -> Definition:
+    found = await definitions.definition(session, ref, agency=agency)
     if found is None:
-        raise NotFound(f"No SOP definition {ref} on this node; GET /v1/sops lists them.")
+        raise NotFound(f"No SOP definition {ref} for your agency; GET /v1/sops lists them.")
     return found
 
 
@@ -129,7 +160,9 @@ async def check(
     session: AsyncSession, federation: Federation, programme: Programme, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Re-evaluate a programme: agreements expire and are suspended after it was created."""
-    definition = await _definition(session, f"{programme.sop_id}@{programme.sop_version}")
+    definition = await _definition(
+        session, f"{programme.sop_id}@{programme.sop_version}", agency=programme.agency
+    )
     faults = programme_faults(
         definition,
         owner=programme.agency,
@@ -165,7 +198,7 @@ async def create_programme(
     agreement_ids: list[str],
     params: dict[str, Any],
 ) -> Programme:
-    definition = await _definition(session, sop)
+    definition = await _definition(session, sop, agency=principal.agency)
     programme = Programme(
         agency=principal.agency,
         title=title,
@@ -241,7 +274,9 @@ def _recorded(journey: Journey, federation: Federation, case: Any) -> dict[str, 
 
 async def _context(session: AsyncSession, principal: Principal, journey: Journey) -> Context:
     programme = await get_programme(session, principal, journey.programme_id)
-    definition = await _definition(session, f"{programme.sop_id}@{programme.sop_version}")
+    definition = await _definition(
+        session, f"{programme.sop_id}@{programme.sop_version}", agency=programme.agency
+    )
     return Context(
         journey, programme, definition, engine.JourneyState.model_validate(journey.state)
     )
@@ -355,7 +390,9 @@ async def start(
     faults = await check(session, federation, programme)
     if faults:
         raise ProgrammeRefused("The programme cannot run now.", extra={"violations": faults})
-    definition = await _definition(session, f"{programme.sop_id}@{programme.sop_version}")
+    definition = await _definition(
+        session, f"{programme.sop_id}@{programme.sop_version}", agency=programme.agency
+    )
     facts = await _facts(session, federation, principal, case_id, {})
     journey = Journey(
         agency=principal.agency, case_id=case_id, programme_id=programme.id, stage="", state={}

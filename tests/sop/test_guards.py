@@ -6,11 +6,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from sop.cel_shape import CelSyntaxError
 from sop.errors import InvalidFacts
 from sop.guards import (
     Bindings,
+    GuardInvalid,
     GuardSyntaxError,
     GuardTable,
+    GuardTooComplex,
     Truth,
     bind_facts,
     bind_params,
@@ -143,3 +146,30 @@ def test_parameters_take_defaults_and_required_ones_must_be_given() -> None:
         bind_params(specs, {})
     with pytest.raises(InvalidFacts, match="not a parameter"):
         bind_params(specs, {"regimes": [], "max_years": 3})
+
+
+def test_a_guard_past_the_limits_is_never_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(source: str) -> None:
+        raise AssertionError(f"compiled {source!r}")
+
+    monkeypatch.setattr("sop.guards.cel.compile", refuse)
+    with pytest.raises(GuardTooComplex) as refused:
+        compile_guard("xs.all(a, xs.all(b, xs.all(c, a == b)))")
+    assert [b.limit for b in refused.value.breaches] == ["guard-comprehensions"]
+    table = GuardTable()
+    with pytest.raises(GuardInvalid):
+        table.get("x" * 1_001)
+
+
+def test_cel_the_measurer_cannot_read_is_refused_not_trusted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unreadable(source: str) -> None:
+        raise CelSyntaxError("column 1: unexpected")
+
+    monkeypatch.setattr("sop.guards.guard_breaches", unreadable)
+    with pytest.raises(GuardTooComplex) as refused:
+        compile_guard("a && b")
+    assert [b.limit for b in refused.value.breaches] == ["guard-unmeasurable"]
+    with pytest.raises(GuardSyntaxError):
+        compile_guard("a &&")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sop.errors import DefinitionInvalid
 from sop.loader import check_file, check_text, load_definition, load_text, parse_definition
+from sop.problems import Problem
 from sop.schema import StageKind
 
 MINIMAL = textwrap.dedent(
@@ -108,3 +111,107 @@ def test_unreadable_file_is_a_problem_on_line_one(tmp_path: Path) -> None:
     assert [(p.line, p.code) for p in check_file(missing)] == [(1, "unreadable")]
     with pytest.raises(DefinitionInvalid):
         load_definition(missing)
+
+
+# -- bounds (issue 13) -------------------------------------------------------------------------
+
+
+def guarded(guard: str) -> str:
+    """MINIMAL with ``declined`` guarded by ``guard``, written on line 21 under ``when:``."""
+    return MINIMAL.replace(
+        "      declined: withdrawn\n",
+        "      declined:\n"
+        "        - to: withdrawn\n"
+        "          when: >-\n"
+        f"            {guard}\n"
+        "        - withdrawn\n",
+    )
+
+
+def nested_alls(depth: int, items: int, body: str) -> str:
+    """``[0,..].all(a, [0,..].all(b, ... body))``: ``items**depth`` evaluations of ``body``."""
+    numbers = "[" + ",".join(str(i) for i in range(items)) + "]"
+    for variable in reversed("abcdefgh"[:depth]):
+        body = f"{numbers}.all({variable}, {body})"
+    return body
+
+
+def timed(check: Callable[[], list[Problem]]) -> tuple[list[Problem], float]:
+    started = time.perf_counter()
+    problems = check()
+    return problems, time.perf_counter() - started
+
+
+def test_five_nested_comprehensions_are_refused_before_anything_evaluates_them() -> None:
+    # The guard of issue 13: verifying it took 3 s, every evaluation iterating 20**5 times.
+    guard = nested_alls(5, 20, "a + b + c + d + e != -1")
+    assert len(guard) == 323
+    problems, seconds = timed(lambda: check_text(guarded(guard), "m.yaml"))
+    assert [(p.line, p.code) for p in problems] == [(20, "guard-comprehensions")]
+    assert seconds < 0.1
+    assert "nests 5 comprehensions" in problems[0].message
+    assert problems[0].breach is not None
+    assert (problems[0].breach.maximum, problems[0].breach.found) == (2, 5)
+
+
+def test_every_guard_limit_broken_is_reported_with_the_other_problems() -> None:
+    deep_and_long = f"[{','.join(['1'] * 101)}].exists(x, x == 2) && {'!' * 40}true"
+    too_long = " || ".join(["unaccompanied"] * 70)
+    text = guarded(deep_and_long).replace(
+        "        - withdrawn\n",
+        f"        - to: withdrawn\n          when: {too_long}\n        - withdrawn\n",
+    )
+    text = text.replace("    actor: return_agency\n", "    actor: iom\n")
+    problems = check_text(text, "m.yaml")
+    assert [(p.line, p.code) for p in problems] == [
+        (14, "unknown-role"),
+        (20, "guard-depth"),
+        (20, "guard-list-items"),
+        (23, "guard-length"),
+    ]
+    assert all(str(p).startswith(f"m.yaml:{p.line}: ") for p in problems)
+    assert "has 1,186 characters; at most 1,000" in problems[3].message
+
+
+def test_a_yaml_alias_bomb_is_refused_at_its_first_anchor() -> None:
+    # "Billion laughs": each line repeats the one above nine times, 9**6 strings in 318 bytes.
+    bomb = (
+        "a: &a ["
+        + ",".join(['"lollollollol"'] * 9)
+        + "]\n"
+        + "".join(
+            f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]\n"
+            for previous, name in zip("abcde", "bcdef", strict=True)
+        )
+    )
+    assert len(bomb) < 350
+    problems, seconds = timed(lambda: check_text(bomb, "bomb.yaml"))
+    assert [(p.line, p.code) for p in problems] == [(1, "yaml-anchors")]
+    assert "found &a" in problems[0].message
+    assert seconds < 0.1
+
+
+def test_anchors_are_refused_even_where_they_would_be_harmless() -> None:
+    text = MINIMAL.replace("    needs: [identity]\n", "    needs: &needs [identity]\n")
+    assert [(p.line, p.code) for p in check_text(text)] == [(15, "yaml-anchors")]
+
+
+def test_a_definition_over_256_kib_is_refused_before_it_is_parsed() -> None:
+    padding = "# " + "x" * 78 + "\n"
+    text = MINIMAL + padding * (300 * 1024 // len(padding))
+    problems, seconds = timed(lambda: check_text(text, "big.yaml"))
+    assert [(p.line, p.code) for p in problems] == [(1, "document-size")]
+    assert "at most 262,144 (256 KiB)" in problems[0].message
+    assert seconds < 0.1
+    assert check_text(MINIMAL + padding * (200 * 1024 // len(padding))) == []
+
+
+def test_the_size_limit_counts_utf8_bytes_not_characters() -> None:
+    text = MINIMAL.replace("title: Minimal", "title: " + "é" * (130 * 1024))
+    assert len(text) < 256 * 1024
+    assert [p.code for p in check_text(text)] == ["document-size"]
+
+
+def test_deeply_nested_yaml_is_a_problem_not_a_crash() -> None:
+    problems = check_text("stages: " + "[" * 5000 + "]" * 5000)
+    assert [(p.line, p.code) for p in problems] == [(1, "document-depth")]
