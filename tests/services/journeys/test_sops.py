@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import httpx
+import pytest
 
 from sop.loader import SHIPPED_DIR
 from tests.support.markers import sqlite_only
@@ -124,6 +125,7 @@ async def test_verification_past_2_s_is_stopped_with_a_problem_not_a_500(sop, cl
 
 
 @sqlite_only
+@pytest.mark.latency
 async def test_healthz_p99_stays_under_50_ms_while_an_upload_is_verified(sop, client) -> None:
     verifying = asyncio.create_task(upload(client, sop["admins"]["unhcr"], custom(guard=SLOW)))
     latencies = []
