@@ -48,6 +48,29 @@ async def _case_and_consent(node: Node) -> tuple[str, str]:
     return str(case.id), consent_id
 
 
+async def _approved_referral(node: Node, agreement_id: str) -> tuple[str, dict[str, str]]:
+    """UNHCR refers its case to IOM, drafted and approved; the approver's headers."""
+    case_id, consent_id = await _case_and_consent(node)
+    drafted = await node.client.post(
+        "/v1/referrals",
+        json={
+            "case_id": case_id,
+            "to_agency": "iom",
+            "purpose": "avrr-counselling",
+            "agreement_id": agreement_id,
+            "consent_id": consent_id,
+            "categories": CATEGORIES,
+        },
+        headers=await node.headers("unhcr", ["caseworker"]),
+    )
+    assert drafted.status_code == 201, drafted.text
+    referral_id = drafted.json()["id"]
+    focal = await node.headers("unhcr", ["focal_point"])
+    approved = await node.client.post(f"/v1/referrals/{referral_id}/approve", headers=focal)
+    assert approved.status_code == 200, approved.text
+    return referral_id, focal
+
+
 async def test_a_referral_ahead_of_the_agreements_last_signature_waits_for_it(
     nodes: Nodes,
 ) -> None:
@@ -79,22 +102,7 @@ async def test_a_referral_ahead_of_the_agreements_last_signature_waits_for_it(
         f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}, headers=admins[c]
     )
     await c.deliver()
-    case_id, consent_id = await _case_and_consent(a)
-    drafted = await a.client.post(
-        "/v1/referrals",
-        json={
-            "case_id": case_id,
-            "to_agency": "iom",
-            "purpose": "avrr-counselling",
-            "agreement_id": agreement_id,
-            "consent_id": consent_id,
-            "categories": CATEGORIES,
-        },
-        headers=await a.headers("unhcr", ["caseworker"]),
-    )
-    referral_id = drafted.json()["id"]
-    focal = await a.headers("unhcr", ["focal_point"])
-    await a.client.post(f"/v1/referrals/{referral_id}/approve", headers=focal)
+    referral_id, focal = await _approved_referral(a, agreement_id)
     nodes.router.down.clear()
 
     await a.deliver()
@@ -123,24 +131,7 @@ async def test_a_referral_the_recipient_refuses_is_refused_by_recipient_with_eve
     )
     assert suspended.status_code == 200, suspended.text
 
-    case_id, consent_id = await _case_and_consent(a)
-    drafted = await a.client.post(
-        "/v1/referrals",
-        json={
-            "case_id": case_id,
-            "to_agency": "iom",
-            "purpose": "avrr-counselling",
-            "agreement_id": agreement_id,
-            "consent_id": consent_id,
-            "categories": CATEGORIES,
-        },
-        headers=await a.headers("unhcr", ["caseworker"]),
-    )
-    assert drafted.status_code == 201, drafted.text
-    referral_id = drafted.json()["id"]
-    focal = await a.headers("unhcr", ["focal_point"])
-    approved = await a.client.post(f"/v1/referrals/{referral_id}/approve", headers=focal)
-    assert approved.status_code == 200, approved.text
+    referral_id, focal = await _approved_referral(a, agreement_id)
 
     await nodes.settle(only=["a"])
 
