@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.session import Session
-from services.errors import Forbidden, Unauthenticated
+from kit.db.session import Session
+from kit.errors import Forbidden, Unauthenticated
 
 from .introspect import Standing, revocation_keys, standing, user_id_of
 from .keys import TokenKeys

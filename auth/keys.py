@@ -18,8 +18,8 @@ from joserfc.jwk import KeySet, OKPKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.db.base import new_id, utcnow
-from services.master_key import unwrap, wrap
+from kit.db.base import new_id, utcnow
+from kit.master_key import unwrap, wrap
 
 from .models import NodeKey
 

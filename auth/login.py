@@ -19,9 +19,9 @@ from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
 from auth.throttle import Throttle
 from auth.users import repository as users
-from services.db.session import Session, database, read_only
-from services.http.client_address import client_address
-from services.http.routing import api_router
+from kit.db.session import Session, database, read_only
+from kit.http.client_address import client_address
+from kit.http.routing import api_router
 
 router = api_router(tags=["console"], include_in_schema=False)
 LOGIN_CSRF_COOKIE = "accord_login_csrf"

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.base import utcnow
-from services.settings import Settings
+from kit.db.base import utcnow
+from kit.settings import Settings
 
 from .models import ConsoleSession, User
 from .passwords import hash_secret

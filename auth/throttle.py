@@ -30,9 +30,9 @@ from ipaddress import IPv6Network
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.base import new_id, utcnow
-from services.db.session import Database
-from services.http.client_address import parse_address
+from kit.db.base import new_id, utcnow
+from kit.db.session import Database
+from kit.http.client_address import parse_address
 
 from .models import AuthAttempt
 

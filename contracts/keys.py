@@ -589,7 +589,7 @@ def wrap_secret(master_key: bytes, secret: bytes, context: bytes) -> bytes:
     """Encrypt a private key or data key under the node master key (AES-256-GCM).
 
     Output is ``nonce (12) || ciphertext || tag (16)``, the layout of
-    ``services.master_key.wrap``. ``context`` (e.g. ``b"accord/key/" + kid``) is the associated
+    ``kit.master_key.wrap``. ``context`` (e.g. ``b"accord/key/" + kid``) is the associated
     data, so a wrapped secret copied onto another row does not unwrap.
     """
     return _gcm_seal(master_key, secret, context, "master key")

@@ -1,12 +1,12 @@
-"""Alembic environment: runs on the connection or URL that services.db.migrate hands it."""
+"""Alembic environment: runs on the connection or URL that kit.db.migrate hands it."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from services.db.base import UtcDateTime
-from services.db.engine import make_sync_engine
-from services.db.models import target_metadata
+from kit.db.base import UtcDateTime
+from kit.db.engine import make_sync_engine
+from services.models import target_metadata
 
 config = context.config
 
@@ -26,7 +26,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         compare_type=True,
         render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
-        # services.db.engine makes SQLite transactions explicit, so its DDL is transactional too.
+        # kit.db.engine makes SQLite transactions explicit, so its DDL is transactional too.
         transactional_ddl=True,
     )
     with context.begin_transaction():

@@ -18,6 +18,15 @@ from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_ke
 from auth.oauth import endpoints as oauth
 from auth.throttle import Throttle
 from auth.users import endpoints as users
+from kit.db.migrate import head_revisions
+from kit.db.session import Database
+from kit.http.middleware import RequestContextMiddleware
+from kit.http.problems import install_problem_handlers
+from kit.http.security_headers import ConsoleSecurityHeaders
+from kit.master_key import load_master_key
+from kit.observability.logging import configure_logging, get_logger
+from kit.observability.metrics import HttpMetrics
+from kit.settings import Settings
 from services.agreements import endpoints as agreements
 from services.agreements import messages as agreement_messages
 from services.agreements import service as agreements_service
@@ -29,29 +38,20 @@ from services.consents import service as consents_service
 from services.consents.cascade import WITHDRAWN, Withdrawal
 from services.console import assets as console_assets
 from services.console.endpoints import ROUTERS as CONSOLE_ROUTERS
-from services.db.migrate import head_revisions
-from services.db.session import Database
 from services.federation import endpoints as federation_endpoints
 from services.federation.inbox import Handler
 from services.federation.ping import PING, handle_ping
 from services.federation.runtime import Federation
 from services.health import endpoints as health
 from services.health import problem_catalogue
-from services.http.middleware import RequestContextMiddleware
-from services.http.problems import install_problem_handlers
-from services.http.security_headers import ConsoleSecurityHeaders
 from services.journeys import endpoints as journeys
 from services.journeys import service as journeys_service
 from services.journeys.verification import Verifier
-from services.master_key import load_master_key
-from services.observability.logging import configure_logging, get_logger
-from services.observability.metrics import HttpMetrics
 from services.referrals import endpoints as referrals
 from services.referrals import erasure as referral_erasure
 from services.referrals import messages as referral_messages
 from services.referrals.messages import COMPLETED_EVENT, Completed
 from services.referrals.sweeper import Sweeper
-from services.settings import Settings
 
 log = get_logger("accord.app")
 

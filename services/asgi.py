@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from kit.settings import Settings
 from services.app import create_app
-from services.settings import Settings
 
 
 def create_app_from_environment() -> FastAPI:

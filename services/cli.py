@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.agencies import is_agency_slug
+from kit.settings import Settings
 from services.cli_audit import audit_app
 from services.cli_federation import directory_app, federation_app, keys_app
 from services.cli_sop import sop_app
-from services.settings import Settings
 
 cli = typer.Typer(
     name="accord",
@@ -54,8 +54,8 @@ def init(
     ] = False,
 ) -> None:
     """Apply migrations and register the agencies hosted on this node."""
+    from kit.master_key import MasterKeyMissing
     from services.init import initialise_node
-    from services.master_key import MasterKeyMissing
 
     settings = Settings()
     agencies = [_parse_agency(value) for value in agency or []]
@@ -120,7 +120,7 @@ def serve(
     """Run the node's HTTP API."""
     import uvicorn
 
-    from services.db.migrate import upgrade_to_head
+    from kit.db.migrate import upgrade_to_head
 
     settings = Settings()
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.settings import Settings
+from kit.settings import Settings
 
 if TYPE_CHECKING:
     from services.audit.service import Verification
@@ -25,11 +25,11 @@ audit_app = typer.Typer(
 
 
 async def _verify(settings: Settings, only: str | None) -> tuple[list[str], bool]:
+    from kit.db.session import Database
+    from kit.master_key import load_master_key
     from services.agencies import repository as hosted
     from services.audit import repository as audit_rows
     from services.audit import service as audit
-    from services.db.session import Database
-    from services.master_key import load_master_key
 
     master_key = load_master_key(settings)
     db = Database.open(settings)
@@ -79,7 +79,7 @@ def verify(
     ] = None,
 ) -> None:
     """Verify every hosted agency's chain (or one): links, head and signed checkpoints."""
-    from services.master_key import MasterKeyMissing
+    from kit.master_key import MasterKeyMissing
 
     try:
         lines, ok = asyncio.run(_verify(Settings(), agency))

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from contracts.directory import DirectoryError, sign_directory, verify_directory
 from contracts.envelope import format_timestamp
 from contracts.keys import KeyKind, PrivateKey, generate_key, parse_public_jwk
+from kit.db.base import utcnow
+from kit.db.session import Database
+from kit.master_key import MasterKeyMissing, load_master_key
+from kit.settings import Settings
 from services.agencies.models import Agency
 from services.agencies.service import default_member_kind
-from services.db.base import utcnow
-from services.db.session import Database
 from services.federation.models import FederationIncident
 from services.keys import store
-from services.master_key import MasterKeyMissing, load_master_key
-from services.settings import Settings
 
 keys_app = typer.Typer(help="Agency signing and encryption keys.", no_args_is_help=True)
 directory_app = typer.Typer(help="The signed federation directory.", no_args_is_help=True)

@@ -15,12 +15,12 @@ from auth.models import ApiClient, User
 from auth.scopes import ALL_ROLES, ALL_SCOPES, Role, Scope
 from auth.users import service as users
 from auth.users.schemas import UserCreate
+from kit.db.migrate import upgrade_to_head
+from kit.db.session import Database
+from kit.master_key import load_master_key
+from kit.settings import Settings
 from services.agencies import service as agencies
-from services.db.migrate import upgrade_to_head
-from services.db.session import Database
 from services.keys import store as agency_keys
-from services.master_key import load_master_key
-from services.settings import Settings
 
 ADMIN_CLIENT_NAME = "Admin API client (created by accord init)"
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from kit.db.migrate import upgrade_to_head
+from kit.settings import Settings
 from services.app import create_app
-from services.db.migrate import upgrade_to_head
-from services.settings import Settings
 from tests.support.app import make_settings, serving
 from tests.support.nodes import Nodes
 from tests.support.postgres import (

@@ -9,9 +9,9 @@ from fastapi import Query
 
 from auth.dependencies import Requires
 from auth.principal import Principal
-from services.db.repository import DEFAULT_LIMIT, MAX_LIMIT
-from services.db.session import Session
-from services.http.routing import api_router
+from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
+from kit.db.session import Session
+from kit.http.routing import api_router
 
 from . import service
 from .schemas import ClientCreate, ClientOut, ClientPage, ClientPatch, ClientWithSecret

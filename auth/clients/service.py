@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import ApiClient
 from auth.passwords import hash_secret, new_secret
 from auth.principal import Principal
-from services.db.repository import Page, keyset_page
-from services.errors import NotFound, ValidationFailed
+from kit.db.repository import Page, keyset_page
+from kit.errors import NotFound, ValidationFailed
 
 from .schemas import ClientCreate, ClientOut, ClientPatch, ClientWithSecret, client_config_faults
 

@@ -18,11 +18,11 @@ from auth.keys import TokenKeys
 from auth.scopes import ALL_SCOPES
 from auth.sessions import SESSION_COOKIE, current_session
 from auth.throttle import Throttle
-from services.db.session import Database, database
-from services.errors import AccordError, TooManyRequests
-from services.http.client_address import client_address
-from services.http.problems import problem_response, request_id_of
-from services.http.routing import api_router
+from kit.db.session import Database, database
+from kit.errors import AccordError, TooManyRequests
+from kit.http.client_address import client_address
+from kit.http.problems import problem_response, request_id_of
+from kit.http.routing import api_router
 
 from .requests import HttpSnapshot
 from .server import ALL_AUTH_METHODS, ASSERTION_ALGORITHMS, AccordAuthorizationServer, OAuthContext

@@ -41,7 +41,7 @@ from auth.models import (
 from auth.passwords import hash_secret, new_secret, verify_secret
 from auth.scopes import ALL_SCOPES, parse_scope, scopes_for_roles
 from auth.tokens import AccessClaims, InvalidToken, issue_access_token, verify_access_token
-from services.db.base import new_id, utcnow
+from kit.db.base import new_id, utcnow
 
 from .requests import HttpSnapshot, SnapshotRequest
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import User
 from auth.principal import Principal
-from services.db.repository import Page, keyset_page
+from kit.db.repository import Page, keyset_page
 
 
 async def get_for(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import Field, SecretStr
 
 from auth.schemas import DataRoles, DisplayName, Email, Roles
-from services.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import RequestModel, ResponseModel
 
 
 class UserCreate(RequestModel):

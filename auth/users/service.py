@@ -11,7 +11,7 @@ from auth.passwords import hash_password, new_password
 from auth.principal import Principal
 from auth.scopes import Role
 from auth.sessions import close_all
-from services.errors import Conflict, NotFound
+from kit.errors import Conflict, NotFound
 
 from . import repository
 from .schemas import UserCreate, UserPatch

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, Timestamped
+from kit.db.base import Base, Timestamped
 
 
 class Agency(Timestamped, Base):

@@ -9,11 +9,11 @@ from fastapi import Body, Request
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.agreements import AgreementState, effective_status
+from kit.db.base import utcnow
+from kit.db.session import Session
+from kit.http.routing import api_router
 from services.consents import service as consents
-from services.db.base import utcnow
-from services.db.session import Session
 from services.federation.runtime import Federation
-from services.http.routing import api_router
 
 from . import repository, service
 from .schemas import (

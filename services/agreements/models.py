@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKeyConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, utcnow
+from kit.db.base import Base, utcnow
 
 
 class AgreementRow(Base):

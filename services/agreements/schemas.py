@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import Field
 
-from services.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import RequestModel, ResponseModel
 
 
 class SignRequest(RequestModel):

@@ -24,11 +24,11 @@ from contracts.consent import ConsentRecord
 from contracts.envelope import SignatureBlock, sign_json, verify_json
 from contracts.faults import ContractError
 from contracts.policy import Decision, decide
+from kit.db.base import new_id, utcnow
+from kit.errors import AccordError, Forbidden, NotFound
+from kit.faults import problem_for
 from services.agencies.models import Agency
 from services.audit import service as audit
-from services.db.base import new_id, utcnow
-from services.errors import AccordError, Forbidden, NotFound
-from services.faults import problem_for
 from services.federation.outbox import send
 from services.federation.runtime import Federation
 

@@ -11,10 +11,10 @@ from fastapi import Depends, Query, Request
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.audit_chain import SignedCheckpoint
-from services.db.repository import DEFAULT_LIMIT, MAX_LIMIT
-from services.db.session import Session
-from services.errors import ValidationFailed
-from services.http.routing import api_router
+from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
+from kit.db.session import Session
+from kit.errors import ValidationFailed
+from kit.http.routing import api_router
 
 from . import repository, service
 from .schemas import AuditEventOut, AuditPage, BadEvent, ChainHeadOut, ChainVerification

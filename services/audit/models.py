@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, new_id, utcnow
+from kit.db.base import Base, new_id, utcnow
 
 
 class AuditHead(Base):

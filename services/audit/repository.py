@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from contracts.audit_chain import GENESIS_HASH
-from services.db.repository import Page, keyset_page
+from kit.db.repository import Page, keyset_page
 
 from .models import AuditCheckpoint, AuditEvent, AuditHead
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.audit_chain import Problem, SignedCheckpoint
-from services.http.schemas import ResponseModel
+from kit.http.schemas import ResponseModel
 
 
 class AuditEventOut(ResponseModel):

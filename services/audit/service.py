@@ -33,10 +33,10 @@ from contracts.audit_chain import (
 )
 from contracts.envelope import SignatureBlock, format_timestamp
 from contracts.keys import KeyProblem
-from services.db.base import new_id, utcnow
-from services.errors import Conflict
+from kit.db.base import new_id, utcnow
+from kit.errors import Conflict
+from kit.observability.logging import get_logger
 from services.keys import store as agency_keys
-from services.observability.logging import get_logger
 
 from . import repository
 from .models import AuditCheckpoint, AuditEvent

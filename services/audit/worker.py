@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.db.session import Database
-from services.observability.logging import get_logger
-from services.settings import Settings
+from kit.db.session import Database
+from kit.observability.logging import get_logger
+from kit.settings import Settings
 
 from . import service
 

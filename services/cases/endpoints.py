@@ -12,10 +12,10 @@ from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.case_access import CASE_ROLES
 from contracts.categories import CaseProfile, Category
-from services.db.repository import DEFAULT_LIMIT, MAX_LIMIT
-from services.db.session import Session
-from services.http.routing import api_router
-from services.http.state import MasterKey
+from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
+from kit.db.session import Session
+from kit.http.routing import api_router
+from kit.http.state import MasterKey
 
 from . import service
 from .schemas import CaseCreate, CaseOut, CasePage, CaseSummary, WithheldFactOut, WithheldOut

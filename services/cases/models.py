@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contracts.categories import Category
-from services.db.base import Base, Timestamped, new_id, utcnow
+from kit.db.base import Base, Timestamped, new_id, utcnow
 
 _CATEGORY_NAMES = ", ".join(f"'{c.value}'" for c in Category)
 

@@ -33,7 +33,7 @@ from contracts.categories import (
     Skills,
     SpecificNeeds,
 )
-from services.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import RequestModel, ResponseModel
 
 
 class CaseDataIn(RequestModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.keys import new_data_key, open_at_rest, seal_at_rest
-from services.master_key import unwrap, wrap
+from kit.master_key import unwrap, wrap
 
 
 def _key_context(case_id: uuid.UUID) -> bytes:

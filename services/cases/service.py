@@ -32,12 +32,12 @@ from contracts.categories import (
     validate_category_data,
 )
 from contracts.faults import Fault, FaultsError, faults_from_validation_error, parse_fields
+from kit.db.base import new_id, utcnow
+from kit.db.repository import Page
+from kit.errors import Conflict, Forbidden, NotFound
+from kit.faults import problem_for
 from services.audit import service as audit
 from services.audit.service import actor_of
-from services.db.base import new_id, utcnow
-from services.db.repository import Page
-from services.errors import Conflict, Forbidden, NotFound
-from services.faults import problem_for
 
 from . import repository
 from .models import Case, CaseData

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from contracts.consent import ConsentRecord
-from services.events import Events
+from kit.events import Events
 
 WITHDRAWN = "consent.withdrawn"
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, new_id
+from kit.db.base import Base, new_id
 
 
 class Consent(Base):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
-from services.db.repository import Page, keyset_page
+from kit.db.repository import Page, keyset_page
 
 from .models import Consent
 

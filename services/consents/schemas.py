@@ -14,7 +14,7 @@ from pydantic import Field
 
 from contracts.categories import Category, Text
 from contracts.consent import ChildViews, ConsentMethod, ConsentStatus, ConsentTerms, GivenBy
-from services.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import RequestModel, ResponseModel
 
 
 class ConsentCreate(ConsentTerms):

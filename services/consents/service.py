@@ -32,16 +32,16 @@ from contracts.consent import (
 )
 from contracts.consent import withdraw as withdrawn_record
 from contracts.faults import Fault
+from kit.db.base import new_id, utcnow
+from kit.db.repository import Page
+from kit.errors import NotFound
+from kit.events import Events
+from kit.faults import problem_for
 from services.audit import service as audit
 from services.audit.service import actor_of
 from services.cases import service as cases
 from services.cases.models import Case
 from services.cases.sealing import CaseVault
-from services.db.base import new_id, utcnow
-from services.db.repository import Page
-from services.errors import NotFound
-from services.events import Events
-from services.faults import problem_for
 
 from . import cascade, repository
 from .models import Consent

@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from auth.principal import Principal
 from auth.scopes import scopes_for_roles
 from auth.sessions import SESSION_COOKIE, current_session
-from services.db.session import Session
+from kit.db.session import Session
 
 
 class SignInRequired(Exception):

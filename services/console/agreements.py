@@ -11,9 +11,9 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.agreements import AgreementStatus, LegalBasis
+from kit.db.session import Session
 from services.agreements import endpoints as api
 from services.agreements import service
-from services.db.session import Session
 from services.federation.runtime import Federation
 
 from .access import ConsoleRequires, Viewer

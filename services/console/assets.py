@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import Response
 
-from services.http.routing import api_router
+from kit.http.routing import api_router
 
 router = api_router(tags=["console"], include_in_schema=False)
 _STYLESHEET = (Path(__file__).parent / "templates" / "console.css").read_bytes()

@@ -11,9 +11,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from auth.users import repository as user_rows
+from kit.db.repository import MAX_LIMIT
+from kit.db.session import Session
 from services.audit import endpoints as api
-from services.db.repository import MAX_LIMIT
-from services.db.session import Session
 from services.referrals import endpoints as referrals_api
 
 from .access import ConsoleRequires, Viewer

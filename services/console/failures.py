@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.faults import ContractError
-from services.errors import AccordError
-from services.faults import problem_for
+from kit.errors import AccordError
+from kit.faults import problem_for
 
 T = TypeVar("T")
 

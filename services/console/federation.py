@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from contracts.directory import UnknownMember
-from services.db.base import utcnow
-from services.db.session import Session
+from kit.db.base import utcnow
+from kit.db.session import Session
 from services.federation import endpoints as api
 from services.keys.models import AgencyKey
 

@@ -17,8 +17,8 @@ from auth.scopes import ALL_ROLES, ALL_SCOPES
 from auth.users import repository as user_rows
 from auth.users import service as users
 from auth.users.schemas import UserCreate, UserPatch
-from services.db.repository import MAX_LIMIT
-from services.db.session import Session
+from kit.db.repository import MAX_LIMIT
+from kit.db.session import Session
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt

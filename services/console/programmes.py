@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from services.db.session import Session
-from services.errors import NotFound
+from kit.db.session import Session
+from kit.errors import NotFound
 from services.federation.runtime import Federation
 from services.journeys import definitions, service
 from services.journeys import endpoints as api

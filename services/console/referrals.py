@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from contracts.agreements import break_glass_allowed
 from contracts.referrals import ReferralStatus
-from services.db.repository import MAX_LIMIT
-from services.db.session import Session
+from kit.db.repository import MAX_LIMIT
+from kit.db.session import Session
 from services.federation.runtime import Federation
 from services.referrals import endpoints as api
 from services.referrals import service

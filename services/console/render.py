@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from contracts.faults import ContractError
-from services.errors import AccordError
+from kit.errors import AccordError
 
 from .access import ConsoleRefusal, SignInRequired, Viewer
 from .failures import explain

@@ -25,10 +25,10 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.keys import KeyKind, generate_key
-from services.db.base import utcnow
+from kit.db.base import utcnow
+from kit.master_key import generate_master_key
+from kit.settings import Settings
 from services.init import initialise_node
-from services.master_key import generate_master_key
-from services.settings import Settings
 
 from .nodes import NodeProcess, free_port
 from .scenarios import PEOPLE, Driver, Person, ScenarioFailed

@@ -19,9 +19,9 @@ from contracts.directory import (
     verify_directory,
 )
 from contracts.keys import PublicKey, parse_public_jwk
-from services.db.session import Database
-from services.observability.logging import get_logger
-from services.settings import Settings
+from kit.db.session import Database
+from kit.observability.logging import get_logger
+from kit.settings import Settings
 
 from .errors import DirectoryUnavailable
 from .models import DirectoryDocument

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts import envelope as env
-from services.db.session import ReadSession, Session, database
-from services.errors import PROBLEM_MEDIA_TYPE, AccordError, problem_body
-from services.http.routing import api_router
+from kit.db.session import ReadSession, Session, database
+from kit.errors import PROBLEM_MEDIA_TYPE, AccordError, problem_body
+from kit.http.routing import api_router
 
 from . import errors, incidents
 from .inbox import parse_envelope, receive

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 from contracts.envelope import RefusalReason
-from services.errors import AccordError
+from kit.errors import AccordError
 
 
 class FederationRefusal(AccordError):

@@ -26,7 +26,7 @@ from contracts.delivery import (
 )
 from contracts.directory import UnknownMember
 from contracts.keys import KeyExpired, KeyNotYetValid, KeyProblem, UnknownKey
-from services.db.base import utcnow
+from kit.db.base import utcnow
 
 from . import errors
 from .models import InboxMessage

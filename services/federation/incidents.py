@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import envelope as env
-from services.observability.logging import get_logger
+from kit.observability.logging import get_logger
 
 from .models import FederationIncident
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, new_id, utcnow
+from kit.db.base import Base, new_id, utcnow
 
 
 class DirectoryDocument(Base):

@@ -24,9 +24,9 @@ from contracts import envelope as env
 from contracts.delivery import encode_attempt, make_attempt
 from contracts.directory import DirectoryError
 from contracts.keys import KeyProblem
-from services.db.base import utcnow
-from services.db.session import read_only
-from services.observability.logging import get_logger
+from kit.db.base import utcnow
+from kit.db.session import read_only
+from kit.observability.logging import get_logger
 
 from . import errors, incidents
 from .inbox import receive

@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import Envelope
+from kit.db.session import Database, read_only
+from kit.events import Events
+from kit.observability.logging import get_logger
+from kit.observability.ratelimit import RateLimitedLog
+from kit.settings import Settings
 from services.agencies.models import Agency
-from services.db.session import Database, read_only
-from services.events import Events
 from services.keys.store import KeyRing
-from services.observability.logging import get_logger
-from services.observability.ratelimit import RateLimitedLog
-from services.settings import Settings
 
 from .directory import DirectoryHolder
 from .inbox import Handler

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.agencies import AgencySlug
-from services.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import RequestModel, ResponseModel
 
 
 class PingRequest(RequestModel):

@@ -8,12 +8,12 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from services.db.migrate import current_revisions
-from services.db.session import database
-from services.errors import Forbidden, ServiceUnavailable
-from services.http.client_address import client_address, parse_address
-from services.http.routing import api_router
-from services.settings import Settings
+from kit.db.migrate import current_revisions
+from kit.db.session import database
+from kit.errors import Forbidden, ServiceUnavailable
+from kit.http.client_address import client_address, parse_address
+from kit.http.routing import api_router
+from kit.settings import Settings
 
 router = api_router(tags=["operations"])
 

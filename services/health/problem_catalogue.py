@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from services.errors import AccordError, NotFound, problem_types
-from services.http.routing import api_router
+from kit.errors import AccordError, NotFound, problem_types
+from kit.http.routing import api_router
 
 router = api_router(tags=["operations"])
 

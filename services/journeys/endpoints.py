@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from auth.dependencies import Requires
 from auth.principal import Principal
-from services.db.base import utcnow
-from services.db.session import ReadSession, Session
-from services.errors import NotFound
+from kit.db.base import utcnow
+from kit.db.session import ReadSession, Session
+from kit.errors import NotFound
+from kit.http.routing import api_router
+from kit.http.schemas import RequestModel
 from services.federation.runtime import Federation
-from services.http.routing import api_router
-from services.http.schemas import RequestModel
 from sop.graph import to_dot, to_mermaid
 
 from . import definitions, service

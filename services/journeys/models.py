@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, Timestamped, new_id, utcnow
+from kit.db.base import Base, Timestamped, new_id, utcnow
 
 
 class SopDefinition(Timestamped, Base):

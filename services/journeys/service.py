@@ -16,14 +16,14 @@ from auth.principal import Principal
 from contracts.agreements import AgreementState
 from contracts.categories import CaseProfile
 from contracts.policy import PolicyRefused
+from kit.db.base import utcnow
+from kit.errors import AccordError, Conflict, Forbidden, NotFound, ValidationFailed
 from services.agreements import repository as agreement_rows
 from services.agreements import service as agreements
 from services.audit import service as audit
 from services.audit.service import actor_of
 from services.cases import service as cases
 from services.consents import service as consents
-from services.db.base import utcnow
-from services.errors import AccordError, Conflict, Forbidden, NotFound, ValidationFailed
 from services.federation.runtime import Federation
 from services.referrals import service as referrals
 from services.referrals.models import Referral

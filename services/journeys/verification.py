@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from services.errors import AccordError
+from kit.errors import AccordError
 from sop.errors import DefinitionInvalid
 from sop.limits import VERIFY_SECONDS
 from sop.loader import load_text

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.base import Base, Timestamped
+from kit.db.base import Base, Timestamped
 
 
 class AgencyKey(Timestamped, Base):

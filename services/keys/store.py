@@ -21,8 +21,8 @@ from contracts.keys import (
     unwrap_secret,
     wrap_secret,
 )
-from services.db.base import utcnow
-from services.db.engine import READ_ONLY_OPTION
+from kit.db.base import utcnow
+from kit.db.engine import READ_ONLY_OPTION
 
 from .models import AgencyKey
 

@@ -10,14 +10,14 @@ from sqlalchemy import select
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts import envelope as env
-from services.db.base import utcnow
-from services.db.repository import DEFAULT_LIMIT, MAX_LIMIT
-from services.db.session import ReadSession, Session
-from services.errors import NotFound
+from kit.db.base import utcnow
+from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
+from kit.db.session import ReadSession, Session
+from kit.errors import NotFound
+from kit.http.routing import api_router
 from services.federation.models import InboxMessage, OutboxMessage
 from services.federation.outbox import evidence_of
 from services.federation.runtime import Federation
-from services.http.routing import api_router
 
 from . import erasure, service
 from .models import Referral

@@ -27,11 +27,11 @@ from contracts.faults import ContractError
 from contracts.keys import KeyProblem, PrivateKey
 from contracts.policy import Decision, decide_received, decide_results
 from contracts.referrals import Action, ReferralStatus
+from kit.db.base import new_id
 from services.agreements import repository as agreement_rows
 from services.audit import service as audit
 from services.cases.sealing import data_slot
 from services.consents import service as consents
-from services.db.base import new_id
 from services.federation.errors import ContentRefused
 from services.federation.errors import FederationRefusal as _Refusal
 from services.federation.inbox import Handler, Received

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from contracts.agencies import AgencySlug
 from contracts.categories import Category
-from services.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import RequestModel, ResponseModel
 
 
 class ReferralCreate(RequestModel):

@@ -28,6 +28,10 @@ from contracts.policy import (
     readable_categories,
 )
 from contracts.referrals import Action, ReferralStatus
+from kit.db.base import new_id, utcnow
+from kit.db.repository import Page, keyset_page
+from kit.errors import AccordError, Conflict, Forbidden, NotFound
+from kit.faults import problem_for
 from services.agreements import repository as agreements
 from services.audit import service as audit
 from services.audit.service import actor_of
@@ -35,10 +39,6 @@ from services.cases import repository as case_rows
 from services.cases import service as cases
 from services.cases.sealing import data_slot
 from services.consents import service as consents
-from services.db.base import new_id, utcnow
-from services.db.repository import Page, keyset_page
-from services.errors import AccordError, Conflict, Forbidden, NotFound
-from services.faults import problem_for
 from services.federation.outbox import send
 from services.federation.runtime import Federation
 

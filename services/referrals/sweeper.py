@@ -15,10 +15,10 @@ from sqlalchemy import ColumnElement, select
 
 from contracts.faults import ContractError
 from contracts.referrals import Action, ReferralStatus
-from services.db.base import utcnow
+from kit.db.base import utcnow
+from kit.observability.logging import get_logger
 from services.federation import incidents
 from services.federation.runtime import Federation
-from services.observability.logging import get_logger
 
 from . import erasure, service
 from .models import Referral

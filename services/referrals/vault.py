@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from contracts.keys import new_data_key, open_at_rest, seal_at_rest
-from services.master_key import unwrap, wrap
+from kit.master_key import unwrap, wrap
 
 
 class ReferralVault:

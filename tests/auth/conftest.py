@@ -31,7 +31,7 @@ def app_sync_session(database_url: str):
     """A synchronous session on the test database, for the sync helpers authlib's side uses."""
     from sqlalchemy.orm import Session
 
-    from services.db.engine import make_sync_engine
+    from kit.db.engine import make_sync_engine
 
     engine = make_sync_engine(database_url)
     with Session(engine) as session:

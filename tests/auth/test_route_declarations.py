@@ -8,9 +8,9 @@ from fastapi import FastAPI
 
 from auth.dependencies import Requirement
 from auth.public import PUBLIC_ROUTES
+from kit.http.routing import operations
 from services.app import create_app
 from services.console.access import ConsoleRequirement
-from services.http.routing import operations
 from tests.support.app import make_settings
 
 

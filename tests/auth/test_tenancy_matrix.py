@@ -8,8 +8,8 @@ from fastapi import FastAPI
 
 from auth.public import PUBLIC_ROUTES
 from auth.scopes import ALL_ROLES, ALL_SCOPES
-from services.http.routing import operations
-from services.settings import Settings
+from kit.http.routing import operations
+from kit.settings import Settings
 from tests.support.app import make_settings
 from tests.support.federation import join, new_root_key, root_setting
 from tests.support.identity import bearer, client_token, seed_client

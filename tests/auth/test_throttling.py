@@ -18,8 +18,8 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from auth import throttle
+from kit.db.base import utcnow
 from services.app import create_app
-from services.db.base import utcnow
 from tests.support.app import make_settings, serving
 from tests.support.identity import (
     BASE_URL,

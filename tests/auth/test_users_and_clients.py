@@ -14,7 +14,7 @@ from auth.principal import Principal
 from auth.tokens import AccessClaims
 from auth.users import service as users
 from auth.users.schemas import UserPatch
-from services.errors import Conflict
+from kit.errors import Conflict
 from tests.support.identity import bearer, client_token, seed_user
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import Settings
+from kit.settings import Settings
 from tests.support.federation import member_settings
 from tests.support.referrals import ROOT
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from auth.public import PUBLIC_ROUTES
 from auth.scopes import ALL_ROLES
-from services.http.routing import operations
+from kit.http.routing import operations
 from tests.support.console import signed_in
 from tests.support.identity import seed_agency, seed_user
 from tests.support.markers import sqlite_only

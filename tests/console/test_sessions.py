@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from auth.models import ConsoleSession
-from services.db.base import utcnow
+from kit.db.base import utcnow
 from tests.support.app import make_settings, serving
 from tests.support.console import signed_in, submit
 from tests.support.identity import seed_agency, seed_user, sign_in

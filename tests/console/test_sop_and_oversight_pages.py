@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from kit.settings import Settings
 from services.demo.scenarios import PEOPLE
-from services.settings import Settings
 from tests.support.console import signed_in
 from tests.support.federation import member_settings
 from tests.support.identity import seed_user

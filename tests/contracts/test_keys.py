@@ -434,7 +434,7 @@ def test_erasing_the_wrapped_data_key_leaves_the_content_unreadable() -> None:
 
 
 def test_wrap_format_is_nonce_then_aes_gcm_output() -> None:
-    # The layout services.master_key.wrap already writes, so stored rows stay readable.
+    # The layout kit.master_key.wrap already writes, so stored rows stay readable.
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     wrapped = wrap_secret(MASTER, b"secret", b"ctx")

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from contracts import envelope as env
-from services.db.engine import sync_url
+from kit.db.engine import sync_url
 from services.federation.models import OutboxMessage
 from tests.support.cluster import Cluster, wait_until
 

@@ -135,8 +135,8 @@ def test_serve_in_prod_without_a_public_url_refuses_to_start(tmp_path: Path) -> 
 
 
 def test_the_advertised_url_is_the_listening_address_only_when_none_is_set() -> None:
+    from kit.settings import Settings
     from services.cli import advertised_url
-    from services.settings import Settings
 
     dev = Settings(env="dev", _env_file=None)
     assert advertised_url(dev, host="0.0.0.0", port=9000) == "http://127.0.0.1:9000"  # noqa: S104

@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from pydantic import Field
 from sqlalchemy import select
 
+from kit.db.session import Session
+from kit.errors import Conflict
+from kit.http.routing import api_router
+from kit.http.schemas import RequestModel
 from services.agencies.models import Agency
-from services.db.session import Session
-from services.errors import Conflict
-from services.http.routing import api_router
-from services.http.schemas import RequestModel
 
 PROBLEM = "application/problem+json"
 SECRET = "Amina-Haddad-1990-05-02"

@@ -9,14 +9,14 @@ from fastapi import FastAPI
 from contracts.categories import CategoryDataInvalid
 from contracts.consent import ConsentInvalid
 from contracts.faults import Fault, FaultsError, InvalidTransition
-from services.faults import (
+from kit.faults import (
     CategoryDataRefused,
     ConsentRefused,
     DocumentInvalid,
     TransitionRefused,
     problem_for,
 )
-from services.http.routing import api_router
+from kit.http.routing import api_router
 from tests.support.markers import sqlite_only
 
 FAULT = Fault(("given_by",), "a child's consent must be given by a guardian", "child_given_by_self")

@@ -42,7 +42,7 @@ async def test_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> None:
 
 
 async def test_stack_trace_goes_to_the_log_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    from services.observability.logging import configure_logging, get_logger
+    from kit.observability.logging import configure_logging, get_logger
 
     configure_logging(level="INFO", json=True)
     try:
@@ -55,7 +55,7 @@ async def test_stack_trace_goes_to_the_log_as_json(capsys: pytest.CaptureFixture
 
 def test_stack_traces_never_carry_local_variables(capsys: pytest.CaptureFixture[str]) -> None:
     """Locals of a failing frame hold request bodies and tokens: they stay out of the log."""
-    from services.observability.logging import configure_logging, get_logger
+    from kit.observability.logging import configure_logging, get_logger
 
     configure_logging(level="INFO", json=True)
     secret_token = "Bearer eyJhbGciOiJFZERTQSJ9.secret"  # noqa: F841 - a local the log must not see

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from services.db.base import utcnow
+from kit.db.base import utcnow
 
 
 def terms(parties: list[str], *, legal_basis: str = "consent", **overrides: Any) -> dict[str, Any]:

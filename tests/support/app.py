@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from kit.settings import Settings
 from services.app import create_app
-from services.settings import Settings
 
 #: A fixed master key for tests (32 bytes, base64url); never used outside tests.
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9ubHktZm9yLXRlc3RzLTA"

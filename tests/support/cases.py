@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from auth.principal import Principal
 from auth.scopes import ALL_SCOPES
+from kit.db.engine import READ_ONLY_OPTION, make_sync_engine
 from services.cases import service as cases
 from services.consents import service as consents
-from services.db.engine import READ_ONLY_OPTION, make_sync_engine
 from tests.support.identity import bearer, client_token, seed_agency, seed_client
 
 

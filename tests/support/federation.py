@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from contracts.directory import sign_directory
 from contracts.envelope import format_timestamp
 from contracts.keys import KeyKind, PrivateKey, generate_key
+from kit.db.base import utcnow
+from kit.settings import Settings
 from services.agencies import service as agencies
-from services.db.base import utcnow
 from services.keys import store as key_store
-from services.settings import Settings
 from tests.support.app import make_settings
 
 FEDERATION = "accord-test"

@@ -13,7 +13,7 @@ from contracts import envelope as env
 from contracts.agreements import AgreementState, Signature
 from contracts.delivery import encode_attempt, make_attempt
 from contracts.keys import KeyKind, PrivateKey, generate_key
-from services.db.base import utcnow
+from kit.db.base import utcnow
 
 
 class ForeignAgency:

@@ -13,9 +13,9 @@ from auth.clients.schemas import ClientCreate
 from auth.scopes import ALL_ROLES, ALL_SCOPES
 from auth.users import service as users
 from auth.users.schemas import UserCreate
+from kit.master_key import load_master_key
 from services.agencies import service as agencies
 from services.keys import store as agency_keys
-from services.master_key import load_master_key
 
 BASE_URL = "http://127.0.0.1:8000"
 TOKEN_URL = f"{BASE_URL}/oauth/token"

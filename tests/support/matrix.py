@@ -290,8 +290,8 @@ async def _referral(
 ) -> dict[str, str]:
     """An outgoing referral of ``agency`` to ILO under an agreement seeded as active."""
     from contracts import agreements as rules
+    from kit.db.base import utcnow
     from services.agreements import repository as agreements
-    from services.db.base import utcnow
     from services.referrals import service as referrals
     from services.referrals.schemas import ReferralCreate
     from tests.support.agreements import terms
@@ -463,7 +463,7 @@ async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
 
 
 async def a_journey(app: FastAPI, agency: str) -> dict[str, str]:
-    from services.db.base import utcnow
+    from kit.db.base import utcnow
     from services.journeys.definitions import parse, shipped_sources
     from services.journeys.models import Journey
     from sop import engine

@@ -14,8 +14,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from kit.db.base import utcnow
 from services.app import create_app
-from services.db.base import utcnow
 from services.federation.models import OutboxChannel
 from services.federation.outbox import DeliveryWorker
 from tests.support.app import serving

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import Settings
+from kit.settings import Settings
 from tests.services.federation.conftest import ROOT, Outsider
 from tests.support.app import make_settings
 from tests.support.federation import join, root_setting

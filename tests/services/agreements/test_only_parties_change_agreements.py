@@ -10,7 +10,7 @@ import pytest
 
 from contracts import envelope as env
 from contracts.agreements import AgreementRef, AgreementState, AgreementStatus, validate_terms
-from services.db.base import utcnow
+from kit.db.base import utcnow
 from tests.services.federation.conftest import ROOT
 from tests.support.agreements import terms
 from tests.support.federation import join

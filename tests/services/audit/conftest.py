@@ -4,7 +4,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.settings import Settings
+from kit.settings import Settings
 from tests.support.app import make_settings
 from tests.support.identity import bearer, client_token, seed_agency, seed_client
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from contracts.audit_chain import SignedCheckpoint
 from contracts.envelope import verify_json
 from contracts.keys import parse_public_jwk
+from kit.db.base import utcnow
 from services.agencies import service as hosting
 from services.audit import service as audit
 from services.audit.models import AuditCheckpoint, AuditEvent
 from services.audit.worker import Checkpointer
-from services.db.base import utcnow
 from services.keys import store as agency_keys
 from tests.services.audit.conftest import CHECKPOINT_EVERY
 from tests.support.identity import bearer, client_token, seed_client

@@ -21,10 +21,10 @@ from typer.testing import CliRunner
 
 from contracts.audit_chain import Checkpoint, sign_checkpoint
 from contracts.keys import KeyKind, generate_key
+from kit.db.base import utcnow
 from services.audit import service as audit
 from services.audit.models import AuditCheckpoint, AuditEvent
 from services.cli import cli
-from services.db.base import utcnow
 from services.keys.models import AgencyKey
 from tests.support.app import TEST_MASTER_KEY
 

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from contracts.consent import ConsentRecord
+from kit.errors import Conflict
 from services.audit.models import AuditEvent
 from services.consents import cascade
 from services.consents import service as consent_service
-from services.errors import Conflict
 from tests.support.cases import (
     CHILD_VIEWS,
     CallerFactory,

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import JSON, Boolean, DateTime, Uuid, column, inspect, table, text
 
-from services.db.engine import make_sync_engine
-from services.db.migrate import alembic_config, current_revisions, head_revisions, upgrade_to_head
-from services.db.models import target_metadata
+from kit.db.engine import make_sync_engine
+from kit.db.migrate import alembic_config, current_revisions, head_revisions, upgrade_to_head
+from services.models import target_metadata
 
 
 def test_empty_database_migrates_to_head_without_drift(empty_database_url: str) -> None:

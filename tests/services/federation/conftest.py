@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from contracts import envelope as env
-from services.settings import Settings
+from kit.settings import Settings
 from tests.support.app import make_settings
 from tests.support.federation import join, new_root_key, root_setting
 from tests.support.foreign import ForeignAgency

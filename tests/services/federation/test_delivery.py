@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from contracts import envelope as env
-from services.db.base import utcnow
+from kit.db.base import utcnow
 from services.federation.models import InboxMessage, OutboxChannel, OutboxMessage
 from services.federation.outbox import DeliveryWorker, send
 from tests.support.identity import bearer, client_token, seed_client

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from contracts import envelope as env
 from contracts.agreements import AgreementRef
 from contracts.keys import KeyKind, generate_key
-from services.db.base import utcnow
+from kit.db.base import utcnow
 from services.federation import incidents
 from services.federation.models import FederationIncident, InboxMessage
 from tests.services.federation.conftest import OUTSIDER, ROOT, post_envelope

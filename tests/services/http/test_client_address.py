@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 
-from services.http.client_address import parse_address, resolve
+from kit.http.client_address import parse_address, resolve
 
 PROXIES = [ip_network("10.0.0.1"), ip_network("192.0.2.0/24"), ip_network("2001:db8:ff::/48")]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from kit.db.base import utcnow
 from services.audit.models import AuditEvent
-from services.db.base import utcnow
 from services.demo.scenarios import BINDINGS, PEOPLE
 from services.journeys.service import report_overdue
 from tests.support.markers import sqlite_only

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from contracts import envelope as env
+from kit.db.base import utcnow
 from services.audit.models import AuditEvent
-from services.db.base import utcnow
 from services.federation.models import FederationIncident
 from services.referrals.models import Referral, ReferralData
 from services.referrals.sweeper import Sweeper

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from contracts import envelope as env
 from contracts.keys import KeyProblem
-from services.db.base import Base, utcnow
+from kit.db.base import Base, utcnow
 from services.federation.models import InboxMessage, OutboxMessage
 from services.keys import store
 from services.referrals.models import Referral, ReferralData

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from contracts import envelope as env
 from contracts.agreements import AgreementRef
-from services.db.base import utcnow
+from kit.db.base import utcnow
 from services.federation.models import InboxMessage
 from services.referrals.models import Referral, ReferralData
 from tests.support.agreements import terms

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response, params
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from services.errors import UnsupportedMediaType
+from kit.errors import UnsupportedMediaType
 
 
 def _is_json(content_type: str) -> bool:

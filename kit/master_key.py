@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 
 from contracts.keys import unwrap_secret, wrap_secret
-from services.settings import Settings
+from kit.settings import Settings
 
 MASTER_KEY_BYTES = 32
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import sessionmaker
 
-from services.settings import Settings
+from kit.settings import Settings
 
 from .engine import READ_ONLY_OPTION, make_async_engine, make_sync_engine
 

@@ -15,7 +15,7 @@ layer produced it. Messages come from ``contracts`` and name fields, never the v
 
 Use :func:`problem_for` where the caller knows where the document sat in the request
 (``at=("body", "data")``); the exception handler installed by
-``services.http.problems.install_problem_handlers`` maps anything that escapes with the
+``kit.http.problems.install_problem_handlers`` maps anything that escapes with the
 document at ``body``, so a domain refusal is never a 500.
 """
 
@@ -29,7 +29,7 @@ from contracts.categories import CategoryDataInvalid
 from contracts.consent import ConsentInvalid
 from contracts.faults import ContractError, Fault, FaultsError, InvalidTransition, Loc
 from contracts.policy import PolicyRefused
-from services.errors import AccordError, Conflict, ValidationFailed
+from kit.errors import AccordError, Conflict, ValidationFailed
 
 
 class DocumentInvalid(ValidationFailed):

@@ -15,10 +15,10 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.db.base import new_id
-from services.errors import AccordError, InternalError, PayloadTooLarge
-from services.observability.logging import get_logger
-from services.observability.metrics import UNMATCHED_ROUTE, HttpMetrics
+from kit.db.base import new_id
+from kit.errors import AccordError, InternalError, PayloadTooLarge
+from kit.observability.logging import get_logger
+from kit.observability.metrics import UNMATCHED_ROUTE, HttpMetrics
 
 from .problems import problem_response
 

@@ -11,12 +11,12 @@ from auth.models import (
     UsedAssertion,
     User,
 )
+from kit.db.base import Base
 from services.agencies.models import Agency
 from services.agreements.models import AgreementParty, AgreementRow
 from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from services.cases.models import Case, CaseData
 from services.consents.models import Consent
-from services.db.base import Base
 from services.federation.models import (
     DirectoryDocument,
     FederationIncident,

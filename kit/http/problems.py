@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.faults import ContractError
-from services.errors import (
+from kit.errors import (
     PROBLEM_MEDIA_TYPE,
     AccordError,
     MalformedJson,
@@ -20,7 +20,7 @@ from services.errors import (
     ValidationFailed,
     problem_body,
 )
-from services.faults import problem_for
+from kit.faults import problem_for
 
 
 def request_id_of(request: Request) -> str | None:
@@ -108,7 +108,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return render_error(http_error(exc), request_id_of(request))
 
     async def on_contract_error(request: Request, exc: Exception) -> JSONResponse:
-        # A domain refusal a service did not map itself (services.faults) is still a refusal.
+        # A domain refusal a service did not map itself (kit.faults) is still a refusal.
         if not isinstance(exc, ContractError):
             raise exc
         return render_error(problem_for(exc), request_id_of(request))
