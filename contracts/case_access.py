@@ -23,7 +23,7 @@ The rule, for a principal of the owning agency:
    overwrites a protection record they cannot see, and nobody enters details they could not
    read back.
 
-Profile facts (:class:`contracts.categories.CaseProfile`) are personal data too, and follow the
+Profile facts (:class:`contracts.profile.CaseProfile`) are personal data too, and follow the
 same rule fact by fact: each fact is readable exactly when the category that holds the same
 information is (:data:`PROFILE_FACT_SOURCES`). The flags ``trafficking_victim`` and
 ``serious_illness`` are ``specific_needs`` flags, not protection or health details: DESIGN §1
@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from contracts.categories import SENSITIVE_CATEGORIES, CaseProfile, Category
+from contracts.categories import SENSITIVE_CATEGORIES, Category
+from contracts.profile import CaseProfile
 
 __all__ = [
     "CASE_ROLES",
@@ -192,7 +193,7 @@ def readable_profile_facts(
     sources: Mapping[str, Category] = PROFILE_FACT_SOURCES,
 ) -> tuple[tuple[str, ...], tuple[WithheldFact, ...]]:
     """``(readable, withheld)`` among profile ``facts``, in the order of
-    :class:`~contracts.categories.CaseProfile`. A fact with no source category is withheld:
+    :class:`~contracts.profile.CaseProfile`. A fact with no source category is withheld:
     a fact added to the profile without deciding who reads it stays hidden."""
     readable: list[str] = []
     withheld: list[WithheldFact] = []

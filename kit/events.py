@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Listener = Callable[[AsyncSession, Any], Awaitable[None]]
+#: What a package declares it listens to: event name to an async function of the session, the
+#: payload and keyword-only context the app supplies (the federation).
+Subscriptions = dict[str, Callable[..., Awaitable[None]]]
 
 
 class Events:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 
 from auth import login
@@ -35,7 +34,6 @@ from services.audit.worker import Checkpointer
 from services.cases import endpoints as cases
 from services.consents import endpoints as consents
 from services.consents import service as consents_service
-from services.consents.cascade import WITHDRAWN, Withdrawal
 from services.console import assets as console_assets
 from services.console.endpoints import ROUTERS as CONSOLE_ROUTERS
 from services.federation import endpoints as federation_endpoints
@@ -45,13 +43,15 @@ from services.federation.runtime import Federation
 from services.health import endpoints as health
 from services.health import problem_catalogue
 from services.journeys import endpoints as journeys
+from services.journeys import listeners as journey_listeners
 from services.journeys import service as journeys_service
-from services.journeys.verification import Verifier
+from services.programmes import endpoints as programmes
 from services.referrals import endpoints as referrals
 from services.referrals import erasure as referral_erasure
 from services.referrals import messages as referral_messages
-from services.referrals.messages import COMPLETED_EVENT, Completed
 from services.referrals.sweeper import Sweeper
+from services.sops import endpoints as sops
+from services.sops.verification import Verifier
 
 log = get_logger("accord.app")
 
@@ -103,34 +103,15 @@ def create_app(settings: Settings) -> FastAPI:
             settled_hooks=referral_messages.SETTLED,
         )
 
-        async def withdrawn(session: AsyncSession, withdrawal: Withdrawal) -> None:
-            await referral_erasure.on_withdrawn(
-                session,
-                federation,
-                principal=withdrawal.principal,
-                consent=withdrawal.consent,
-                at=withdrawal.at,
-            )
-
-        async def journey_withdrawn(session: AsyncSession, withdrawal: Withdrawal) -> None:
-            if withdrawal.consent.case_id is not None:
-                await journeys_service.on_consent_withdrawn(
-                    session, federation, withdrawal.principal, withdrawal.consent.case_id
-                )
-
-        async def referral_completed(session: AsyncSession, done: Completed) -> None:
-            await journeys_service.on_referral_completed(
-                session, federation, done.row, done.results
-            )
-
-        federation.events.subscribe(WITHDRAWN, withdrawn)
-        federation.events.subscribe(WITHDRAWN, journey_withdrawn)
-        federation.events.subscribe(COMPLETED_EVENT, referral_completed)
-
-        async def journeys_overdue(now: datetime) -> int:
-            return await journeys_service.report_overdue(db, now)
-
-        sweeper = Sweeper(federation, settings.referral_sweep_seconds, [journeys_overdue])
+        # Listeners are declared where they live; erasure first, then the journey's withdrawal.
+        for subscriptions in (referral_erasure.SUBSCRIPTIONS, journey_listeners.SUBSCRIPTIONS):
+            for name, listener in subscriptions.items():
+                federation.events.subscribe(name, partial(listener, federation=federation))
+        sweeper = Sweeper(
+            federation,
+            settings.referral_sweep_seconds,
+            [partial(journeys_service.report_overdue, db)],
+        )
         app.state.federation = federation
         verifier = Verifier()
         app.state.sop_verifier = verifier
@@ -180,6 +161,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agreements.router)
     app.include_router(referrals.erasures_router)
     app.include_router(referrals.router)
+    app.include_router(sops.router)
+    app.include_router(programmes.router)
     app.include_router(journeys.router)
     app.include_router(audit.router)
     app.include_router(cases.router)

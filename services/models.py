@@ -24,9 +24,11 @@ from services.federation.models import (
     OutboxChannel,
     OutboxMessage,
 )
-from services.journeys.models import Journey, Programme, SopDefinition
+from services.journeys.models import Journey
 from services.keys.models import AgencyKey
+from services.programmes.models import Programme
 from services.referrals.models import BreakGlassGrant, Referral, ReferralData
+from services.sops.models import SopDefinition
 
 target_metadata = Base.metadata
 

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kit.settings import Settings
+
 
 def master_key(request: Request) -> bytes:
     """The node master key, loaded once in the lifespan (services.app), never per request."""
@@ -14,3 +16,12 @@ def master_key(request: Request) -> bytes:
 
 
 MasterKey = Annotated[bytes, Depends(master_key)]
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the app was built with (``create_app(settings)``)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]

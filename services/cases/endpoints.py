@@ -11,7 +11,8 @@ from pydantic import SkipValidation
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.case_access import CASE_ROLES
-from contracts.categories import CaseProfile, Category
+from contracts.categories import Category
+from contracts.profile import CaseProfile
 from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
 from kit.http.routing import api_router

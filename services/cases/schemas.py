@@ -1,7 +1,7 @@
 """Request and response bodies of ``/v1/cases``.
 
 Request bodies are checked by ``contracts`` (``validate_case_data``, the
-:class:`~contracts.categories.CaseProfile` model) rather than by FastAPI, so that every fault
+:class:`~contracts.profile.CaseProfile` model) rather than by FastAPI, so that every fault
 of a case (its reference, its profile facts and every category) comes back in one problem. The
 models here describe those bodies in the OpenAPI document; endpoints receive them unvalidated
 (``SkipValidation``) and hand them to the service.
@@ -18,7 +18,6 @@ from pydantic import Field, WithJsonSchema
 from contracts.case_access import WithheldCode
 from contracts.categories import (
     AsylumHistory,
-    CaseProfile,
     Category,
     Contact,
     Documents,
@@ -33,6 +32,7 @@ from contracts.categories import (
     Skills,
     SpecificNeeds,
 )
+from contracts.profile import CaseProfile
 from kit.http.schemas import RequestModel, ResponseModel
 
 

@@ -25,13 +25,13 @@ from contracts.case_access import (
     readable_profile_facts,
 )
 from contracts.categories import (
-    CaseProfile,
     Category,
     CategoryDataInvalid,
     validate_case_data,
     validate_category_data,
 )
 from contracts.faults import Fault, FaultsError, faults_from_validation_error, parse_fields
+from contracts.profile import CaseProfile
 from kit.db.base import new_id, utcnow
 from kit.db.repository import Page
 from kit.errors import Conflict, Forbidden, NotFound

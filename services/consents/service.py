@@ -131,7 +131,7 @@ async def give_consent(
     """Record a consent for a case (``POST /v1/cases/{id}/consents``), superseding the one
     named in ``supersedes`` if any. Whether the case is a child comes from its profile
     (``is_child``, or derived from ``date_of_birth``, or an unaccompanied person of unknown
-    age: contracts.categories.CaseProfile.with_derived)."""
+    age: contracts.profile.CaseProfile.with_derived)."""
     case = await cases.get(session, principal, case_id, for_update=True)
     if not isinstance(body, Mapping):
         raise problem_for(ConsentInvalid([Fault((), "must be a JSON object", "model_type")]))

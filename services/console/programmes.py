@@ -8,15 +8,15 @@ from typing import Annotated
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
+from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
-from kit.errors import NotFound
-from services.federation.runtime import Federation
-from services.journeys import definitions, service
-from services.journeys import endpoints as api
-from services.journeys.models import Journey
-from sop.engine import JourneyState
+from services.federation.runtime import FederationDep
+from services.journeys import repository as journey_rows
+from services.journeys import service as journey_service
+from services.journeys.schemas import JourneyOut
+from services.programmes import service as programme_service
+from services.programmes.schemas import ProgrammeOut
 from sop.graph import stage_views, to_mermaid
 
 from .access import ConsoleRequires, Viewer
@@ -30,41 +30,39 @@ ProgrammeReader = Annotated[Viewer, ConsoleRequires(scope="agreements:read", rol
 CaseReader = Annotated[Viewer, ConsoleRequires(scope="cases:read", role=CASE_READERS)]
 
 
-def _federation(request: Request) -> Federation:
-    federation: Federation = request.app.state.federation
-    return federation
-
-
 @router.get("/console/programmes")
-async def programmes(request: Request, viewer: ProgrammeReader, session: Session) -> HTMLResponse:
-    listed = await api.list_programmes(principal=viewer.principal, session=session)
-    checked = []
-    for item in listed:
-        row = await service.get_programme(session, viewer.principal, uuid.UUID(item["id"]))
-        faults = await service.check(session, _federation(request), row)
-        checked.append(item | {"runnable": not faults, "violations": faults})
+async def programmes(
+    request: Request, viewer: ProgrammeReader, session: Session, federation: FederationDep
+) -> HTMLResponse:
+    listed = await programme_service.page(
+        session, principal=viewer.principal, cursor=None, limit=MAX_LIMIT
+    )
+    checked = [
+        ProgrammeOut.from_row(
+            row, await programme_service.check(session, federation=federation, programme=row)
+        )
+        for row in listed.items
+    ]
     return page(request, viewer, "programmes.html", title="Programmes", items=checked)
 
 
 @router.get("/console/programmes/{programme_id}")
 async def programme(
-    request: Request, programme_id: uuid.UUID, viewer: ProgrammeReader, session: Session
+    request: Request,
+    programme_id: uuid.UUID,
+    viewer: ProgrammeReader,
+    session: Session,
+    federation: FederationDep,
 ) -> HTMLResponse:
-    row = await service.get_programme(session, viewer.principal, programme_id)
-    faults = await service.check(session, _federation(request), row)
-    ref = f"{row.sop_id}@{row.sop_version}"
-    definition = await definitions.definition(session, ref, agency=row.agency)
-    if definition is None:
-        raise NotFound(f"The SOP {ref} this programme runs is not on this node.")
+    row = await programme_service.get(
+        session, principal=viewer.principal, programme_id=programme_id
+    )
+    faults = await programme_service.check(session, federation=federation, programme=row)
+    definition = await programme_service.definition_of(session, row)
     journeys = (
-        (
-            await session.scalars(
-                select(Journey)
-                .where(Journey.agency == viewer.agency, Journey.programme_id == row.id)
-                .order_by(Journey.created_at.desc())
-                .limit(200)
-            )
-        ).all()
+        await journey_rows.of_programme(
+            session, agency=viewer.agency, programme_id=row.id, limit=MAX_LIMIT
+        )
         if viewer.has_role(*CASE_READERS)
         else []
     )
@@ -74,7 +72,7 @@ async def programme(
         "programme.html",
         title=row.title,
         programme=row,
-        sop=ref,
+        sop=row.sop,
         definition=definition,
         violations=faults,
         stages=stage_views(definition),
@@ -87,19 +85,16 @@ async def programme(
 async def journey(
     request: Request, journey_id: uuid.UUID, viewer: CaseReader, session: Session
 ) -> HTMLResponse:
-    row = await service.get(session, viewer.principal, journey_id)
-    view = await service.view(session, viewer.principal, row)
-    state = JourneyState.model_validate(row.state)
-    definition = await definitions.definition(session, state.ref, agency=row.agency)
-    if definition is None:
-        raise NotFound(f"The SOP {state.ref} this journey follows is not on this node.")
+    row = await journey_service.get(session, principal=viewer.principal, journey_id=journey_id)
+    view = await journey_service.view(session, principal=viewer.principal, journey=row)
+    definition = view.ctx.definition
     return page(
         request,
         viewer,
         "journey.html",
         title=f"Journey on {definition.title}",
-        journey=view,
+        journey=JourneyOut.from_view(view),
         definition=definition,
-        stages=stage_views(definition, state),
-        mermaid=to_mermaid(definition, state),
+        stages=stage_views(definition, view.ctx.state),
+        mermaid=to_mermaid(definition, view.ctx.state),
     )

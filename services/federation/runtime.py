@@ -7,8 +7,10 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import httpx
+from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,3 +128,12 @@ class Federation:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=5)
         await self.http.aclose()
+
+
+def federation_of(request: Request) -> Federation:
+    """The node's federation side, opened once in the app's lifespan."""
+    federation: Federation = request.app.state.federation
+    return federation
+
+
+FederationDep = Annotated[Federation, Depends(federation_of)]

@@ -25,7 +25,9 @@ from contracts.directory import DirectoryError
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem
 from contracts.referrals import Action, ReferralStatus
+from kit.events import Subscriptions
 from services.audit.service import actor_of
+from services.consents.cascade import WITHDRAWN, Withdrawal
 from services.federation.errors import ContentRefused
 from services.federation.inbox import Handler, Received
 from services.federation.outbox import cancel_sealed, send
@@ -356,6 +358,22 @@ def erasure_view(row: Referral, now: datetime) -> dict[str, Any]:
         "overdue": overdue,
     }
 
+
+async def on_withdrawal(
+    session: AsyncSession, withdrawal: Withdrawal, *, federation: Federation
+) -> None:
+    """The node's event ``consent.withdrawn``: revoke and ask every recipient to erase."""
+    await on_withdrawn(
+        session,
+        federation,
+        principal=withdrawal.principal,
+        consent=withdrawal.consent,
+        at=withdrawal.at,
+    )
+
+
+#: The node's events this module acts on (subscribed by the app, with the federation).
+SUBSCRIPTIONS: Subscriptions = {WITHDRAWN: on_withdrawal}
 
 HANDLERS: dict[str, Handler] = {
     service.CONSENT_WITHDRAWN: on_consent_withdrawn,

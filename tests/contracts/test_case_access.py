@@ -14,7 +14,8 @@ from contracts.case_access import (
     readable_categories,
     readable_profile_facts,
 )
-from contracts.categories import SENSITIVE_CATEGORIES, CaseProfile, Category
+from contracts.categories import SENSITIVE_CATEGORIES, Category
+from contracts.profile import CaseProfile
 
 EVERY = tuple(Category)
 

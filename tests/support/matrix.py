@@ -445,7 +445,7 @@ ROUTE_CASES.update(
 
 async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
     from services.demo.scenarios import BINDINGS
-    from services.journeys.models import Programme
+    from services.programmes.models import Programme
 
     async with app.state.db.sessions.begin() as session:
         programme = Programme(
@@ -464,7 +464,7 @@ async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
 
 async def a_journey(app: FastAPI, agency: str) -> dict[str, str]:
     from kit.db.base import utcnow
-    from services.journeys.definitions import parse, shipped_sources
+    from services.sops.catalogue import parse, shipped_sources
     from services.journeys.models import Journey
     from sop import engine
 
@@ -512,7 +512,7 @@ ROUTE_CASES.update(
             "admin",
             also=ANY_ROLE,
             resource=a_programme,
-            lists="",
+            lists="items",
         ),
         ("GET", "/v1/programmes/{programme_id}"): Case(
             "agreements:read",
@@ -539,7 +539,7 @@ ROUTE_CASES.update(
             "caseworker",
             also=("focal_point", "auditor"),
             resource=a_journey,
-            lists="",
+            lists="items",
         ),
         ("GET", "/v1/journeys/{journey_id}"): Case(
             "cases:read",

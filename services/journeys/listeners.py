@@ -1,0 +1,94 @@
+"""What a journey does when something happens elsewhere in the node: the stage's referral was
+completed by the acting agency, or the person withdrew their consent. Declared here, where
+they live; the app subscribes them to the node's events (``SUBSCRIPTIONS``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.principal import Principal
+from kit.errors import AccordError
+from kit.events import Subscriptions
+from services.consents.cascade import WITHDRAWN, Withdrawal
+from services.federation.runtime import Federation
+from services.referrals.messages import COMPLETED_EVENT, Completed
+from sop.results import facts_from_results
+
+from . import repository, service
+
+
+def _owner(agency: str) -> Principal:
+    """The journey's own agency acting through the node (after an answer from elsewhere)."""
+    return Principal(
+        agency=agency,
+        kind="client",
+        subject="node",
+        client_id="node",
+        roles=frozenset({"caseworker"}),
+        data_roles=frozenset(),
+        scopes=frozenset(),
+        token_id="node",
+    )
+
+
+async def on_referral_completed(
+    session: AsyncSession, done: Completed, *, federation: Federation
+) -> None:
+    """The acting agency completed the stage's referral: its outcome advances the journey."""
+    row = done.row
+    if row.journey_id is None or row.stage is None or row.outcome is None:
+        return
+    journey = await repository.lock(session, uuid.UUID(row.journey_id))
+    if journey is None or journey.stage != row.stage or journey.ended:
+        return
+    try:
+        await service.advance(
+            session,
+            federation=federation,
+            principal=_owner(journey.agency),
+            journey=journey,
+            stage=row.stage,
+            outcome=row.outcome,
+            facts=facts_from_results(done.results),
+            by_agency=row.counterpart,
+        )
+    except AccordError as refused:
+        journey.blocked = [
+            {
+                "code": refused.slug,
+                "message": refused.detail,
+                **({"missing": refused.extra["missing"]} if "missing" in refused.extra else {}),
+            }
+        ]
+
+
+async def on_consent_withdrawn(
+    session: AsyncSession, withdrawal: Withdrawal, *, federation: Federation
+) -> None:
+    """AVRR principle (ii): the person may change their mind at any time; every open journey
+    of the case ends in its withdrawal stage."""
+    case_id = withdrawal.consent.case_id
+    if case_id is None:
+        return
+    principal = withdrawal.principal
+    for journey in await repository.open_of_case(
+        session, agency=principal.agency, case_id=uuid.UUID(case_id)
+    ):
+        await service.advance(
+            session,
+            federation=federation,
+            principal=principal,
+            journey=journey,
+            stage=journey.stage,
+            outcome=service.WITHDRAW,
+            facts={},
+            by_agency=principal.agency,
+        )
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    COMPLETED_EVENT: on_referral_completed,
+    WITHDRAWN: on_consent_withdrawn,
+}

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from kit.http.schemas import RequestModel, ResponseModel
+
+from .models import Programme
+
+
+class ProgrammeCreate(RequestModel):
+    title: str = Field(min_length=1, max_length=200)
+    sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@1.0.0"])
+    bindings: dict[str, str] = Field(description="SOP role -> agency slug.")
+    agreements: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The SOP's parameters (e.g. `min_years` of a regularization programme).",
+    )
+
+
+class Violation(ResponseModel):
+    code: str
+    message: str
+    stage: str | None = None
+    role: str | None = None
+
+
+class ProgrammeOut(ResponseModel):
+    id: uuid.UUID
+    agency: str
+    title: str
+    sop: str = Field(examples=["avrr-joint@1.0.0"])
+    bindings: dict[str, str]
+    agreements: list[str]
+    params: dict[str, Any]
+    runnable: bool
+    violations: list[Violation]
+
+    @classmethod
+    def from_row(cls, row: Programme, faults: list[dict[str, Any]] | None = None) -> ProgrammeOut:
+        faults = faults or []
+        return cls(
+            id=row.id,
+            agency=row.agency,
+            title=row.title,
+            sop=row.sop,
+            bindings=row.bindings,
+            agreements=row.agreements,
+            params=row.params,
+            runnable=not faults,
+            violations=[Violation.model_validate(f) for f in faults],
+        )
+
+
+class ProgrammeCheck(ResponseModel):
+    runnable: bool
+    violations: list[Violation]
+    checked_at: datetime
+
+
+class ProgrammePage(ResponseModel):
+    items: list[ProgrammeOut]
+    next_cursor: str | None
+    limit: int

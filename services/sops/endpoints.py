@@ -1,0 +1,73 @@
+"""``/v1/sops``: the SOP definitions an agency can run (DESIGN §7)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
+from fastapi.responses import PlainTextResponse
+
+from auth.dependencies import Requires
+from auth.principal import Principal
+from kit.db.session import ReadSession, Session
+from kit.http.routing import api_router
+from sop.graph import to_dot, to_mermaid
+
+from . import service
+from .schemas import SopSummary, SopUpload
+from .verification import Verifier
+
+router = api_router(tags=["sop"])
+
+ANY = ("admin", "focal_point", "caseworker", "auditor")
+SopReader = Annotated[Principal, Requires(scope="cases:read", role=ANY)]
+Admin = Annotated[Principal, Requires(scope="programmes:write", role="admin")]
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}}
+
+
+def _verifier(request: Request) -> Verifier:
+    verifier: Verifier = request.app.state.sop_verifier
+    return verifier
+
+
+VerifierDep = Annotated[Verifier, Depends(_verifier)]
+
+
+@router.get(
+    "/v1/sops",
+    responses=_ERRORS,
+    summary="SOP definitions your agency can run: the shipped ones and its own uploads",
+)
+async def list_sops(principal: SopReader, session: ReadSession) -> list[SopSummary]:
+    available = await service.available(session, agency=principal.agency)
+    return [SopSummary(ref=ref, title=title) for ref, title in available.items()]
+
+
+@router.post(
+    "/v1/sops",
+    status_code=201,
+    responses=_ERRORS,
+    summary="Publish a definition for your agency; refused with every problem and its line",
+)
+async def upload_sop(
+    data: SopUpload, principal: Admin, session: Session, verifier: VerifierDep
+) -> SopSummary:
+    row = await service.upload(session, verifier=verifier, principal=principal, source=data.source)
+    return SopSummary.from_row(row)
+
+
+@router.get(
+    "/v1/sops/{ref}/graph",
+    responses=_ERRORS,
+    response_class=PlainTextResponse,
+    summary="The stage graph as Mermaid or Graphviz DOT",
+)
+async def sop_graph(
+    ref: str,
+    principal: SopReader,
+    session: ReadSession,
+    format: Literal["mermaid", "dot"] = "mermaid",
+) -> PlainTextResponse:
+    definition = await service.definition(session, agency=principal.agency, ref=ref)
+    text = to_mermaid(definition) if format == "mermaid" else to_dot(definition)
+    return PlainTextResponse(text)
