@@ -464,8 +464,8 @@ async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
 
 async def a_journey(app: FastAPI, agency: str) -> dict[str, str]:
     from kit.db.base import utcnow
-    from services.sops.catalogue import parse, shipped_sources
     from services.journeys.models import Journey
+    from services.sops.catalogue import parse, shipped_sources
     from sop import engine
 
     programme_id = (await a_programme(app, agency))["programme_id"]
