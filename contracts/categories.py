@@ -642,6 +642,28 @@ SCHEMAS: Mapping[Category, type[BaseModel]] = {
 }
 
 
+class CategoryData(_Schema):
+    """Data by category, each in its own schema: what a case holds, a referral carries and the
+    API shows (a category left out is absent, not null)."""
+
+    identity: Identity | None = None
+    contact: Contact | None = None
+    documents: Documents | None = None
+    asylum_history: AsylumHistory | None = None
+    family: Family | None = None
+    specific_needs: SpecificNeeds | None = None
+    health: Health | None = None
+    protection: Protection | None = None
+    skills: Skills | None = None
+    return_plan: ReturnPlan | None = None
+    reintegration: Reintegration | None = None
+    monitoring: Monitoring | None = None
+
+    def present(self) -> dict[str, dict[str, Any]]:
+        """The categories given, as JSON values, each with only the fields given."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
 class CategoryDataInvalid(FaultsError):
     """Category data that does not fit its schema; ``faults`` names every bad field.
 

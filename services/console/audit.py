@@ -15,6 +15,7 @@ from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from services.audit import endpoints as api
 from services.referrals import endpoints as referrals_api
+from services.referrals import erasure as referral_erasure
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure
@@ -116,9 +117,12 @@ async def audit(
 
 @router.get("/console/erasures")
 async def erasures(request: Request, viewer: Overseer, session: Session) -> HTMLResponse:
-    rows = await referrals_api.erasures(principal=viewer.principal, session=session, state=None)
-    outstanding = [r for r in rows if r["state"] != "confirmed"]
-    confirmed = [r for r in rows if r["state"] == "confirmed"]
+    found = await referral_erasure.erasures(
+        session, principal=viewer.principal, state=None, cursor=None, limit=MAX_LIMIT
+    )
+    rows = [referrals_api.erasure_item(r) for r in found.items]
+    outstanding = [r for r in rows if r.state != "confirmed"]
+    confirmed = [r for r in rows if r.state == "confirmed"]
     return page(
         request,
         viewer,

@@ -7,7 +7,7 @@ principal: the four-eyes rule, the policy decision and the state machine are the
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,7 +16,7 @@ from contracts.agreements import break_glass_allowed
 from contracts.referrals import ReferralStatus
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
-from services.federation.runtime import Federation
+from services.federation.runtime import FederationDep, federation_of
 from services.referrals import endpoints as api
 from services.referrals import service
 from services.referrals.schemas import BreakGlassRequest, DeclineRequest
@@ -52,15 +52,12 @@ ACTIONS = {
 }
 
 
-def _federation(request: Request) -> Federation:
-    federation: Federation = request.app.state.federation
-    return federation
-
-
-async def _waiting(session: Session, viewer: Viewer, direction: str, status: str) -> list[Any]:
+async def _waiting(
+    session: Session, viewer: Viewer, direction: Literal["incoming", "outgoing"], status: str
+) -> list[Any]:
     rows = await service.page(
         session,
-        viewer.principal,
+        principal=viewer.principal,
         direction=direction,
         status=status,
         stage=None,
@@ -108,11 +105,13 @@ async def referrals(
     status: str = "",
     cursor: str | None = None,
 ) -> HTMLResponse:
-    chosen_direction = direction if direction in ("incoming", "outgoing") else None
+    chosen_direction: Literal["incoming", "outgoing"] | None = (
+        "incoming" if direction == "incoming" else "outgoing" if direction == "outgoing" else None
+    )
     chosen_status = status if status in {s.value for s in ReferralStatus} else None
     found = await service.page(
         session,
-        viewer.principal,
+        principal=viewer.principal,
         direction=chosen_direction,
         status=chosen_status,
         stage=None,
@@ -142,10 +141,17 @@ async def _detail_page(
     failure: Failure | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
-    view = await service.read(session, _federation(request), viewer.principal, referral_id)
+    view = await service.read(
+        session,
+        federation=federation_of(request),
+        principal=viewer.principal,
+        referral_id=referral_id,
+    )
     row = view.row
     referral = api.view_of(view)
-    agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+    agreement = await service.agreement_of(
+        session, agreement_id=row.agreement_id, version=row.agreement_version
+    )
     focal = viewer.has_role("focal_point")
     incoming = referral.direction == "incoming"
     can = {
@@ -234,13 +240,16 @@ async def approve(
     referral_id: str,
     viewer: Approver,
     session: Session,
+    federation: FederationDep,
     confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     if confirmed != "yes":
         return _confirm(request, viewer, referral_id, "approve")
 
     async def run() -> None:
-        await service.approve(session, _federation(request), viewer.principal, referral_id)
+        await service.approve(
+            session, federation=federation, principal=viewer.principal, referral_id=referral_id
+        )
 
     return await _act(request, viewer, session, referral_id, "approve", run)
 
@@ -251,13 +260,16 @@ async def accept(
     referral_id: str,
     viewer: FocalPoint,
     session: Session,
+    federation: FederationDep,
     confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     if confirmed != "yes":
         return _confirm(request, viewer, referral_id, "accept")
 
     async def run() -> None:
-        await service.accept(session, _federation(request), viewer.principal, referral_id)
+        await service.accept(
+            session, federation=federation, principal=viewer.principal, referral_id=referral_id
+        )
 
     return await _act(request, viewer, session, referral_id, "accept", run)
 
@@ -268,6 +280,7 @@ async def decline(
     referral_id: str,
     viewer: FocalPoint,
     session: Session,
+    federation: FederationDep,
     confirmed: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
@@ -277,7 +290,11 @@ async def decline(
     async def run() -> None:
         checked = DeclineRequest(reason=reason.strip())
         await service.decline(
-            session, _federation(request), viewer.principal, referral_id, checked.reason
+            session,
+            federation=federation,
+            principal=viewer.principal,
+            referral_id=referral_id,
+            reason=checked.reason,
         )
 
     return await _act(request, viewer, session, referral_id, "decline", run, reason=reason)
@@ -289,11 +306,14 @@ async def break_glass(
     referral_id: str,
     viewer: FocalPoint,
     session: Session,
+    federation: FederationDep,
     confirmed: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    view = await service.read(session, _federation(request), viewer.principal, referral_id)
+    view = await service.read(
+        session, federation=federation, principal=viewer.principal, referral_id=referral_id
+    )
     choices = [w["category"] for w in view.withheld if w["category"]]
     if confirmed != "yes":
         return _confirm(
@@ -310,11 +330,11 @@ async def break_glass(
         checked = BreakGlassRequest.model_validate({"category": category, "reason": reason.strip()})
         await service.break_glass(
             session,
-            _federation(request),
-            viewer.principal,
-            referral_id,
-            checked.category.value,
-            checked.reason,
+            federation=federation,
+            principal=viewer.principal,
+            referral_id=referral_id,
+            category=checked.category.value,
+            reason=checked.reason,
         )
 
     return await _act(

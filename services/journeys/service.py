@@ -163,9 +163,9 @@ async def _enter(
         async with session.begin_nested():
             row = await referrals.create(
                 session,
-                federation,
-                principal,
-                request,
+                federation=federation,
+                principal=principal,
+                data=request,
                 stage=stage.id,
                 journey_id=str(ctx.journey.id),
             )

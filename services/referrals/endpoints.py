@@ -4,31 +4,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request
-from sqlalchemy import select
+from fastapi import Query
 
 from auth.dependencies import Requires
 from auth.principal import Principal
-from contracts import envelope as env
+from contracts.agreements import AgreementRef
+from contracts.categories import CategoryData
+from contracts.envelope import EnvelopeEvidence, SignedReceipt
+from contracts.referrals import ReferralStatus
 from kit.db.base import utcnow
 from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import ReadSession, Session
 from kit.errors import NotFound
 from kit.http.routing import api_router
-from services.federation.models import InboxMessage, OutboxMessage
 from services.federation.outbox import evidence_of
-from services.federation.runtime import Federation
+from services.federation.runtime import FederationDep
 
-from . import erasure, service
+from . import erasure, repository, service
 from .models import Referral
 from .schemas import (
     BreakGlassRequest,
     CompleteRequest,
     DeclineRequest,
+    ErasureItem,
+    ErasureOut,
+    ErasurePage,
+    EvidenceOut,
+    GrantOut,
+    HistoryItem,
     ReferralCreate,
     ReferralOut,
     ReferralPage,
     ReferralSummary,
+    Withheld,
 )
 
 router = api_router(prefix="/v1/referrals", tags=["referrals"])
@@ -51,25 +59,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _federation(request: Request) -> Federation:
-    federation: Federation = request.app.state.federation
-    return federation
-
-
 def summary(row: Referral) -> ReferralSummary:
-    return ReferralSummary(
-        id=row.referral_id,
-        direction=row.direction,
-        agency=row.agency,
-        counterpart=row.counterpart,
-        status=row.status,
-        purpose=row.purpose,
-        stage=row.stage,
-        categories=list(row.categories),
-        respond_by=row.respond_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return ReferralSummary.from_row(row)
 
 
 def view_of(view: service.ReferralView) -> ReferralOut:
@@ -85,16 +76,16 @@ def detail(
     decline_reason: str | None = None,
 ) -> ReferralOut:
     return ReferralOut(
-        **summary(row).model_dump(),
-        agreement={"id": row.agreement_id, "version": row.agreement_version},
+        **ReferralSummary.from_row(row).model_dump(),
+        agreement=AgreementRef(id=row.agreement_id, version=row.agreement_version),
         consent_id=row.consent_id,
         case_id=str(row.case_id) if row.case_id else None,
         journey_id=row.journey_id,
         outcome=row.outcome,
-        history=list(row.history),
-        data=data or {},
-        withheld=withheld or [],
-        erasure=erasure.erasure_view(row, utcnow()),
+        history=[HistoryItem.model_validate(entry) for entry in row.history],
+        data=CategoryData.model_validate(data or {}),
+        withheld=[Withheld.model_validate(w) for w in withheld or []],
+        erasure=ErasureOut.model_validate(erasure.erasure_view(row, utcnow())),
         note=note,
         decline_reason=decline_reason,
         refusal=row.refusal,
@@ -106,11 +97,14 @@ def detail(
     status_code=201,
     responses=_ERRORS,
     summary="Draft a referral (pending approval), if the policy allows it",
+    response_model_exclude_unset=True,
 )
 async def create(
-    request: Request, data: ReferralCreate, principal: Drafter, session: Session
+    data: ReferralCreate, principal: Drafter, session: Session, federation: FederationDep
 ) -> ReferralOut:
-    return detail(await service.create(session, _federation(request), principal, data))
+    return detail(
+        await service.create(session, federation=federation, principal=principal, data=data)
+    )
 
 
 @router.get("", responses=_ERRORS, summary="Referrals of your agency, newest first")
@@ -118,61 +112,93 @@ async def list_referrals(
     principal: Reader,
     session: ReadSession,
     direction: Literal["incoming", "outgoing"] | None = None,
-    status: str | None = None,
-    stage: str | None = None,
+    status: ReferralStatus | None = None,
+    stage: Annotated[str | None, Query(max_length=64)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> ReferralPage:
     page = await service.page(
         session,
-        principal,
+        principal=principal,
         direction=direction,
-        status=status,
+        status=status.value if status else None,
         stage=stage,
         cursor=cursor,
         limit=limit,
     )
-    return ReferralPage(items=[summary(r) for r in page.items], next_cursor=page.next_cursor)
+    return ReferralPage(
+        items=[summary(r) for r in page.items], next_cursor=page.next_cursor, limit=limit
+    )
 
 
 @router.get(
     "/{referral_id}",
     responses=_ERRORS,
     summary="Status, history, the categories you may read, and those withheld",
+    response_model_exclude_unset=True,
 )
 async def get_referral(
-    request: Request, referral_id: str, principal: Reader, session: Session
+    referral_id: str, principal: Reader, session: Session, federation: FederationDep
 ) -> ReferralOut:
-    return view_of(await service.read(session, _federation(request), principal, referral_id))
+    return view_of(
+        await service.read(
+            session, federation=federation, principal=principal, referral_id=referral_id
+        )
+    )
 
 
 @router.post(
     "/{referral_id}/approve",
     responses=_ERRORS,
     summary="Approve and send (a focal point who did not draft it)",
+    response_model_exclude_unset=True,
 )
 async def approve(
-    request: Request, referral_id: str, principal: Approver, session: Session
+    referral_id: str, principal: Approver, session: Session, federation: FederationDep
 ) -> ReferralOut:
-    return detail(await service.approve(session, _federation(request), principal, referral_id))
+    return detail(
+        await service.approve(
+            session, federation=federation, principal=principal, referral_id=referral_id
+        )
+    )
 
 
-@router.post("/{referral_id}/accept", responses=_ERRORS, summary="Accept an incoming referral")
+@router.post(
+    "/{referral_id}/accept",
+    responses=_ERRORS,
+    summary="Accept an incoming referral",
+    response_model_exclude_unset=True,
+)
 async def accept(
-    request: Request, referral_id: str, principal: FocalPoint, session: Session
+    referral_id: str, principal: FocalPoint, session: Session, federation: FederationDep
 ) -> ReferralOut:
-    return detail(await service.accept(session, _federation(request), principal, referral_id))
+    return detail(
+        await service.accept(
+            session, federation=federation, principal=principal, referral_id=referral_id
+        )
+    )
 
 
-@router.post("/{referral_id}/decline", responses=_ERRORS, summary="Decline, with a reason")
+@router.post(
+    "/{referral_id}/decline",
+    responses=_ERRORS,
+    summary="Decline, with a reason",
+    response_model_exclude_unset=True,
+)
 async def decline(
-    request: Request,
     referral_id: str,
     data: DeclineRequest,
     principal: FocalPoint,
     session: Session,
+    federation: FederationDep,
 ) -> ReferralOut:
-    row = await service.decline(session, _federation(request), principal, referral_id, data.reason)
+    row = await service.decline(
+        session,
+        federation=federation,
+        principal=principal,
+        referral_id=referral_id,
+        reason=data.reason,
+    )
     return detail(row)
 
 
@@ -180,17 +206,22 @@ async def decline(
     "/{referral_id}/complete",
     responses=_ERRORS,
     summary="Complete with an outcome, and results sealed back to the sender",
+    response_model_exclude_unset=True,
 )
 async def complete(
-    request: Request, referral_id: str, data: CompleteRequest, principal: Drafter, session: Session
+    referral_id: str,
+    data: CompleteRequest,
+    principal: Drafter,
+    session: Session,
+    federation: FederationDep,
 ) -> ReferralOut:
     row = await service.complete(
         session,
-        _federation(request),
-        principal,
-        referral_id,
-        data.outcome,
-        {c.value: v for c, v in data.results.items()},
+        federation=federation,
+        principal=principal,
+        referral_id=referral_id,
+        outcome=data.outcome,
+        results=data.results.present(),
     )
     return detail(row)
 
@@ -199,11 +230,16 @@ async def complete(
     "/{referral_id}/cancel",
     responses=_ERRORS,
     summary="Cancel before acceptance (the recipient's copy is erased)",
+    response_model_exclude_unset=True,
 )
 async def cancel(
-    request: Request, referral_id: str, principal: Drafter, session: Session
+    referral_id: str, principal: Drafter, session: Session, federation: FederationDep
 ) -> ReferralOut:
-    return detail(await service.cancel(session, _federation(request), principal, referral_id))
+    return detail(
+        await service.cancel(
+            session, federation=federation, principal=principal, referral_id=referral_id
+        )
+    )
 
 
 @router.post(
@@ -213,20 +249,21 @@ async def cancel(
     summary="Open a withheld category once, with a reason, where the agreement allows",
 )
 async def break_glass(
-    request: Request,
     referral_id: str,
     data: BreakGlassRequest,
     principal: FocalPoint,
     session: Session,
-) -> dict[str, Any]:
+    federation: FederationDep,
+) -> GrantOut:
     grant = await service.break_glass(
-        session, _federation(request), principal, referral_id, data.category.value, data.reason
+        session,
+        federation=federation,
+        principal=principal,
+        referral_id=referral_id,
+        category=data.category.value,
+        reason=data.reason,
     )
-    return {
-        "category": grant.category,
-        "granted_at": grant.granted_at,
-        "expires_at": grant.expires_at,
-    }
+    return GrantOut.model_validate(grant)
 
 
 @router.get(
@@ -234,39 +271,36 @@ async def break_glass(
     responses=_ERRORS,
     summary="The signed envelope, digests and receipts: proof of what was sent",
 )
-async def evidence(referral_id: str, principal: Reader, session: ReadSession) -> dict[str, Any]:
-    row = await service.get_row(session, principal, referral_id)
-    receipts: list[dict[str, Any]] = []
-    envelope: dict[str, Any] | None = None
-    if row.direction == "outgoing" and row.message_id:
-        message = (
-            await session.scalars(
-                select(OutboxMessage).where(OutboxMessage.message_id == row.message_id)
-            )
-        ).first()
-        if message is not None:
-            envelope = message.envelope
-            if message.receipt:
-                receipts.append(message.receipt)
-    elif row.direction == "incoming" and row.message_id:
-        stored = (
-            await session.scalars(
-                select(InboxMessage).where(InboxMessage.message_id == row.message_id)
-            )
-        ).first()
-        if stored is not None:
-            envelope = stored.envelope
-            receipts.append(stored.receipt)
-    if envelope is None:
+async def evidence(referral_id: str, principal: Reader, session: ReadSession) -> EvidenceOut:
+    row = await service.get_row(session, principal=principal, referral_id=referral_id)
+    stored = await repository.stored_envelope(session, row)
+    if stored is None:
         raise NotFound("No envelope has left (or arrived) for this referral yet.")
+    envelope, receipts = stored
     if row.erasure_receipt:
         receipts.append(row.erasure_receipt)
-    evidence_only = env.EnvelopeEvidence.model_validate(evidence_of(envelope))
-    return {"envelope": evidence_only.model_dump(mode="json"), "receipts": receipts}
+    return EvidenceOut(
+        envelope=EnvelopeEvidence.model_validate(evidence_of(envelope)),
+        receipts=[SignedReceipt.model_validate(r) for r in receipts],
+    )
 
 
 erasures_router = api_router(prefix="/v1/erasures", tags=["referrals"])
 Overseer = Annotated[Principal, Requires(scope="referrals:read", role=("admin", "auditor"))]
+
+
+def erasure_item(row: Referral) -> ErasureItem:
+    return ErasureItem(
+        referral_id=row.referral_id,
+        agency=row.agency,
+        recipient=row.counterpart,
+        agreement_id=row.agreement_id,
+        state=erasure.erasure_state(row, utcnow()),
+        requested_at=row.erasure_requested_at,
+        due_at=row.erasure_due_at,
+        erased_at=row.erased_at,
+        receipt=SignedReceipt.model_validate(row.erasure_receipt) if row.erasure_receipt else None,
+    )
 
 
 @erasures_router.get(
@@ -276,38 +310,12 @@ async def erasures(
     principal: Overseer,
     session: ReadSession,
     state: Literal["pending", "overdue", "confirmed"] | None = None,
-) -> list[dict[str, Any]]:
-    rows = (
-        await session.scalars(
-            select(Referral)
-            .where(
-                Referral.agency == principal.agency,
-                Referral.direction == "outgoing",
-                Referral.erasure_requested_at.is_not(None),
-            )
-            .order_by(Referral.erasure_due_at)
-        )
-    ).all()
-    now = utcnow()
-    out = []
-    for row in rows:
-        view = erasure.erasure_view(row, now)
-        current = (
-            "confirmed" if row.erasure_receipt else ("overdue" if view["overdue"] else "pending")
-        )
-        if state and current != state:
-            continue
-        out.append(
-            {
-                "referral_id": row.referral_id,
-                "agency": row.agency,
-                "recipient": row.counterpart,
-                "agreement_id": row.agreement_id,
-                "state": current,
-                "requested_at": row.erasure_requested_at,
-                "due_at": row.erasure_due_at,
-                "erased_at": row.erased_at,
-                "receipt": row.erasure_receipt,
-            }
-        )
-    return out
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> ErasurePage:
+    page = await erasure.erasures(
+        session, principal=principal, state=state, cursor=cursor, limit=limit
+    )
+    return ErasurePage(
+        items=[erasure_item(r) for r in page.items], next_cursor=page.next_cursor, limit=limit
+    )

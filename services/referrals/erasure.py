@@ -12,10 +12,9 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -25,6 +24,8 @@ from contracts.directory import DirectoryError
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem
 from contracts.referrals import Action, ReferralStatus
+from kit.db.base import utcnow
+from kit.db.repository import Page
 from kit.events import Subscriptions
 from services.audit.service import actor_of
 from services.consents.cascade import WITHDRAWN, Withdrawal
@@ -33,8 +34,8 @@ from services.federation.inbox import Handler, Received
 from services.federation.outbox import cancel_sealed, send
 from services.federation.runtime import Federation
 
-from . import service
-from .models import Referral, ReferralData
+from . import repository, service
+from .models import Referral
 
 #: Outgoing statuses in which the recipient may hold the person's data.
 DELIVERED_OR_MAYBE = frozenset(
@@ -60,14 +61,7 @@ async def _erase_rows(session: AsyncSession, row: Referral, *, reason: str) -> l
     sealed categories and decline reason with their data key, and any message still waiting
     in the outbox with sealed content. Stored envelopes hold evidence only (DESIGN §4), so
     nothing else here can be opened afterwards."""
-    categories = list(
-        (
-            await session.scalars(
-                select(ReferralData.category).where(ReferralData.referral_row == row.id)
-            )
-        ).all()
-    )
-    await session.execute(delete(ReferralData).where(ReferralData.referral_row == row.id))
+    categories = await repository.delete_data(session, row)
     row.data_key_wrapped = None
     row.reason_sealed = None
     # Earlier versions kept a decline reason in the clear in the history.
@@ -80,7 +74,7 @@ async def _erase_rows(session: AsyncSession, row: Referral, *, reason: str) -> l
     await cancel_sealed(
         session, sender=row.agency, referral_id=row.referral_id, reason=f"erased ({reason})"
     )
-    return sorted(categories)
+    return categories
 
 
 async def erase_received(
@@ -153,17 +147,9 @@ async def on_withdrawn(
     at: datetime,
 ) -> None:
     """The sender's side of a withdrawal: revoke, tell every recipient, await receipts."""
-    rows = (
-        await session.scalars(
-            select(Referral)
-            .where(
-                Referral.agency == principal.agency,
-                Referral.direction == "outgoing",
-                Referral.consent_id == consent.id,
-            )
-            .with_for_update()
-        )
-    ).all()
+    rows = await repository.outgoing_under_consent(
+        session, agency=principal.agency, consent_id=consent.id
+    )
     notify: defaultdict[str, list[Referral]] = defaultdict(list)
     for row in rows:
         was = row.status
@@ -177,7 +163,9 @@ async def on_withdrawn(
         # is still waiting in the outbox.
         await _erase_rows(session, row, reason="consent_withdrawn")
         if was in DELIVERED_OR_MAYBE:
-            agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+            agreement = await service.agreement_of(
+                session, agreement_id=row.agreement_id, version=row.agreement_version
+            )
             row.erasure_requested_at = at
             row.erasure_due_at = at + timedelta(hours=agreement.terms.erasure_deadline_hours)
             notify[row.counterpart].append(row)
@@ -212,17 +200,9 @@ async def on_consent_withdrawn(session: AsyncSession, received: Received) -> Non
             [("malformed_field", "a withdrawal names its consent and the referrals it concerns")]
         ) from exc
     for referral_id in withdrawal.referral_ids:
-        row = (
-            await session.scalars(
-                select(Referral)
-                .where(
-                    Referral.referral_id == referral_id,
-                    Referral.agency == header.to,
-                    Referral.direction == "incoming",
-                )
-                .with_for_update()
-            )
-        ).first()
+        row = await repository.get_for(
+            session, agency=header.to, referral_id=referral_id, direction="incoming", lock=True
+        )
         if row is None:
             # Never received (stopped in the sender's outbox): nothing held, and we say so.
             await _send_receipt(
@@ -307,17 +287,9 @@ async def on_erased(session: AsyncSession, received: Received) -> None:
         raise _erasure_refused(
             "receipt_does_not_verify", f"the erasure receipt does not verify: {exc}"
         ) from exc
-    row = (
-        await session.scalars(
-            select(Referral)
-            .where(
-                Referral.referral_id == receipt.referral,
-                Referral.agency == header.to,
-                Referral.direction == "outgoing",
-            )
-            .with_for_update()
-        )
-    ).first()
+    row = await repository.get_for(
+        session, agency=header.to, referral_id=receipt.referral, direction="outgoing", lock=True
+    )
     if row is None or row.counterpart != receipt.by:
         raise _erasure_refused(
             "not_counterpart", "the receipt is for a referral this agency did not send there"
@@ -340,6 +312,26 @@ class _Withdrawal(BaseModel):
 
 def _erasure_refused(code: str, message: str) -> ErasureRefused:
     return ErasureRefused.because([(code, message)])
+
+
+def erasure_state(row: Referral, now: datetime) -> Literal["pending", "overdue", "confirmed"]:
+    if row.erasure_receipt is not None:
+        return "confirmed"
+    return "overdue" if row.erasure_due_at is not None and row.erasure_due_at <= now else "pending"
+
+
+async def erasures(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    state: Literal["pending", "overdue", "confirmed"] | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Referral]:
+    """The erasure receipts the agency awaits or holds, newest request first."""
+    return await repository.erasure_page(
+        session, agency=principal.agency, state=state, now=utcnow(), cursor=cursor, limit=limit
+    )
 
 
 def erasure_view(row: Referral, now: datetime) -> dict[str, Any]:

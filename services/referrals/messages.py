@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import envelope as env
@@ -38,8 +37,8 @@ from services.federation.inbox import Handler, Received
 from services.federation.models import OutboxMessage
 from services.federation.runtime import SettledHook
 
-from . import erasure, service
-from .models import Referral, ReferralData
+from . import erasure, repository, service
+from .models import Referral
 from .vault import ReferralVault, new_vault, vault_for
 
 PEER = "node"
@@ -221,14 +220,7 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
             f"Agreement {agreement.ref} is not signed by every party at {header.to} yet "
             f"(waiting for {', '.join(agreement.unsigned_parties())})."
         )
-    existing = (
-        await session.scalars(
-            select(Referral.id).where(
-                Referral.referral_id == referral_id, Referral.agency == header.to
-            )
-        )
-    ).first()
-    if existing is not None:
+    if await repository.get_for(session, agency=header.to, referral_id=referral_id) is not None:
         raise _refuse("referral_exists", f"referral {referral_id} is already held by {header.to}")
     keys = await received.federation.keys.by_kid(header.to)
     content, seal_faults = _open_each(
@@ -272,8 +264,7 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
         updated_at=received.now,
     )
     service._history(row, ReferralStatus.RECEIVED.value, f"{PEER}:{header.from_}", at=received.now)
-    session.add(row)
-    await session.flush()
+    await repository.add(session, row)
     await _keep_sealed(session, row, vault, content)
     await service._audit(session, None, row, "referral.received", categories=sorted(content))
 
@@ -282,28 +273,21 @@ async def _keep_sealed(
     session: AsyncSession, row: Referral, vault: ReferralVault, content: dict[str, dict[str, Any]]
 ) -> None:
     """Re-seal what arrived under the referral's own data key (DESIGN §4 "At rest")."""
-    for category, value in content.items():
-        sealed = vault.seal(data_slot(category), value)
-        session.add(ReferralData(referral_row=row.id, category=category, sealed=sealed))
-    await session.flush()
+    sealed = {category: vault.seal(data_slot(category), v) for category, v in content.items()}
+    await repository.add_data(session, row, sealed)
 
 
 async def _held(
-    session: AsyncSession, received: Received, referral_id: str, direction: str
+    session: AsyncSession,
+    received: Received,
+    referral_id: str,
+    direction: Literal["outgoing", "incoming"],
 ) -> Referral:
     """This agency's row of the referral, only if the message's sender is its counterpart."""
     header = received.envelope.header
-    row = (
-        await session.scalars(
-            select(Referral)
-            .where(
-                Referral.referral_id == referral_id,
-                Referral.agency == header.to,
-                Referral.direction == direction,
-            )
-            .with_for_update()
-        )
-    ).first()
+    row = await repository.get_for(
+        session, agency=header.to, referral_id=referral_id, direction=direction, lock=True
+    )
     if row is None:
         raise ReferralNotYetKnown(f"Referral {referral_id} is not known here.")
     if row.counterpart != header.from_:
@@ -347,7 +331,9 @@ async def on_declined(session: AsyncSession, received: Received) -> None:
         raise _refuse("unexpected_content", f"a decline seals nothing but its reason: {extra}")
     reason: str | None = None
     if envelope.sealed:
-        agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+        agreement = await service.agreement_of(
+            session, agreement_id=row.agreement_id, version=row.agreement_version
+        )
         keys = await received.federation.keys.by_kid(row.agency)
         opened, faults = _open_each(
             envelope, [service.DECLINE_REASON], keys, agreement.terms.encryption.value
@@ -373,7 +359,9 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
     row = await _outgoing(session, received, _referral_id(received, body.referral_id))
     results: dict[str, dict[str, Any]] = {}
     if envelope.sealed:
-        agreement = await service.agreement_of(session, row.agreement_id, row.agreement_version)
+        agreement = await service.agreement_of(
+            session, agreement_id=row.agreement_id, version=row.agreement_version
+        )
         _require_same_agreement(received, agreement)
         keys = await received.federation.keys.by_kid(row.agency)
         results, seal_faults = _open_each(
@@ -454,13 +442,9 @@ async def on_break_glass(session: AsyncSession, received: Received) -> None:
 async def _own_row(session: AsyncSession, message: OutboxMessage) -> Referral | None:
     if message.referral_id is None:
         return None
-    return (
-        await session.scalars(
-            select(Referral)
-            .where(Referral.referral_id == message.referral_id, Referral.agency == message.sender)
-            .with_for_update()
-        )
-    ).first()
+    return await repository.by_message(
+        session, agency=message.sender, referral_id=message.referral_id
+    )
 
 
 def _refusal_reasons(message: OutboxMessage) -> list[dict[str, Any]]:

@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from contracts.agencies import AgencySlug
-from contracts.categories import Category
+from contracts.agreements import AgreementRef
+from contracts.categories import Category, CategoryData
+from contracts.envelope import EnvelopeEvidence, SignedReceipt
+from contracts.referrals import ReferralStatus
 from kit.http.schemas import RequestModel, ResponseModel
+
+from .models import Referral
 
 
 class ReferralCreate(RequestModel):
@@ -34,9 +39,10 @@ class DeclineRequest(RequestModel):
 
 class CompleteRequest(RequestModel):
     outcome: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    results: dict[Category, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Result categories sealed back to the sender (the agreement must allow).",
+    results: CategoryData = Field(
+        default_factory=CategoryData,
+        description="Result categories sealed back to the sender (the agreement must allow), "
+        "each in its category's schema.",
     )
 
 
@@ -61,8 +67,15 @@ class ErasureOut(ResponseModel):
     due_at: datetime | None
     erased_at: datetime | None
     reason: str | None
-    receipt: dict[str, Any] | None
+    receipt: SignedReceipt | None
     overdue: bool
+
+
+class HistoryItem(ResponseModel):
+    at: datetime
+    status: ReferralStatus
+    by: str
+    detail: str | None = None
 
 
 class ReferralSummary(ResponseModel):
@@ -70,23 +83,39 @@ class ReferralSummary(ResponseModel):
     direction: Literal["outgoing", "incoming"]
     agency: str
     counterpart: str
-    status: str
+    status: ReferralStatus
     purpose: str
     stage: str | None
-    categories: list[str]
+    categories: list[Category]
     respond_by: datetime | None
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def from_row(cls, row: Referral) -> ReferralSummary:
+        return cls(
+            id=row.referral_id,
+            direction=row.direction,
+            agency=row.agency,
+            counterpart=row.counterpart,
+            status=ReferralStatus(row.status),
+            purpose=row.purpose,
+            stage=row.stage,
+            categories=[Category(c) for c in row.categories],
+            respond_by=row.respond_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
 
 class ReferralOut(ReferralSummary):
-    agreement: dict[str, Any]
+    agreement: AgreementRef
     consent_id: str | None
     case_id: str | None
     journey_id: str | None
     outcome: str | None
-    history: list[dict[str, Any]]
-    data: dict[str, dict[str, Any]]
+    history: list[HistoryItem]
+    data: CategoryData = Field(description="The categories your data roles open.")
     withheld: list[Withheld]
     erasure: ErasureOut
     note: str | None = None
@@ -105,3 +134,39 @@ class ReferralOut(ReferralSummary):
 class ReferralPage(ResponseModel):
     items: list[ReferralSummary]
     next_cursor: str | None
+    limit: int
+
+
+class GrantOut(ResponseModel):
+    category: Category
+    granted_at: datetime
+    expires_at: datetime
+
+
+class EvidenceOut(ResponseModel):
+    """What proves what was sent, when, under which agreement and consent (DESIGN §8): the
+    signed envelope without its sealed content, and every receipt held for it."""
+
+    envelope: EnvelopeEvidence
+    receipts: list[SignedReceipt]
+
+
+ErasureState = Literal["pending", "overdue", "confirmed"]
+
+
+class ErasureItem(ResponseModel):
+    referral_id: str
+    agency: str
+    recipient: str
+    agreement_id: str
+    state: ErasureState
+    requested_at: datetime | None
+    due_at: datetime | None
+    erased_at: datetime | None
+    receipt: SignedReceipt | None
+
+
+class ErasurePage(ResponseModel):
+    items: list[ErasureItem]
+    next_cursor: str | None
+    limit: int

@@ -9,9 +9,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
@@ -29,7 +28,7 @@ from contracts.policy import (
 )
 from contracts.referrals import Action, ReferralStatus
 from kit.db.base import new_id, utcnow
-from kit.db.repository import Page, keyset_page
+from kit.db.repository import Page
 from kit.errors import AccordError, Conflict, Forbidden, NotFound
 from kit.faults import problem_for
 from services.agreements import repository as agreements
@@ -42,7 +41,8 @@ from services.consents import service as consents
 from services.federation.outbox import send
 from services.federation.runtime import Federation
 
-from .models import BreakGlassGrant, Referral, ReferralData
+from . import repository
+from .models import BreakGlassGrant, Referral
 from .vault import open_vault, vault_for
 
 SENT = "referral.sent"
@@ -93,7 +93,7 @@ def _refused(error: ContractError) -> AccordError:
 
 
 async def agreement_of(
-    session: AsyncSession, agreement_id: str, version: int | None = None
+    session: AsyncSession, *, agreement_id: str, version: int | None = None
 ) -> AgreementState:
     row = await agreements.get_row(session, agreement_id, version)
     if row is None:
@@ -108,26 +108,6 @@ async def agreement_of(
     return agreements.to_state(row)
 
 
-async def erasure_due(
-    session: AsyncSession, *, sender: str, recipient: str, agreement_id: str
-) -> datetime | None:
-    """The oldest erasure receipt ``recipient`` still owes ``sender`` under the agreement."""
-    rows = await session.scalars(
-        select(Referral.erasure_due_at)
-        .where(
-            Referral.agency == sender,
-            Referral.direction == "outgoing",
-            Referral.counterpart == recipient,
-            Referral.agreement_id == agreement_id,
-            Referral.erasure_due_at.is_not(None),
-            Referral.erasure_receipt.is_(None),
-        )
-        .order_by(Referral.erasure_due_at)
-        .limit(1)
-    )
-    return rows.first()
-
-
 async def _decision(
     session: AsyncSession,
     *,
@@ -139,7 +119,9 @@ async def _decision(
     consent: ConsentRecord | None,
     now: datetime,
 ) -> None:
-    due = await erasure_due(session, sender=sender, recipient=recipient, agreement_id=agreement.id)
+    due = await repository.erasure_due(
+        session, sender=sender, recipient=recipient, agreement_id=agreement.id
+    )
     decide(
         agreement=agreement,
         consent=consent,
@@ -182,10 +164,10 @@ def move(
 
 async def create(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     data: Any,
-    *,
     stage: str | None = None,
     journey_id: str | None = None,
 ) -> Referral:
@@ -204,7 +186,7 @@ async def create(
         raise PolicyRefused(
             [Reason(ReasonCode.CONSENT_MISSING, "the consent cited was given in another case")]
         )
-    agreement = await agreement_of(session, data.agreement_id)
+    agreement = await agreement_of(session, agreement_id=data.agreement_id)
     try:
         await _decision(
             session,
@@ -258,8 +240,7 @@ async def create(
         updated_at=now,
     )
     _history(row, ReferralStatus.PENDING_APPROVAL.value, row.drafted_by, at=now)
-    session.add(row)
-    await session.flush()
+    await repository.add(session, row)
     await _audit(session, principal, row, "referral.drafted")
     return row
 
@@ -291,25 +272,20 @@ async def _audit(
 
 
 async def get_row(
-    session: AsyncSession, principal: Principal | str, referral_id: str, *, lock: bool = False
+    session: AsyncSession, *, principal: Principal | str, referral_id: str, lock: bool = False
 ) -> Referral:
     agency = principal if isinstance(principal, str) else principal.agency
-    statement = select(Referral).where(
-        Referral.referral_id == referral_id, Referral.agency == agency
-    )
-    if lock:
-        statement = statement.with_for_update()
-    row = (await session.scalars(statement)).first()
+    row = await repository.get_for(session, agency=agency, referral_id=referral_id, lock=lock)
     if row is None:
         raise NotFound("No referral with this id at your agency.")
     return row
 
 
 async def approve(
-    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+    session: AsyncSession, *, federation: Federation, principal: Principal, referral_id: str
 ) -> Referral:
     """Four eyes, a fresh policy decision, then the sealed envelope goes to the outbox."""
-    row = await get_row(session, principal, referral_id, lock=True)
+    row = await get_row(session, principal=principal, referral_id=referral_id, lock=True)
     now = utcnow()
     try:
         if row.direction != "outgoing":
@@ -322,7 +298,9 @@ async def approve(
             approver_roles=principal.roles,
         )
         move(row, Action.APPROVE, actor_of(principal), at=now)
-        agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+        agreement = await agreement_of(
+            session, agreement_id=row.agreement_id, version=row.agreement_version
+        )
         consent = (
             await consents.record_for(session, principal, row.consent_id)
             if row.consent_id
@@ -384,17 +362,17 @@ async def approve(
 
 async def _answer(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     referral_id: str,
     action: Action,
     message_type: str,
-    *,
     body: dict[str, Any] | None = None,
     results: dict[str, dict[str, Any]] | None = None,
     reason: str | None = None,
 ) -> Referral:
-    row = await get_row(session, principal, referral_id, lock=True)
+    row = await get_row(session, principal=principal, referral_id=referral_id, lock=True)
     if row.direction != "incoming":
         raise Conflict(
             f"This is your agency's outgoing referral; only {row.counterpart} can "
@@ -405,7 +383,9 @@ async def _answer(
         move(row, action, actor_of(principal))
     except ContractError as error:
         raise _refused(error) from error
-    agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+    agreement = await agreement_of(
+        session, agreement_id=row.agreement_id, version=row.agreement_version
+    )
     sealed: dict[str, dict[str, Any]] = dict(results or {})
     if reason is not None:
         # The focal point's words may be about the person: kept sealed here under the
@@ -441,34 +421,51 @@ def _past(action: Action) -> str:
 
 
 async def accept(
-    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+    session: AsyncSession, *, federation: Federation, principal: Principal, referral_id: str
 ) -> Referral:
-    return await _answer(session, federation, principal, referral_id, Action.ACCEPT, ACCEPTED)
+    return await _answer(
+        session,
+        federation=federation,
+        principal=principal,
+        referral_id=referral_id,
+        action=Action.ACCEPT,
+        message_type=ACCEPTED,
+    )
 
 
 async def decline(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     referral_id: str,
     reason: str,
 ) -> Referral:
     return await _answer(
-        session, federation, principal, referral_id, Action.DECLINE, DECLINED, reason=reason
+        session,
+        federation=federation,
+        principal=principal,
+        referral_id=referral_id,
+        action=Action.DECLINE,
+        message_type=DECLINED,
+        reason=reason,
     )
 
 
 async def complete(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     referral_id: str,
     outcome: str,
     results: dict[str, dict[str, Any]],
 ) -> Referral:
-    row = await get_row(session, principal, referral_id)
+    row = await get_row(session, principal=principal, referral_id=referral_id)
     if results:
-        agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+        agreement = await agreement_of(
+            session, agreement_id=row.agreement_id, version=row.agreement_version
+        )
         try:
             decide_results(
                 agreement=agreement,
@@ -485,11 +482,11 @@ async def complete(
             raise _refused(refusal) from refusal
     completed = await _answer(
         session,
-        federation,
-        principal,
-        referral_id,
-        Action.COMPLETE,
-        COMPLETED,
+        federation=federation,
+        principal=principal,
+        referral_id=referral_id,
+        action=Action.COMPLETE,
+        message_type=COMPLETED,
         body={"outcome": outcome},
         results=results,
     )
@@ -498,10 +495,10 @@ async def complete(
 
 
 async def cancel(
-    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+    session: AsyncSession, *, federation: Federation, principal: Principal, referral_id: str
 ) -> Referral:
     """The sender withdraws a referral not yet accepted; a received copy is erased."""
-    row = await get_row(session, principal, referral_id, lock=True)
+    row = await get_row(session, principal=principal, referral_id=referral_id, lock=True)
     if row.direction != "outgoing":
         raise Conflict(
             "Only the sending agency cancels a referral; decline it instead.",
@@ -530,16 +527,9 @@ async def cancel(
 
 
 async def active_grants(
-    session: AsyncSession, row: Referral, principal: Principal, now: datetime
+    session: AsyncSession, *, row: Referral, principal: Principal, now: datetime
 ) -> list[str]:
-    grants = await session.scalars(
-        select(BreakGlassGrant.category).where(
-            BreakGlassGrant.referral_row == row.id,
-            BreakGlassGrant.actor == actor_of(principal),
-            BreakGlassGrant.expires_at > now,
-        )
-    )
-    return list(grants.all())
+    return await repository.granted(session, row, actor=actor_of(principal), now=now)
 
 
 @dataclass(frozen=True)
@@ -560,25 +550,23 @@ def decline_reason_of(federation: Federation, row: Referral) -> str | None:
 
 
 async def read(
-    session: AsyncSession, federation: Federation, principal: Principal, referral_id: str
+    session: AsyncSession, *, federation: Federation, principal: Principal, referral_id: str
 ) -> ReferralView:
     """The referral with the categories the caller's data roles open, the rest withheld with
     the reason; each read of personal data is an audit event naming what was disclosed."""
-    row = await get_row(session, principal, referral_id)
+    row = await get_row(session, principal=principal, referral_id=referral_id)
     now = utcnow()
-    stored = list(
-        (
-            await session.scalars(select(ReferralData).where(ReferralData.referral_row == row.id))
-        ).all()
-    )
+    stored = await repository.data_of(session, row)
     if row.erased_at is not None and row.direction == "incoming":
         raise Erased(
             f"This referral's content was erased at {row.erased_at.isoformat()} "
             f"({row.erasure_reason}).",
             extra={"erased_at": row.erased_at.isoformat(), "reason": row.erasure_reason},
         )
-    agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
-    grants = await active_grants(session, row, principal, now)
+    agreement = await agreement_of(
+        session, agreement_id=row.agreement_id, version=row.agreement_version
+    )
+    grants = await active_grants(session, row=row, principal=principal, now=now)
     held = [data.category for data in stored]
     readable, withheld = readable_categories(
         agreement.terms, held, principal.data_roles, break_glass=grants
@@ -620,26 +608,28 @@ async def read(
 
 async def page(
     session: AsyncSession,
-    principal: Principal,
     *,
-    direction: str | None,
+    principal: Principal,
+    direction: Literal["outgoing", "incoming"] | None,
     status: str | None,
     stage: str | None,
     cursor: str | None,
     limit: int,
 ) -> Page[Referral]:
-    statement = select(Referral).where(Referral.agency == principal.agency)
-    if direction:
-        statement = statement.where(Referral.direction == direction)
-    if status:
-        statement = statement.where(Referral.status == status)
-    if stage:
-        statement = statement.where(Referral.stage == stage)
-    return await keyset_page(session, statement, Referral.id, cursor=cursor, limit=limit)
+    return await repository.page_for(
+        session,
+        agency=principal.agency,
+        direction=direction,
+        status=status,
+        stage=stage,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def break_glass(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     referral_id: str,
@@ -648,7 +638,7 @@ async def break_glass(
 ) -> BreakGlassGrant:
     """Open a withheld category once, where the agreement allows it (vital interest), for a
     limited time; the owning agency is told at once and the access stands out in the audit."""
-    row = await get_row(session, principal, referral_id)
+    row = await get_row(session, principal=principal, referral_id=referral_id)
     if row.direction != "incoming" or row.data_key_wrapped is None:
         raise Conflict(
             "Break-glass opens received content that is still held.",
@@ -656,18 +646,15 @@ async def break_glass(
         )
     if "focal_point" not in principal.roles:
         raise Forbidden("Break-glass needs the focal_point role.")
-    agreement = await agreement_of(session, row.agreement_id, row.agreement_version)
+    agreement = await agreement_of(
+        session, agreement_id=row.agreement_id, version=row.agreement_version
+    )
     if not break_glass_allowed(agreement.terms):
         raise Forbidden(
             f"Agreement {agreement.ref} does not allow break-glass (it needs legal basis "
             "vital_interest and break_glass: true)."
         )
-    stored = {
-        d.category
-        for d in (
-            await session.scalars(select(ReferralData).where(ReferralData.referral_row == row.id))
-        ).all()
-    }
+    stored = {d.category for d in await repository.data_of(session, row)}
     if category not in stored:
         raise NotFound(f"This referral carries no {category}.")
     now = utcnow()
@@ -680,8 +667,7 @@ async def break_glass(
         granted_at=now,
         expires_at=now + timedelta(hours=agreement.terms.break_glass_hours),
     )
-    session.add(grant)
-    await session.flush()
+    await repository.add_grant(session, grant)
     await _audit(
         session,
         principal,

@@ -10,8 +10,9 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.faults import ContractError
 from contracts.referrals import Action, ReferralStatus
@@ -20,8 +21,7 @@ from kit.observability.logging import get_logger
 from services.federation import incidents
 from services.federation.runtime import Federation
 
-from . import erasure, service
-from .models import Referral
+from . import erasure, repository, service
 
 log = get_logger("accord.referrals")
 OPEN_OUTGOING = (ReferralStatus.APPROVED.value, ReferralStatus.SENT.value)
@@ -70,23 +70,24 @@ class Sweeper:
         now = now or utcnow()
         return (await self._expire(now)) + (await self._retention(now)) + (await self._overdue(now))
 
-    async def _rows(self, *conditions: ColumnElement[bool]) -> list[str]:
+    async def _ids(
+        self, query: Callable[[AsyncSession], Awaitable[list[uuid.UUID]]]
+    ) -> list[uuid.UUID]:
         async with self.federation.db.sessions() as session:
-            return [
-                str(r)
-                for r in (await session.scalars(select(Referral.id).where(*conditions))).all()
-            ]
+            return await query(session)
 
     async def _expire(self, now: datetime) -> int:
         changed = 0
-        ids = await self._rows(
-            Referral.respond_by.is_not(None),
-            Referral.respond_by < now,
-            Referral.status.in_([*OPEN_OUTGOING, ReferralStatus.RECEIVED.value]),
+        ids = await self._ids(
+            partial(
+                repository.past_respond_by,
+                now=now,
+                statuses=[*OPEN_OUTGOING, ReferralStatus.RECEIVED.value],
+            )
         )
         for row_id in ids:
             async with self.federation.db.sessions.begin() as session:
-                row = await session.get(Referral, _uuid(row_id), with_for_update=True)
+                row = await repository.by_row_id(session, row_id, lock=True)
                 if row is None:
                     continue
                 try:
@@ -103,18 +104,14 @@ class Sweeper:
 
     async def _retention(self, now: datetime) -> int:
         changed = 0
-        ids = await self._rows(
-            Referral.status.in_(RETAINED),
-            Referral.erased_at.is_(None),
-            Referral.data_key_wrapped.is_not(None),
-        )
+        ids = await self._ids(partial(repository.holding_content, statuses=RETAINED))
         for row_id in ids:
             async with self.federation.db.sessions.begin() as session:
-                row = await session.get(Referral, _uuid(row_id), with_for_update=True)
+                row = await repository.by_row_id(session, row_id, lock=True)
                 if row is None or row.data_key_wrapped is None:
                     continue
                 agreement = await service.agreement_of(
-                    session, row.agreement_id, row.agreement_version
+                    session, agreement_id=row.agreement_id, version=row.agreement_version
                 )
                 if row.updated_at + timedelta(days=agreement.terms.retention_days) > now:
                     continue
@@ -126,16 +123,10 @@ class Sweeper:
 
     async def _overdue(self, now: datetime) -> int:
         changed = 0
-        ids = await self._rows(
-            Referral.direction == "outgoing",
-            Referral.erasure_due_at.is_not(None),
-            Referral.erasure_due_at < now,
-            Referral.erasure_receipt.is_(None),
-            Referral.erasure_flagged_at.is_(None),
-        )
+        ids = await self._ids(partial(repository.erasure_receipt_overdue, now=now))
         for row_id in ids:
             async with self.federation.db.sessions.begin() as session:
-                row = await session.get(Referral, _uuid(row_id), with_for_update=True)
+                row = await repository.by_row_id(session, row_id, lock=True)
                 if row is None or row.erasure_flagged_at is not None:
                     continue
                 row.erasure_flagged_at = now
@@ -159,7 +150,3 @@ class Sweeper:
                 )
                 changed += 1
         return changed
-
-
-def _uuid(value: str) -> uuid.UUID:
-    return uuid.UUID(value)

@@ -333,3 +333,11 @@ def test_case_data_reports_the_faults_of_every_category_together() -> None:
 def test_case_data_returns_every_category_normalised() -> None:
     data = {c.value: EXAMPLES[c] for c in (Category.IDENTITY, Category.MONITORING)}
     assert validate_case_data(data) == data
+
+
+def test_category_data_has_exactly_one_field_per_category_in_its_schema() -> None:
+    from contracts.categories import CATEGORY_NAMES, CategoryData
+
+    assert set(CategoryData.model_fields) == CATEGORY_NAMES
+    for name, field in CategoryData.model_fields.items():
+        assert SCHEMAS[Category(name)] in field.annotation.__args__, name

@@ -326,9 +326,9 @@ async def _referral(
     async with app.state.db.sessions.begin() as session:
         row = await referrals.create(
             session,
-            app.state.federation,
-            drafter,
-            ReferralCreate(
+            federation=app.state.federation,
+            principal=drafter,
+            data=ReferralCreate(
                 case_id=case.id,
                 to_agency="ilo",
                 purpose="avrr-counselling",
@@ -343,7 +343,12 @@ async def _referral(
                 client_id=f"{agency}-approver",
                 subject=f"{agency}-approver",
             )
-            row = await referrals.approve(session, app.state.federation, approver, row.referral_id)
+            row = await referrals.approve(
+                session,
+                federation=app.state.federation,
+                principal=approver,
+                referral_id=row.referral_id,
+            )
         if withdraw:
             await consents_service.withdraw(
                 session,
@@ -436,7 +441,7 @@ ROUTE_CASES.update(
             "referrals:read",
             "admin",
             also=("auditor",),
-            lists="",
+            lists="items",
             resource=a_withdrawn_referral,
         ),
     }

@@ -61,7 +61,9 @@ async def test_a_withdrawn_consent_erases_the_recipients_copy_with_a_signed_rece
     assert verified.referral == referral["id"]
     assert sorted(verified.categories) == sorted(referral["categories"])
     listing = (await ex.client.get("/v1/erasures", headers=ex.people["unhcr_admin"])).json()
-    assert [(e["referral_id"], e["state"]) for e in listing] == [(referral["id"], "confirmed")]
+    assert [(e["referral_id"], e["state"]) for e in listing["items"]] == [
+        (referral["id"], "confirmed")
+    ]
 
 
 async def test_a_pending_draft_is_revoked_and_nothing_is_sent(ex: Exchange) -> None:
@@ -132,7 +134,7 @@ async def test_an_overdue_erasure_receipt_stops_further_referrals_to_that_recipi
             "/v1/erasures", params={"state": "overdue"}, headers=ex.people["unhcr_admin"]
         )
     ).json()
-    assert [e["referral_id"] for e in listing] == [referral["id"]]
+    assert [e["referral_id"] for e in listing["items"]] == [referral["id"]]
 
 
 async def test_content_past_retention_after_completion_is_erased(ex: Exchange) -> None:

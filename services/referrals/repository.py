@@ -1,0 +1,258 @@
+"""Every statement about referrals. A referral has one id across nodes and each agency holds its
+own row; reads take the agency and return only its rows. The node's own sweeps (expiry,
+retention, overdue receipts) work by row id across agencies."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.db.repository import Page, keyset_page
+from services.federation.models import InboxMessage, OutboxMessage
+
+from .models import BreakGlassGrant, Referral, ReferralData
+
+Direction = Literal["outgoing", "incoming"]
+
+
+async def get_for(
+    session: AsyncSession,
+    *,
+    agency: str,
+    referral_id: str,
+    direction: Direction | None = None,
+    lock: bool = False,
+) -> Referral | None:
+    statement = select(Referral).where(
+        Referral.referral_id == referral_id, Referral.agency == agency
+    )
+    if direction is not None:
+        statement = statement.where(Referral.direction == direction)
+    if lock:
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).first()
+
+
+async def by_message(session: AsyncSession, *, agency: str, referral_id: str) -> Referral | None:
+    """The agency's row a settled outbox message speaks about, locked."""
+    return await get_for(session, agency=agency, referral_id=referral_id, lock=True)
+
+
+async def by_row_id(
+    session: AsyncSession, row_id: uuid.UUID, *, lock: bool = False
+) -> Referral | None:
+    return await session.get(Referral, row_id, with_for_update=lock)
+
+
+async def _ids(session: AsyncSession, *conditions: ColumnElement[bool]) -> list[uuid.UUID]:
+    return list((await session.scalars(select(Referral.id).where(*conditions))).all())
+
+
+# The sweeps (each visits ids, then changes each row in a transaction of its own).
+
+
+async def past_respond_by(
+    session: AsyncSession, *, now: datetime, statuses: Sequence[str]
+) -> list[uuid.UUID]:
+    return await _ids(
+        session,
+        Referral.respond_by.is_not(None),
+        Referral.respond_by < now,
+        Referral.status.in_(statuses),
+    )
+
+
+async def holding_content(session: AsyncSession, *, statuses: Sequence[str]) -> list[uuid.UUID]:
+    """Closed referrals whose content is still held: the retention sweep's candidates."""
+    return await _ids(
+        session,
+        Referral.status.in_(statuses),
+        Referral.erased_at.is_(None),
+        Referral.data_key_wrapped.is_not(None),
+    )
+
+
+async def erasure_receipt_overdue(session: AsyncSession, *, now: datetime) -> list[uuid.UUID]:
+    """Outgoing referrals whose recipient owes its erasure receipt past the deadline and
+    whose admins have not been told yet."""
+    return await _ids(
+        session,
+        Referral.direction == "outgoing",
+        Referral.erasure_due_at.is_not(None),
+        Referral.erasure_due_at < now,
+        Referral.erasure_receipt.is_(None),
+        Referral.erasure_flagged_at.is_(None),
+    )
+
+
+async def page_for(
+    session: AsyncSession,
+    *,
+    agency: str,
+    direction: Direction | None,
+    status: str | None,
+    stage: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Referral]:
+    statement = select(Referral).where(Referral.agency == agency)
+    if direction:
+        statement = statement.where(Referral.direction == direction)
+    if status:
+        statement = statement.where(Referral.status == status)
+    if stage:
+        statement = statement.where(Referral.stage == stage)
+    return await keyset_page(session, statement, Referral.id, cursor=cursor, limit=limit)
+
+
+async def erasure_page(
+    session: AsyncSession,
+    *,
+    agency: str,
+    state: Literal["pending", "overdue", "confirmed"] | None,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+) -> Page[Referral]:
+    """The agency's outgoing referrals whose recipients were asked to erase, in one state:
+    ``confirmed`` (the signed receipt is in), ``overdue`` (past its deadline without it) or
+    ``pending``."""
+    statement = select(Referral).where(
+        Referral.agency == agency,
+        Referral.direction == "outgoing",
+        Referral.erasure_requested_at.is_not(None),
+    )
+    if state == "confirmed":
+        statement = statement.where(Referral.erasure_receipt.is_not(None))
+    elif state == "overdue":
+        statement = statement.where(
+            Referral.erasure_receipt.is_(None), Referral.erasure_due_at <= now
+        )
+    elif state == "pending":
+        statement = statement.where(
+            Referral.erasure_receipt.is_(None),
+            or_(Referral.erasure_due_at.is_(None), Referral.erasure_due_at > now),
+        )
+    return await keyset_page(session, statement, Referral.id, cursor=cursor, limit=limit)
+
+
+async def outgoing_under_consent(
+    session: AsyncSession, *, agency: str, consent_id: str
+) -> Sequence[Referral]:
+    return (
+        await session.scalars(
+            select(Referral)
+            .where(
+                Referral.agency == agency,
+                Referral.direction == "outgoing",
+                Referral.consent_id == consent_id,
+            )
+            .with_for_update()
+        )
+    ).all()
+
+
+async def erasure_due(
+    session: AsyncSession, *, sender: str, recipient: str, agreement_id: str
+) -> datetime | None:
+    """The oldest erasure receipt ``recipient`` still owes ``sender`` under the agreement."""
+    rows = await session.scalars(
+        select(Referral.erasure_due_at)
+        .where(
+            Referral.agency == sender,
+            Referral.direction == "outgoing",
+            Referral.counterpart == recipient,
+            Referral.agreement_id == agreement_id,
+            Referral.erasure_due_at.is_not(None),
+            Referral.erasure_receipt.is_(None),
+        )
+        .order_by(Referral.erasure_due_at)
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def add(session: AsyncSession, row: Referral) -> Referral:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+# --- content ----------------------------------------------------------------------------------
+
+
+async def data_of(session: AsyncSession, row: Referral) -> list[ReferralData]:
+    return list(
+        (
+            await session.scalars(select(ReferralData).where(ReferralData.referral_row == row.id))
+        ).all()
+    )
+
+
+async def add_data(session: AsyncSession, row: Referral, sealed: dict[str, bytes]) -> None:
+    for category, value in sealed.items():
+        session.add(ReferralData(referral_row=row.id, category=category, sealed=value))
+    await session.flush()
+
+
+async def delete_data(session: AsyncSession, row: Referral) -> list[str]:
+    """Delete the row's sealed categories; the categories there were."""
+    categories = sorted(
+        (
+            await session.scalars(
+                select(ReferralData.category).where(ReferralData.referral_row == row.id)
+            )
+        ).all()
+    )
+    await session.execute(delete(ReferralData).where(ReferralData.referral_row == row.id))
+    return categories
+
+
+async def granted(session: AsyncSession, row: Referral, *, actor: str, now: datetime) -> list[str]:
+    """Categories a break-glass grant opens for ``actor`` now."""
+    grants = await session.scalars(
+        select(BreakGlassGrant.category).where(
+            BreakGlassGrant.referral_row == row.id,
+            BreakGlassGrant.actor == actor,
+            BreakGlassGrant.expires_at > now,
+        )
+    )
+    return list(grants.all())
+
+
+async def add_grant(session: AsyncSession, grant: BreakGlassGrant) -> BreakGlassGrant:
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
+# --- evidence -----------------------------------------------------------------------------------
+
+
+async def stored_envelope(
+    session: AsyncSession, row: Referral
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The envelope that carried the referral as this side stored it (the evidence), and the
+    receipts this side holds for it; None before anything left or arrived."""
+    if row.message_id is None:
+        return None
+    if row.direction == "outgoing":
+        sent = (
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.message_id == row.message_id)
+            )
+        ).first()
+        if sent is None:
+            return None
+        return sent.envelope, [sent.receipt] if sent.receipt else []
+    received = (
+        await session.scalars(select(InboxMessage).where(InboxMessage.message_id == row.message_id))
+    ).first()
+    if received is None:
+        return None
+    return received.envelope, [received.receipt]
