@@ -2,7 +2,7 @@
 
 DESIGN §6: ``GET /v1/cases/{id}`` returns the categories the caller's data roles allow and
 lists the others as ``withheld``. Agreements decide what a *recipient* may read
-(:func:`contracts.policy.readable_categories`); this module is the owner's own rule, which no
+(:func:`contracts.policy.readable_by_agreement`); this module is the owner's own rule, which no
 agreement names, so it is fixed here, where it is easiest to read and to test.
 
 The rule, for a principal of the owning agency:
@@ -54,7 +54,7 @@ __all__ = [
     "WithheldCode",
     "WithheldFact",
     "category_access",
-    "readable_categories",
+    "readable_in_own_case",
     "readable_profile_facts",
 ]
 
@@ -167,10 +167,12 @@ def category_access(
     return None if found is None else Withheld(category, *found)
 
 
-def readable_categories(
+def readable_in_own_case(
     categories: Iterable[Category], *, roles: Collection[str], data_roles: Collection[str]
 ) -> tuple[tuple[Category, ...], tuple[Withheld, ...]]:
-    """``(readable, withheld)`` among ``categories``, in vocabulary order, each once."""
+    """The owning agency's own rule (module doc): ``(readable, withheld)`` among
+    ``categories`` of its own case, in vocabulary order, each once. A recipient reads what a
+    referral carries under :func:`contracts.policy.readable_by_agreement` instead."""
     readable: list[Category] = []
     withheld: list[Withheld] = []
     present = set(categories)

@@ -1,4 +1,5 @@
-"""Agency key material: signing and encryption keys, their public JWKs, and secrets at rest.
+"""Agency key material: signing and encryption keys and their public JWKs. Secrets at rest
+(wrapping under the master key, data keys) are :mod:`contracts.at_rest`.
 
 Three kinds of key, each valid from ``nbf`` (inclusive) to ``exp`` (exclusive):
 
@@ -48,7 +49,8 @@ Private keys at rest
 the private key in its standard raw form: the 32-byte RFC 8032 seed for Ed25519, the 32-byte
 RFC 7748 scalar for X25519, and the 32-byte X-Wing seed for the hybrid (HPKE's
 ``SerializePrivateKey`` for MLKEM768-X25519). These bytes are secret: the services layer wraps
-them with :func:`wrap_secret` under the node master key before they touch the database.
+them with :func:`contracts.at_rest.wrap_secret` under the node master key before they touch
+the database.
 """
 
 from __future__ import annotations
@@ -64,18 +66,14 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Final, TypeVar
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.canonical import b64url_decode, b64url_encode, canonical_bytes
 
 __all__ = [
-    "DATA_KEY_BYTES",
-    "MASTER_KEY_BYTES",
     "HpkePrivate",
     "HpkePublic",
     "InvalidKey",
@@ -93,14 +91,9 @@ __all__ = [
     "find_key",
     "generate_key",
     "jwk_thumbprint",
-    "new_data_key",
-    "open_at_rest",
     "parse_public_jwk",
-    "seal_at_rest",
     "strict_b64url_decode",
-    "unwrap_secret",
     "usable_key",
-    "wrap_secret",
 ]
 
 
@@ -145,9 +138,6 @@ _PRIVATE_FORMAT_VERSION: Final = 1
 _PRIVATE_FORMAT_MEMBERS: Final = frozenset({"v", "kind", "kid", "nbf", "exp", "d"})
 _PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "priv", "p", "q", "dp", "dq", "qi", "k"})
 
-MASTER_KEY_BYTES: Final = 32
-DATA_KEY_BYTES: Final = 32
-_GCM_NONCE_BYTES: Final = 12
 _B64URL_TEXT: Final = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -558,62 +548,3 @@ def current_key(keys: Iterable[K], kind: KeyKind | str, *, at: datetime) -> K:
     if not candidates:
         raise NoUsableKey(f"no {kind} key is valid at {at.isoformat()}")
     return max(candidates, key=lambda key: (key.nbf, key.exp, key.kid))
-
-
-# --- secrets at rest ------------------------------------------------------------------------
-
-
-def _gcm_seal(key: bytes, plaintext: bytes, context: bytes, what: str) -> bytes:
-    if len(key) != 32:
-        raise ValueError(f"the {what} must be 32 bytes (AES-256)")
-    # A random 96-bit nonce per message (NIST SP 800-38D §8.2.2); each data key seals little,
-    # and the master key wraps one key per row, far below the 2^32 messages bound.
-    nonce = os.urandom(_GCM_NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, context)
-
-
-def _gcm_open(key: bytes, sealed: bytes, context: bytes, what: str) -> bytes:
-    if len(key) != 32:
-        raise ValueError(f"the {what} must be 32 bytes (AES-256)")
-    if len(sealed) < _GCM_NONCE_BYTES + 16:
-        raise UnwrapFailed("too short to be AES-GCM output")
-    try:
-        return AESGCM(key).decrypt(sealed[:_GCM_NONCE_BYTES], sealed[_GCM_NONCE_BYTES:], context)
-    except InvalidTag as exc:
-        raise UnwrapFailed(
-            f"could not decrypt with this {what}: wrong key, wrong context or altered bytes"
-        ) from exc
-
-
-def wrap_secret(master_key: bytes, secret: bytes, context: bytes) -> bytes:
-    """Encrypt a private key or data key under the node master key (AES-256-GCM).
-
-    Output is ``nonce (12) || ciphertext || tag (16)``, the layout of
-    ``kit.master_key.wrap``. ``context`` (e.g. ``b"accord/key/" + kid``) is the associated
-    data, so a wrapped secret copied onto another row does not unwrap.
-    """
-    return _gcm_seal(master_key, secret, context, "master key")
-
-
-def unwrap_secret(master_key: bytes, wrapped: bytes, context: bytes) -> bytes:
-    """Inverse of :func:`wrap_secret`; raises :class:`UnwrapFailed`."""
-    return _gcm_open(master_key, wrapped, context, "master key")
-
-
-def new_data_key() -> bytes:
-    """A fresh AES-256 key for one referral's (or case's) data at rest.
-
-    Stored only wrapped under the master key; erasing that wrapped key makes every ciphertext
-    sealed under it unreadable (crypto-shredding, DESIGN §4).
-    """
-    return os.urandom(DATA_KEY_BYTES)
-
-
-def seal_at_rest(data_key: bytes, plaintext: bytes, context: bytes) -> bytes:
-    """AES-256-GCM under a data key; ``context`` (e.g. referral id and category) is the AAD."""
-    return _gcm_seal(data_key, plaintext, context, "data key")
-
-
-def open_at_rest(data_key: bytes, sealed: bytes, context: bytes) -> bytes:
-    """Inverse of :func:`seal_at_rest`; raises :class:`UnwrapFailed`."""
-    return _gcm_open(data_key, sealed, context, "data key")

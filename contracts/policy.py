@@ -62,7 +62,7 @@ __all__ = [
     "decide",
     "decide_received",
     "decide_results",
-    "readable_categories",
+    "readable_by_agreement",
 ]
 
 
@@ -99,7 +99,7 @@ class ReasonCode(StrEnum):
     # What only the recipient can see (decide_received).
     CONSENT_NOT_CARRIED = "consent_not_carried"
     SEAL_REFUSED = "seal_refused"
-    # Reading, inside the recipient (readable_categories).
+    # Reading, inside the recipient (readable_by_agreement).
     DATA_ROLE_MISSING = "data_role_missing"
 
 
@@ -110,7 +110,7 @@ READING_REASON_CODES: frozenset[ReasonCode] = frozenset(
         ReasonCode.DATA_ROLE_MISSING,
     }
 )
-"""What :func:`readable_categories` can give."""
+"""What :func:`readable_by_agreement` can give."""
 
 RECEIVING_REASON_CODES: frozenset[ReasonCode] = frozenset(
     {ReasonCode.CONSENT_NOT_CARRIED, ReasonCode.SEAL_REFUSED}
@@ -566,7 +566,7 @@ def _in_request_order(reasons: list[Reason], requested: list[str]) -> list[Reaso
     return sorted(reasons, key=lambda r: rank.get(r.category or "", -1))
 
 
-def readable_categories(
+def readable_by_agreement(
     terms: AgreementTerms,
     categories: Iterable[str],
     data_roles: Collection[str],

@@ -12,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from contracts.keys import unwrap_secret, wrap_secret
+from contracts.at_rest import unwrap_secret, wrap_secret
 from kit.settings import Settings
 
 MASTER_KEY_BYTES = 32

@@ -21,7 +21,7 @@ from contracts.case_access import (
     Withheld,
     WithheldFact,
     category_access,
-    readable_categories,
+    readable_in_own_case,
     readable_profile_facts,
 )
 from contracts.categories import (
@@ -199,7 +199,7 @@ async def read(
     case = await get(session, principal, case_id)
     vault = vault_of(case, master_key)
     rows = {Category(row.category): row for row in await repository.data_of(session, case.id)}
-    readable, withheld = readable_categories(
+    readable, withheld = readable_in_own_case(
         rows, roles=principal.roles, data_roles=principal.data_roles
     )
     data = {c: vault.open(data_slot(c.value), rows[c].sealed) for c in readable}

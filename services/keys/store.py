@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.at_rest import unwrap_secret, wrap_secret
 from contracts.keys import (
     KeyKind,
     NoUsableKey,
@@ -18,8 +19,6 @@ from contracts.keys import (
     UnwrapFailed,
     current_key,
     generate_key,
-    unwrap_secret,
-    wrap_secret,
 )
 from kit.db.base import utcnow
 from kit.db.engine import READ_ONLY_OPTION

@@ -24,7 +24,7 @@ from contracts.policy import (
     ReasonCode,
     decide,
     decide_results,
-    readable_categories,
+    readable_by_agreement,
 )
 from contracts.referrals import Action, ReferralStatus
 from kit.db.base import new_id, utcnow
@@ -568,7 +568,7 @@ async def read(
     )
     grants = await active_grants(session, row=row, principal=principal, now=now)
     held = [data.category for data in stored]
-    readable, withheld = readable_categories(
+    readable, withheld = readable_by_agreement(
         agreement.terms, held, principal.data_roles, break_glass=grants
     )
     data: dict[str, Any] = {}

@@ -13,7 +13,7 @@ import json
 import uuid
 from typing import Any
 
-from contracts.keys import new_data_key, open_at_rest, seal_at_rest
+from contracts.at_rest import new_data_key, open_at_rest, seal_at_rest
 from kit.master_key import unwrap, wrap
 
 

@@ -11,7 +11,7 @@ from contracts.case_access import (
     RESTRICTED_CATEGORY_ROLES,
     WithheldCode,
     category_access,
-    readable_categories,
+    readable_in_own_case,
     readable_profile_facts,
 )
 from contracts.categories import SENSITIVE_CATEGORIES, Category
@@ -30,7 +30,7 @@ def test_every_sensitive_category_names_who_may_read_it() -> None:
 
 @pytest.mark.parametrize("role", sorted(CASE_ROLES))
 def test_any_case_role_reads_every_category_that_is_not_sensitive(role: str) -> None:
-    readable, withheld = readable_categories(EVERY, roles={role}, data_roles=())
+    readable, withheld = readable_in_own_case(EVERY, roles={role}, data_roles=())
     assert set(readable) == set(Category) - SENSITIVE_CATEGORIES
     assert {w.category for w in withheld} == SENSITIVE_CATEGORIES
 
@@ -59,7 +59,7 @@ def test_protection_opens_to_a_protection_officer_and_health_to_medical_staff() 
 
 @pytest.mark.parametrize("role", ["admin", "auditor"])
 def test_a_principal_without_a_case_role_reads_nothing_whatever_its_data_roles(role: str) -> None:
-    readable, withheld = readable_categories(
+    readable, withheld = readable_in_own_case(
         EVERY, roles={role}, data_roles={"protection_officer", "medical"}
     )
     assert readable == ()
@@ -72,7 +72,7 @@ def test_a_data_role_alone_opens_nothing() -> None:
 
 
 def test_categories_come_back_in_vocabulary_order_once() -> None:
-    readable, _ = readable_categories(
+    readable, _ = readable_in_own_case(
         [Category.SKILLS, Category.IDENTITY, Category.SKILLS], roles={"caseworker"}, data_roles=()
     )
     assert readable == (Category.IDENTITY, Category.SKILLS)

@@ -58,14 +58,7 @@ from contracts.envelope import (
     verify,
     verify_receipt,
 )
-from contracts.keys import (
-    KeyExpired,
-    KeyKind,
-    KeyProblem,
-    PrivateKey,
-    UnknownKey,
-    generate_key,
-)
+from contracts.keys import KeyExpired, KeyKind, KeyProblem, PrivateKey, UnknownKey, generate_key
 
 SENT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 LIFE = {"nbf": SENT - timedelta(days=30), "exp": SENT + timedelta(days=365)}

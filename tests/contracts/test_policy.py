@@ -46,7 +46,7 @@ from contracts.policy import (
     decide,
     decide_received,
     decide_results,
-    readable_categories,
+    readable_by_agreement,
 )
 
 R = ReasonCode
@@ -351,7 +351,7 @@ READING_CASES: dict[str, tuple[tuple[str, ...], set[str], set[ReasonCode]]] = {
 def test_reading_withholds_with_exactly_the_reasons_that_apply(
     categories: tuple[str, ...], roles: set[str], expected: set[ReasonCode]
 ) -> None:
-    readable, withheld = readable_categories(ACTIVE.terms, categories, roles)
+    readable, withheld = readable_by_agreement(ACTIVE.terms, categories, roles)
     assert readable == ()
     assert {r.code for r in withheld} == expected
 
@@ -611,7 +611,7 @@ def test_refusal_raises_policy_refused_with_every_reason() -> None:
 
 def test_category_opens_only_for_a_principal_holding_one_of_its_data_roles() -> None:
     categories = ("identity", "health", "protection")
-    readable, withheld = readable_categories(ACTIVE.terms, categories, {"medical"})
+    readable, withheld = readable_by_agreement(ACTIVE.terms, categories, {"medical"})
     assert readable == (Category.IDENTITY, Category.HEALTH)
     [reason] = withheld
     assert reason.category == "protection"
@@ -622,14 +622,14 @@ def test_category_opens_only_for_a_principal_holding_one_of_its_data_roles() -> 
 
 
 def test_category_without_named_roles_is_open_to_every_reader_of_the_recipient() -> None:
-    readable, withheld = readable_categories(ACTIVE.terms, ("identity", "skills"), set())
+    readable, withheld = readable_by_agreement(ACTIVE.terms, ("identity", "skills"), set())
     assert readable == (Category.IDENTITY, Category.SKILLS)
     assert withheld == ()
 
 
 def test_break_glass_opens_a_withheld_category_where_the_agreement_allows_it() -> None:
     vital = agreement_terms(legal_basis="vital_interest", break_glass=True)
-    readable, withheld = readable_categories(
+    readable, withheld = readable_by_agreement(
         vital, ("health", "protection"), {"counsellor"}, break_glass={"health"}
     )
     assert readable == (Category.HEALTH,)
@@ -637,7 +637,7 @@ def test_break_glass_opens_a_withheld_category_where_the_agreement_allows_it() -
 
 
 def test_break_glass_is_ignored_where_the_agreement_does_not_allow_it() -> None:
-    readable, _ = readable_categories(
+    readable, _ = readable_by_agreement(
         ACTIVE.terms, ("health",), {"counsellor"}, break_glass={"health"}
     )
     assert readable == ()
@@ -656,7 +656,7 @@ def test_sensitive_category_without_named_roles_stays_closed() -> None:
             },
         }
     )
-    readable, withheld = readable_categories(terms, ("health",), {"medical", "admin"})
+    readable, withheld = readable_by_agreement(terms, ("health",), {"medical", "admin"})
     assert readable == ()
     assert [r.code for r in withheld] == [R.DATA_ROLE_MISSING]
 
