@@ -64,10 +64,15 @@ Key = InstrumentedAttribute[Any]
 
 
 def _python_type(column: Key) -> type:
-    try:
-        return column.type.python_type  # type: ignore[no-any-return]
-    except NotImplementedError:  # pragma: no cover - every key column here has one
-        return str
+    """The Python type of a key column, through a TypeDecorator (``UtcDateTime``) to its impl."""
+    for candidate in (column.type, getattr(column.type, "impl", None)):
+        try:
+            found = candidate.python_type  # type: ignore[union-attr]
+        except (NotImplementedError, AttributeError):
+            continue
+        if found is not object:  # what a TypeDecorator says of itself
+            return found  # type: ignore[no-any-return]
+    return str
 
 
 def _to_json(value: Any) -> Any:

@@ -24,8 +24,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, params
 from fastapi.routing import RouteContext, iter_route_contexts
+from pydantic import BaseModel
 
 from kit.errors import PROBLEM_MEDIA_TYPE
 from kit.http.schemas import Problem
@@ -42,6 +43,7 @@ _REF = re.compile(r'"\$ref": "#/components/schemas/([^"]+)"')
 _COMMON = {
     "400": "Malformed JSON body.",
     "401": "No token, or an invalid, expired or revoked one (see `WWW-Authenticate`).",
+    "404": "Nothing at this path for the caller (no such id, or not your agency's).",
     "403": "The token lacks the scope, or the caller the role, this operation needs.",
     "413": "The body exceeds the node's limit.",
     "415": "The body was not sent as `application/json`.",
@@ -64,6 +66,27 @@ def operation_id(route: Any) -> str:
     words = {tag, tag.removesuffix("s"), tag.replace("-", "_")}
     rest = [part for part in name.split("_") if part not in words]
     return f"{tag.replace('-', '_')}_{'_'.join(rest) or name}"
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its definitions written in place, for a body a handler
+    reads itself (``openapi_extra``), where FastAPI collects no components."""
+    generated = model.model_json_schema()
+    definitions = generated.pop("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**expand(definitions[ref.removeprefix("#/$defs/")]), **expand(rest)}
+            return {key: expand(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [expand(item) for item in node]
+        return node
+
+    expanded: dict[str, Any] = expand(generated)
+    return expanded
 
 
 def install_openapi(app: FastAPI, *, hooks: Sequence[OperationHook] = ()) -> None:
@@ -98,7 +121,7 @@ def refine(
         for method in sorted(context.methods or []):
             operation = paths[path].get(method.lower())
             if operation is not None:
-                _declare_failures(operation)
+                _declare_failures(operation, _inputs(context.dependant))
                 for hook in hooks:
                     hook(context, operation)
     _drop_unreferenced(document, schemas)
@@ -135,18 +158,34 @@ def _add_problem_schemas(schemas: dict[str, Any]) -> None:
         schemas[name] = schema
 
 
-def _takes_json(operation: dict[str, Any]) -> bool:
-    content = operation.get("requestBody", {}).get("content", {})
-    return any(media == "application/json" or media.endswith("+json") for media in content)
+def _inputs(dependant: Any) -> tuple[bool, bool, bool]:
+    """Whether FastAPI validates parameters or a body of this route (then it can answer 422),
+    whether it takes a JSON body (then 400, 413 and 415 too), and whether it has path
+    parameters (then what they name may not exist: 404)."""
+    validated = json_body = in_path = False
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        kinds = ("path_params", "query_params", "header_params", "cookie_params", "body_params")
+        validated = validated or any(getattr(current, kind, None) for kind in kinds)
+        in_path = in_path or bool(current.path_params)
+        json_body = json_body or any(
+            not isinstance(p.field_info, params.Form) for p in current.body_params
+        )
+        pending.extend(current.dependencies)
+    return validated, json_body, in_path
 
 
-def _declare_failures(operation: dict[str, Any]) -> None:
+def _declare_failures(operation: dict[str, Any], inputs: tuple[bool, bool, bool]) -> None:
+    validated, json_body, in_path = inputs
     responses: dict[str, Any] = operation.setdefault("responses", {})
     common = ["500"]
-    if operation.get("parameters") or operation.get("requestBody"):
+    if validated:
         common.append("422")
-    if _takes_json(operation):
+    if json_body:
         common += ["400", "413", "415"]
+    if in_path:
+        common.append("404")
     if operation.get("security"):
         common += ["401", "403"]
     for status in common:

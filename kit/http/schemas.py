@@ -42,6 +42,37 @@ class Page(ResponseModel, Generic[T]):
     )
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+# --- JSON Web Keys (RFC 7517), as this node publishes them ----------------------------------
+
+
+class PublicJwk(BaseModel):
+    """A public key: Ed25519 or X25519 as an RFC 8037 OKP key (``crv``, ``x``), or the hybrid
+    ML-KEM-768+X25519 encryption key as an ``AKP`` key (``pub``). ``nbf``/``exp`` bound when
+    it may be used (NumericDate). Members a key does not have are absent, never null."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: str = Field(description="`OKP` or `AKP`.")
+    kid: str
+    use: str | None = Field(None, exclude_if=_absent, description="`sig` or `enc`.")
+    alg: str | None = Field(None, exclude_if=_absent)
+    crv: str | None = Field(None, exclude_if=_absent, description="`Ed25519` or `X25519`.")
+    x: str | None = Field(None, exclude_if=_absent, description="OKP public key, base64url.")
+    pub: str | None = Field(None, exclude_if=_absent, description="AKP public key, base64url.")
+    nbf: int | None = Field(None, exclude_if=_absent)
+    exp: int | None = Field(None, exclude_if=_absent)
+
+
+class JwkSet(BaseModel):
+    """RFC 7517 §5 JWK Set."""
+
+    keys: list[PublicJwk]
+
+
 # --- RFC 9457 problem documents -------------------------------------------------------------
 # Documentation models: errors are rendered by kit.http.problems from AccordError, and every
 # 4xx/5xx response in the OpenAPI document points at Problem (kit.http.openapi).
