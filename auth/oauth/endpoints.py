@@ -246,6 +246,7 @@ async def introspect(request: Request) -> Response:
     "/oauth/authorize",
     summary="Authorization endpoint: code flow with PKCE S256, after console sign-in",
     response_class=Response,
+    status_code=302,
     responses={
         302: {"description": "To the client's redirect URI, with the code or an error"},
         303: {"description": "Not signed in: to the console sign-in page, then back here"},

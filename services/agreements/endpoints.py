@@ -47,13 +47,21 @@ AgreementId = Annotated[str, Path(min_length=1, max_length=64)]
 Version = Annotated[
     int | None, Query(ge=1, le=2**31 - 1, description="A version; the newest by default.")
 ]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token"},
-    403: {"description": "Missing scope or role, or not a party"},
-    404: {"description": "No such agreement among your agency's"},
-    409: {"description": "The agreement's state does not allow this, or a stale digest"},
-    422: {"description": "Terms refused; `errors` names every fault"},
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Missing scope or role, or your agency is not a party"},
 }
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such agreement among your agency's"},
+}
+_TERMS = {**_FORBIDDEN, 422: {"description": "Terms refused; `errors` names every fault"}}
+_STATE: dict[int | str, dict[str, Any]] = {
+    **_FORBIDDEN,
+    **_NOT_FOUND,
+    409: {"description": "The agreement's state does not allow this (`current_status`)"},
+}
+_SIGN = {**_STATE, 409: {"description": "Not proposed, or `digest` is not the current text's"}}
+# Revising and amending check the terms and the state.
+_CHANGE_TERMS = {**_STATE, **_TERMS}
 
 
 def _federation(request: Request) -> Federation:
@@ -95,7 +103,7 @@ def summarize(state: AgreementState, now: datetime) -> AgreementSummary:
     )
 
 
-@router.post("", status_code=201, responses=_ERRORS, summary="Draft an agreement")
+@router.post("", status_code=201, responses=_TERMS, summary="Draft an agreement")
 async def draft(
     request: Request, terms: Terms, principal: Writer, session: Session
 ) -> AgreementOut:
@@ -103,7 +111,7 @@ async def draft(
     return describe(await service.draft(session, federation, principal, terms), federation)
 
 
-@router.get("", responses=_ERRORS, summary="Agreements your agency is a party to")
+@router.get("", summary="Agreements your agency is a party to")
 async def list_agreements(
     principal: Reader,
     session: Session,
@@ -127,7 +135,7 @@ async def list_agreements(
     )
 
 
-@router.get("/{agreement_id}", responses=_ERRORS, summary="Canonical text, digest, signatures")
+@router.get("/{agreement_id}", responses=_NOT_FOUND, summary="Canonical text, digest, signatures")
 async def get_agreement(
     request: Request,
     agreement_id: AgreementId,
@@ -139,7 +147,7 @@ async def get_agreement(
     return describe(state, _federation(request))
 
 
-@router.put("/{agreement_id}", responses=_ERRORS, summary="Revise a draft or proposal")
+@router.put("/{agreement_id}", responses=_CHANGE_TERMS, summary="Revise a draft or proposal")
 async def revise(
     request: Request, agreement_id: AgreementId, terms: Terms, principal: Writer, session: Session
 ) -> AgreementOut:
@@ -148,7 +156,7 @@ async def revise(
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/propose", responses=_ERRORS, summary="Send to every party")
+@router.post("/{agreement_id}/propose", responses=_STATE, summary="Send to every party")
 async def propose(
     request: Request, agreement_id: AgreementId, principal: Writer, session: Session
 ) -> AgreementOut:
@@ -156,7 +164,7 @@ async def propose(
     return describe(await service.propose(session, federation, principal, agreement_id), federation)
 
 
-@router.post("/{agreement_id}/sign", responses=_ERRORS, summary="Sign with your agency's key")
+@router.post("/{agreement_id}/sign", responses=_SIGN, summary="Sign with your agency's key")
 async def sign(
     request: Request,
     agreement_id: AgreementId,
@@ -169,7 +177,7 @@ async def sign(
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/suspend", responses=_ERRORS, summary="Suspend, at every party")
+@router.post("/{agreement_id}/suspend", responses=_STATE, summary="Suspend, at every party")
 async def suspend(
     request: Request,
     agreement_id: AgreementId,
@@ -184,7 +192,7 @@ async def suspend(
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/resume", responses=_ERRORS, summary="Lift your suspension")
+@router.post("/{agreement_id}/resume", responses=_STATE, summary="Lift your suspension")
 async def resume(
     request: Request, agreement_id: AgreementId, principal: Writer, session: Session
 ) -> AgreementOut:
@@ -193,7 +201,7 @@ async def resume(
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/terminate", responses=_ERRORS, summary="End it, at every party")
+@router.post("/{agreement_id}/terminate", responses=_STATE, summary="End it, at every party")
 async def terminate(
     request: Request,
     agreement_id: AgreementId,
@@ -211,7 +219,7 @@ async def terminate(
 @router.post(
     "/{agreement_id}/amend",
     status_code=201,
-    responses=_ERRORS,
+    responses=_CHANGE_TERMS,
     summary="Draft the next version, which supersedes this one once all sign it",
 )
 async def amend(
@@ -224,7 +232,7 @@ async def amend(
 
 @router.post(
     "/{agreement_id}/decisions",
-    responses=_ERRORS,
+    responses=_NOT_FOUND,
     summary="Dry run of the policy decision for your agency as sender",
 )
 async def decision(

@@ -359,7 +359,7 @@ CHECKS = [
 ]
 #: Examples per operation: enough to reach every documented failure of each, few enough that
 #: the whole run stays well under a minute on two shared cores.
-EXAMPLES = 15
+EXAMPLES = 25
 
 
 @dataclass
@@ -371,26 +371,33 @@ class Node:
 
 
 async def _seed(node: Node) -> None:
-    """Something to address: a case, a consent, an agreement, a user and a client."""
+    """Something to address: a case, a consent, an agreement, and a user and a client other
+    than those whose tokens the run uses (fuzzing may disable them, or rotate a secret)."""
     from sqlalchemy import select
 
-    from auth.models import ApiClient, User
+    from auth.models import ApiClient
     from tests.support.agreements import terms
     from tests.support.cases import seed_case, seed_consent
+    from tests.support.identity import seed_user
 
     case_id = await seed_case(node.app, "unhcr")
     consent_id = await seed_consent(node.app, "unhcr", case_id)
     admin = bearer(node.tokens["admin"])
     drafted = await node.http.post("/v1/agreements", json=terms(MEMBERS), headers=admin)
     assert drafted.status_code == 201, drafted.text
+    user = await seed_user(node.app, "unhcr", "target@unhcr.example", roles=["caseworker"])
+    target = await seed_client(node.app, "unhcr", roles=["caseworker"])
     async with node.app.state.db.sessions() as session:
-        user_id = (await session.scalars(select(User.id))).first()
-        client_pk = (await session.scalars(select(ApiClient.id))).first()
+        client_pk = (
+            await session.scalars(
+                select(ApiClient.id).where(ApiClient.client_id == target.client_id)
+            )
+        ).one()
     node.known = {
         "case_id": [case_id],
         "consent_id": [consent_id],
         "agreement_id": [drafted.json()["id"]],
-        "user_id": [str(user_id)] if user_id else [],
+        "user_id": [user.id],
         "client_pk": [str(client_pk)],
         "category": ["identity", "skills"],
         "slug": ["not-found", "validation-error"],
