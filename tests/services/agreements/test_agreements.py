@@ -281,3 +281,30 @@ async def test_the_list_is_a_page_newest_first_filtered_by_status_now(client, ad
     assert mine.json() == {"items": [], "next_cursor": None, "limit": 50}
     wrong = await client.get("/v1/agreements", params={"status": "dormant"}, headers=admins["iom"])
     assert wrong.status_code == 422
+
+
+async def test_listing_takes_as_many_queries_for_many_agreements_as_for_few(
+    app, client, admins
+) -> None:
+    """No query per row (N+1): the token check and one page query, whatever the page holds."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = app.state.db.engine.sync_engine
+    queries = []
+    for _ in range(2):
+        for i in range(3):
+            await _draft(client, admins, terms(["unhcr", "iom"], title=f"Draft {i}"))
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            listed = await client.get("/v1/agreements", headers=admins["unhcr"])
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert listed.status_code == 200
+        queries.append(len(statements))
+    assert queries[0] == queries[1], statements
