@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowAuthorizationCode, OAuthFlowClientCredentials
+from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
+from fastapi.security import OAuth2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,9 +23,29 @@ from .introspect import Standing, revocation_keys, standing, user_id_of
 from .keys import TokenKeys
 from .models import ApiClient, RevokedToken, User
 from .principal import Principal
+from .scopes import SCOPE_DESCRIPTIONS
 from .tokens import AccessClaims, InvalidToken, verify_access_token
 
 REALM = 'Bearer realm="accord"'
+
+_SCOPES = {scope.value: text for scope, text in sorted(SCOPE_DESCRIPTIONS.items())}
+
+#: How a token is obtained, for the OpenAPI document (and so the Authorize button of /docs).
+#: ``auto_error=False``: it only documents; :func:`current_principal` reads the header itself,
+#: so a missing or malformed token is our own 401 problem with its ``WWW-Authenticate``.
+oauth2_scheme = OAuth2(
+    flows=OAuthFlowsModel(
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl="/oauth/token", scopes=_SCOPES),
+        authorizationCode=OAuthFlowAuthorizationCode(
+            authorizationUrl="/oauth/authorize", tokenUrl="/oauth/token", scopes=_SCOPES
+        ),
+    ),
+    scheme_name="OAuth2",
+    description="Access tokens (RFC 9068 JWTs) from `/oauth/token`: client credentials for "
+    "agency systems, authorization code with PKCE (S256) for people. Each operation names "
+    "the scope it needs, and its description the roles.",
+    auto_error=False,
+)
 
 
 def _challenge(error: str | None = None, description: str | None = None, **extra: str) -> str:
@@ -122,7 +145,13 @@ class Requirement:
         self.scope = scope
         self.roles = roles
 
-    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(
+        self,
+        principal: CurrentPrincipal,
+        # Documents the scheme and, through ``Security(..., scopes=[scope])``, the scope; the
+        # value is unused (the principal is resolved from the same header, once per request).
+        _documented: Annotated[str | None, Depends(oauth2_scheme)],
+    ) -> Principal:
         if not principal.has_scope(self.scope):
             raise Forbidden(
                 f"The access token lacks the scope {self.scope}. Request it from /oauth/token.",
@@ -149,7 +178,7 @@ def Requires(*, scope: str, role: str | Iterable[str]) -> Any:
     ``principal: Annotated[Principal, Requires(scope="referrals:approve", role="focal_point")]``.
     """
     roles = frozenset([role] if isinstance(role, str) else role)
-    return Depends(Requirement(scope, roles))
+    return Security(Requirement(scope, roles), scopes=[scope])
 
 
-__all__ = ["CurrentPrincipal", "Requirement", "Requires", "resolve_principal"]
+__all__ = ["CurrentPrincipal", "Requirement", "Requires", "oauth2_scheme", "resolve_principal"]

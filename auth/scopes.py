@@ -37,6 +37,26 @@ class Role(StrEnum):
 
 
 ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
+
+#: What each scope lets a token do, as the OAuth2 security scheme of the OpenAPI document (and
+#: so the /docs Authorize dialog) shows it.
+SCOPE_DESCRIPTIONS: dict[Scope, str] = {
+    Scope.CASES_READ: "Read the agency's cases and consents (roles and data roles still apply)",
+    Scope.CASES_WRITE: "Record cases, case data and consents; withdraw consent",
+    Scope.REFERRALS_READ: "Read referrals, their evidence and erasure receipts",
+    Scope.REFERRALS_WRITE: "Draft, accept, decline, complete and cancel referrals",
+    Scope.REFERRALS_APPROVE: "Approve an outgoing referral (focal points, four eyes)",
+    Scope.AGREEMENTS_READ: "Read data-sharing agreements and dry-run the policy decision",
+    Scope.AGREEMENTS_WRITE: "Draft, propose, sign, suspend, resume, terminate and amend agreements",
+    Scope.PROGRAMMES_WRITE: "Publish SOP definitions and bind programmes",
+    Scope.AUDIT_READ: "Read and verify the audit log; sign checkpoints",
+    Scope.USERS_READ: "List the agency's people",
+    Scope.USERS_WRITE: "Add people, change their roles, disable them, reset passwords",
+    Scope.CLIENTS_READ: "List the agency's API clients",
+    Scope.CLIENTS_WRITE: "Register API clients, change their grants, rotate secrets",
+    Scope.FEDERATION_READ: "Read the directory status, outbox, inbox and incidents",
+    Scope.FEDERATION_WRITE: "Refresh the directory; send test pings",
+}
 ALL_ROLES: frozenset[str] = frozenset(r.value for r in Role)
 
 #: What a person holding a role may be granted when they sign in through the console or an

@@ -354,16 +354,15 @@ def _rule_faults(
     return faults
 
 
-def validate_terms(
-    data: Mapping[str, Any] | AgreementTerms, *, known_agencies: Collection[str]
-) -> AgreementTerms:
+def validate_terms(data: object, *, known_agencies: Collection[str]) -> AgreementTerms:
     """Agreement terms from a request, checked against the rules and the federation directory.
 
     ``known_agencies`` are the agency slugs of the current directory. Raises
     :class:`AgreementInvalid` listing every fault: the shape of each field, categories
     outside the vocabulary, senders or recipients who are not parties, sensitive categories
     (health, protection) without named data roles, ``valid_until`` not after ``valid_from``,
-    parties unknown to the directory, break-glass without vital interest.
+    parties unknown to the directory, break-glass without vital interest. ``data`` is the
+    request body as parsed JSON, whatever its shape (anything but an object is a fault).
     """
     raw: Mapping[str, Any]
     if isinstance(data, AgreementTerms):

@@ -56,10 +56,8 @@ from pydantic import (
     Field,
     JsonValue,
     PlainSerializer,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     WithJsonSchema,
-    model_serializer,
     model_validator,
 )
 
@@ -660,6 +658,10 @@ class RefusalReason(BaseModel):
     message: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
+def _no_reasons(reasons: tuple[RefusalReason, ...]) -> bool:
+    return not reasons
+
+
 class DeliveryReceipt(BaseModel):
     """The recipient's signed answer to a message it verified (DESIGN §4): ``accepted`` when it
     stored it, or a refusal of its content with every reason (``accepted: false``).
@@ -677,21 +679,15 @@ class DeliveryReceipt(BaseModel):
     received_at: Timestamp
     by: AgencySlug
     accepted: bool = True
-    reasons: tuple[RefusalReason, ...] = ()
+    # An acceptance is {"accepted": true} with no "reasons" member: what DESIGN §4 shows.
+    # (A field rule rather than a model serializer, so JSON Schema tools see the model.)
+    reasons: tuple[RefusalReason, ...] = Field((), exclude_if=_no_reasons)
 
     @model_validator(mode="after")
     def _refusals_give_reasons(self) -> DeliveryReceipt:
         if self.accepted == bool(self.reasons):
             raise ValueError("a refusal lists its reasons, and an acceptance lists none")
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_empty_reasons(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # An acceptance is {"accepted": true} with no "reasons" member: what DESIGN §4 shows.
-        data: dict[str, Any] = handler(self)
-        if not data.get("reasons"):
-            data.pop("reasons", None)
-        return data
 
     @property
     def at(self) -> datetime:

@@ -15,11 +15,13 @@ from auth import login
 from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
+from auth.openapi import document_roles
 from auth.throttle import Throttle
 from auth.users import endpoints as users
 from kit.db.migrate import head_revisions
 from kit.db.session import Database
 from kit.http.middleware import RequestContextMiddleware
+from kit.http.openapi import install_openapi, operation_id
 from kit.http.problems import install_problem_handlers
 from kit.http.security_headers import ConsoleSecurityHeaders
 from kit.master_key import load_master_key
@@ -59,6 +61,9 @@ API_DESCRIPTION = """\
 Accord moves referrals about a person between agencies only with the person's consent, only
 under a data-sharing agreement every party signed, sealed so that only the receiving agency can
 open them. Every error is an RFC 9457 problem document; its `type` is served under `/problems`.
+
+Every operation names the OAuth2 scope it needs (`security`) and the roles (its description);
+every list is a page, newest first: pass `next_cursor` back as `cursor` for the next one.
 """
 
 
@@ -138,11 +143,15 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        # /docs signs in people with the authorization-code flow, which needs PKCE here.
+        swagger_ui_init_oauth={"usePkceWithAuthorizationCodeGrant": True},
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.throttle = Throttle()
     install_problem_handlers(app)
+    install_openapi(app, hooks=[document_roles])
     app.add_middleware(ConsoleSecurityHeaders, prefixes=("/console", "/oauth/authorize"))
     app.add_middleware(
         RequestContextMiddleware,

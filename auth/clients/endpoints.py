@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query
-
 from auth.dependencies import Requires
 from auth.principal import Principal
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 
 from . import service
@@ -26,7 +24,12 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.post("", status_code=201, responses=_ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    responses=_ERRORS,
+    summary="Register an API client (its secret is shown once)",
+)
 async def create_client(
     data: ClientCreate, principal: Writer, session: Session
 ) -> ClientWithSecret:
@@ -34,23 +37,37 @@ async def create_client(
     return service.describe(client, secret)
 
 
-@router.get("", responses=_ERRORS)
+@router.get("", responses=_ERRORS, summary="Your agency's API clients, newest first")
 async def list_clients(
     principal: Reader,
     session: Session,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> ClientPage:
     page = await service.page(session, principal, cursor=cursor, limit=limit)
-    return ClientPage(items=[service.describe(c) for c in page.items], next_cursor=page.next_cursor)
+    return ClientPage(
+        items=[service.describe(c) for c in page.items], next_cursor=page.next_cursor, limit=limit
+    )
 
 
-@router.get("/{client_pk}", responses={**_ERRORS, 404: {}})
+@router.get(
+    "/{client_pk}",
+    responses={**_ERRORS, 404: {"description": "Not at your agency"}},
+    summary="One API client",
+)
 async def get_client(client_pk: uuid.UUID, principal: Reader, session: Session) -> ClientOut:
     return service.describe(await service.get(session, principal, client_pk))
 
 
-@router.patch("/{client_pk}", responses={**_ERRORS, 404: {}, 422: {}})
+@router.patch(
+    "/{client_pk}",
+    responses={
+        **_ERRORS,
+        404: {"description": "Not at your agency"},
+        422: {"description": "The configuration is not coherent; `errors` says why"},
+    },
+    summary="Change grants, redirect URIs or keys, disable, or rotate the secret",
+)
 async def update_client(
     client_pk: uuid.UUID, patch: ClientPatch, principal: Writer, session: Session
 ) -> ClientWithSecret:

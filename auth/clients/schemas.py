@@ -3,15 +3,48 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, WithJsonSchema, model_validator
 
 from auth.schemas import DataRoles, DisplayName, Roles, Scopes
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 GrantType = Literal["client_credentials", "authorization_code", "refresh_token"]
+
+#: Declared as an RFC 7517 JWK Set, checked by :func:`client_config_faults` (public keys only,
+#: at least one), whose messages say what is wrong rather than which JSON Schema keyword failed.
+ClientJwks = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "Public JWK Set (RFC 7517 §5) for private_key_jwt; no private members.",
+            "properties": {
+                "keys": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "kty": {"type": "string"},
+                            "kid": {"type": "string"},
+                            "use": {"type": "string"},
+                            "alg": {"type": "string"},
+                            "crv": {"type": "string"},
+                            "x": {"type": "string"},
+                            "n": {"type": "string"},
+                            "e": {"type": "string"},
+                        },
+                        "required": ["kty"],
+                    },
+                }
+            },
+            "required": ["keys"],
+        }
+    ),
+]
 
 
 class ClientCreate(RequestModel):
@@ -26,7 +59,7 @@ class ClientCreate(RequestModel):
     )
     grant_types: list[GrantType] = Field(["client_credentials"], min_length=1)
     redirect_uris: list[str] = []
-    jwks: dict[str, Any] | None = Field(None, description="Public JWK Set for private_key_jwt.")
+    jwks: ClientJwks | None = Field(None, description="Public JWK Set for private_key_jwt.")
 
     @model_validator(mode="after")
     def _coherent(self) -> ClientCreate:
@@ -75,7 +108,7 @@ class ClientPatch(RequestModel):
     roles: Roles | None = Field(None, min_length=1)
     data_roles: DataRoles | None = None
     redirect_uris: list[str] | None = None
-    jwks: dict[str, Any] | None = None
+    jwks: ClientJwks | None = None
     disabled: bool | None = None
     rotate_secret: bool = Field(
         False, description="Issue a new secret, shown once; the old one stops working."
@@ -103,6 +136,5 @@ class ClientWithSecret(ClientOut):
     client_secret: str | None = Field(None, description="Shown only in this response.")
 
 
-class ClientPage(ResponseModel):
-    items: list[ClientOut]
-    next_cursor: str | None
+class ClientPage(Page[ClientOut]):
+    pass

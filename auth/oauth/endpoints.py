@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from auth import throttle
@@ -21,13 +22,36 @@ from auth.throttle import Throttle
 from kit.db.session import Database, database
 from kit.errors import AccordError, TooManyRequests
 from kit.http.client_address import client_address
+from kit.http.openapi import inline_schema
 from kit.http.problems import problem_response, request_id_of
 from kit.http.routing import api_router
+from kit.http.schemas import JwkSet
 
 from .requests import HttpSnapshot
+from .schemas import (
+    Introspection,
+    Revoked,
+    ServerMetadata,
+    TokenForm,
+    TokenRequestForm,
+    TokenResponse,
+)
 from .server import ALL_AUTH_METHODS, ASSERTION_ALGORITHMS, AccordAuthorizationServer, OAuthContext
 
 router = api_router(tags=["oauth"])
+
+_AUTHORIZE_PARAMETERS = [
+    {"name": name, "in": "query", "required": required, "schema": schema, "description": text}
+    for name, required, schema, text in [
+        ("response_type", True, {"type": "string", "enum": ["code"]}, "Always `code`."),
+        ("client_id", True, {"type": "string"}, "The registered client."),
+        ("redirect_uri", False, {"type": "string"}, "One of the client's redirect URIs."),
+        ("scope", False, {"type": "string"}, "Space-separated scopes."),
+        ("state", False, {"type": "string"}, "Returned unchanged (CSRF protection)."),
+        ("code_challenge", True, {"type": "string"}, "PKCE (RFC 7636), required."),
+        ("code_challenge_method", True, {"type": "string", "enum": ["S256"]}, "Only S256."),
+    ]
+]
 
 
 class OAuthProblem(AccordError):
@@ -168,30 +192,52 @@ async def _endpoint(request: Request, name: str) -> Response:
     return _oauth_response(request, status, body, headers)
 
 
-_FORM = {
-    "requestBody": {
-        "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-        "required": True,
+def _form(model: type[BaseModel]) -> dict[str, Any]:
+    """authlib reads the form itself (RFC 6749 §4), so it is declared here."""
+    return {
+        "requestBody": {
+            "content": {"application/x-www-form-urlencoded": {"schema": inline_schema(model)}},
+            "required": True,
+        }
     }
+
+
+_OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "RFC 6749 §5.2 error (`error`, `error_description`)"},
+    401: {"description": "The client failed to authenticate (`invalid_client`)"},
+    429: {"description": "Too many failed attempts; see Retry-After"},
 }
 
 
 @router.post(
     "/oauth/token",
     summary="Obtain an access token (client_credentials, authorization_code, refresh_token)",
-    openapi_extra=_FORM,
-    responses={400: {"description": "RFC 6749 §5.2 error"}, 401: {}, 429: {}},
+    openapi_extra=_form(TokenForm),
+    response_model=TokenResponse,
+    responses=_OAUTH_ERRORS,
 )
 async def token(request: Request) -> Response:
     return await _endpoint(request, "token")
 
 
-@router.post("/oauth/revoke", summary="Revoke a token (RFC 7009)", openapi_extra=_FORM)
+@router.post(
+    "/oauth/revoke",
+    summary="Revoke a token (RFC 7009)",
+    openapi_extra=_form(TokenRequestForm),
+    response_model=Revoked,
+    responses=_OAUTH_ERRORS,
+)
 async def revoke(request: Request) -> Response:
     return await _endpoint(request, "revocation")
 
 
-@router.post("/oauth/introspect", summary="Introspect a token (RFC 7662)", openapi_extra=_FORM)
+@router.post(
+    "/oauth/introspect",
+    summary="Introspect a token (RFC 7662)",
+    openapi_extra=_form(TokenRequestForm),
+    response_model=Introspection,
+    responses=_OAUTH_ERRORS,
+)
 async def introspect(request: Request) -> Response:
     return await _endpoint(request, "introspection")
 
@@ -200,7 +246,13 @@ async def introspect(request: Request) -> Response:
     "/oauth/authorize",
     summary="Authorization endpoint: code flow with PKCE S256, after console sign-in",
     response_class=Response,
-    responses={302: {"description": "To the client's redirect URI, or to sign in"}},
+    status_code=302,
+    responses={
+        302: {"description": "To the client's redirect URI, with the code or an error"},
+        303: {"description": "Not signed in: to the console sign-in page, then back here"},
+        400: {"description": "RFC 6749 §4.1.2.1 error that cannot be redirected"},
+    },
+    openapi_extra={"parameters": _AUTHORIZE_PARAMETERS},
 )
 async def authorize(request: Request) -> Response:
     settings = request.app.state.settings
@@ -247,33 +299,35 @@ async def authorize(request: Request) -> Response:
 
 
 @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 server metadata")
-async def metadata(request: Request) -> dict[str, Any]:
+async def metadata(request: Request) -> ServerMetadata:
     issuer = request.app.state.settings.issuer
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/oauth/authorize",
-        "token_endpoint": f"{issuer}/oauth/token",
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "revocation_endpoint": f"{issuer}/oauth/revoke",
-        "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "scopes_supported": sorted(ALL_SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
-        "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
-        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
-        "introspection_endpoint_auth_methods_supported": [
-            m for m in ALL_AUTH_METHODS if m != "none"
-        ],
-        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
-        "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": False,
-    }
+    return ServerMetadata.model_validate(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth/authorize",
+            "token_endpoint": f"{issuer}/oauth/token",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "revocation_endpoint": f"{issuer}/oauth/revoke",
+            "introspection_endpoint": f"{issuer}/oauth/introspect",
+            "scopes_supported": sorted(ALL_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+            "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "introspection_endpoint_auth_methods_supported": [
+                m for m in ALL_AUTH_METHODS if m != "none"
+            ],
+            "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": False,
+        }
+    )
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify this node's access tokens")
-async def jwks(request: Request) -> dict[str, Any]:
+async def jwks(request: Request) -> JwkSet:
     keys: TokenKeys = await request.app.state.token_keys.current()
-    return keys.jwks()
+    return JwkSet.model_validate(keys.jwks())

@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query
-
 from auth.dependencies import Requires
 from auth.principal import Principal
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 
 from . import repository, service
@@ -26,31 +24,50 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.post("", status_code=201, responses={**_ERRORS, 409: {"description": "Email taken"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={**_ERRORS, 409: {"description": "Email taken"}},
+    summary="Add a person to your agency (a generated password is shown once)",
+)
 async def create_user(data: UserCreate, principal: Writer, session: Session) -> UserWithPassword:
     user, password = await service.create(session, agency=principal.agency, data=data)
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})
 
 
-@router.get("", responses=_ERRORS)
+@router.get("", responses=_ERRORS, summary="Your agency's people, newest first")
 async def list_users(
     principal: Reader,
     session: Session,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> UserPage:
     page = await repository.page_for(session, principal, cursor=cursor, limit=limit)
     return UserPage(
-        items=[UserOut.model_validate(u) for u in page.items], next_cursor=page.next_cursor
+        items=[UserOut.model_validate(u) for u in page.items],
+        next_cursor=page.next_cursor,
+        limit=limit,
     )
 
 
-@router.get("/{user_id}", responses={**_ERRORS, 404: {"description": "Not at your agency"}})
+@router.get(
+    "/{user_id}",
+    responses={**_ERRORS, 404: {"description": "Not at your agency"}},
+    summary="One person",
+)
 async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> UserOut:
     return UserOut.model_validate(await service.get(session, principal, user_id))
 
 
-@router.patch("/{user_id}", responses={**_ERRORS, 404: {}, 409: {}})
+@router.patch(
+    "/{user_id}",
+    responses={
+        **_ERRORS,
+        404: {"description": "Not at your agency"},
+        409: {"description": "You cannot disable yourself or drop your own admin role"},
+    },
+    summary="Change roles or data roles, disable, or reset the password",
+)
 async def update_user(
     user_id: uuid.UUID, patch: UserPatch, principal: Writer, session: Session
 ) -> UserWithPassword:

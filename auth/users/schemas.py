@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import Field, SecretStr
 
 from auth.schemas import DataRoles, DisplayName, Email, Roles
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 
 class UserCreate(RequestModel):
@@ -45,6 +45,5 @@ class UserWithPassword(UserOut):
     )
 
 
-class UserPage(ResponseModel):
-    items: list[UserOut]
-    next_cursor: str | None
+class UserPage(Page[UserOut]):
+    pass

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Body, Request
+from fastapi import Body, Path, Query, Request
+from pydantic import SkipValidation
 
 from auth.dependencies import Requires
 from auth.principal import Principal
-from contracts.agreements import AgreementState, effective_status
+from contracts.agreements import AgreementState, AgreementStatus, AgreementTerms, effective_status
 from kit.db.base import utcnow
 from kit.db.session import Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from services.consents import service as consents
 from services.federation.runtime import Federation
 
-from . import repository, service
+from . import service
 from .schemas import (
     AgreementOut,
+    AgreementPage,
     AgreementSummary,
+    CanonicalTerms,
     DecisionOut,
     DecisionRequest,
     ReasonRequest,
+    SignatureCheck,
     SignRequest,
 )
 
@@ -30,21 +36,32 @@ router = api_router(prefix="/v1/agreements", tags=["agreements"])
 ANY_ROLE = ("admin", "focal_point", "caseworker", "auditor")
 Reader = Annotated[Principal, Requires(scope="agreements:read", role=ANY_ROLE)]
 Writer = Annotated[Principal, Requires(scope="agreements:write", role="admin")]
+# Declared as the signed model, validated by contracts.agreements.validate_terms, which names
+# every fault with its code at once (see .schemas).
 Terms = Annotated[
-    dict[str, Any],
-    Body(
-        description="title, parties, purposes, categories, legal_basis, retention_days, "
-        "onward_sharing, valid_from, valid_until, encryption, erasure_deadline_hours, "
-        "break_glass, break_glass_hours; every fault is reported at once."
-    ),
+    SkipValidation[AgreementTerms],
+    Body(description="The terms every party signs; every fault is reported at once."),
 ]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token"},
-    403: {"description": "Missing scope or role, or not a party"},
-    404: {"description": "No such agreement among your agency's"},
-    409: {"description": "The agreement's state does not allow this, or a stale digest"},
-    422: {"description": "Terms refused; `errors` names every fault"},
+AgreementId = Annotated[str, Path(min_length=1, max_length=64)]
+#: Versions are positive and fit the database's integer column on every backend.
+Version = Annotated[
+    int | None, Query(ge=1, le=2**31 - 1, description="A version; the newest by default.")
+]
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Missing scope or role, or your agency is not a party"},
 }
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such agreement among your agency's"},
+}
+_TERMS = {**_FORBIDDEN, 422: {"description": "Terms refused; `errors` names every fault"}}
+_STATE: dict[int | str, dict[str, Any]] = {
+    **_FORBIDDEN,
+    **_NOT_FOUND,
+    409: {"description": "The agreement's state does not allow this (`current_status`)"},
+}
+_SIGN = {**_STATE, 409: {"description": "Not proposed, or `digest` is not the current text's"}}
+# Revising and amending check the terms and the state.
+_CHANGE_TERMS = {**_STATE, **_TERMS}
 
 
 def _federation(request: Request) -> Federation:
@@ -57,22 +74,36 @@ def describe(state: AgreementState, federation: Federation) -> AgreementOut:
         id=state.id,
         version=state.version,
         title=state.terms.title,
-        status=effective_status(state, utcnow()).value,
-        stored_status=state.status.value,
+        status=effective_status(state, utcnow()),
+        stored_status=state.status,
         parties=sorted(set(state.terms.parties)),
         purposes=sorted(set(state.terms.purposes)),
-        canonical=state.canonical(),
+        canonical=CanonicalTerms.model_validate(state.canonical()),
         digest=state.digest,
-        signatures=service.signature_checks(state, federation),
+        signatures=[
+            SignatureCheck.model_validate(c) for c in service.signature_checks(state, federation)
+        ],
         unsigned_parties=list(state.unsigned_parties()),
-        supersedes=state.supersedes.model_dump(mode="json") if state.supersedes else None,
-        superseded_by=state.superseded_by.model_dump(mode="json") if state.superseded_by else None,
+        supersedes=state.supersedes,
+        superseded_by=state.superseded_by,
         suspended_by=list(state.suspended_by),
-        history=[entry.model_dump(mode="json") for entry in state.history],
+        history=list(state.history),
     )
 
 
-@router.post("", status_code=201, responses=_ERRORS, summary="Draft an agreement")
+def summarize(state: AgreementState, now: datetime) -> AgreementSummary:
+    return AgreementSummary(
+        id=state.id,
+        version=state.version,
+        title=state.terms.title,
+        status=effective_status(state, now),
+        parties=sorted(set(state.terms.parties)),
+        purposes=sorted(set(state.terms.purposes)),
+        digest=state.digest,
+    )
+
+
+@router.post("", status_code=201, responses=_TERMS, summary="Draft an agreement")
 async def draft(
     request: Request, terms: Terms, principal: Writer, session: Session
 ) -> AgreementOut:
@@ -80,77 +111,79 @@ async def draft(
     return describe(await service.draft(session, federation, principal, terms), federation)
 
 
-@router.get("", responses=_ERRORS, summary="Agreements your agency is a party to")
+@router.get("", summary="Agreements your agency is a party to")
 async def list_agreements(
     principal: Reader,
     session: Session,
-    party: str | None = None,
-    status: str | None = None,
-    purpose: str | None = None,
-) -> list[AgreementSummary]:
-    rows = await repository.list_for(session, principal.agency, party=party, purpose=purpose)
+    party: Annotated[
+        str | None, Query(max_length=32, description="Only those this agency is a party to too.")
+    ] = None,
+    status: Annotated[AgreementStatus | None, Query(description="The status as of now.")] = None,
+    purpose: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> AgreementPage:
+    """Every version your agency is a party to, newest first."""
+    found = await service.page(
+        session, principal, party=party, status=status, purpose=purpose, cursor=cursor, limit=limit
+    )
     now = utcnow()
-    out = []
-    for row in rows:
-        state = repository.to_state(row)
-        effective = effective_status(state, now).value
-        if status and effective != status:
-            continue
-        out.append(
-            AgreementSummary(
-                id=state.id,
-                version=state.version,
-                title=state.terms.title,
-                status=effective,
-                parties=sorted(set(state.terms.parties)),
-                purposes=sorted(set(state.terms.purposes)),
-                digest=state.digest,
-            )
-        )
-    return out
+    return AgreementPage(
+        items=[summarize(state, now) for state in found.items],
+        next_cursor=found.next_cursor,
+        limit=limit,
+    )
 
 
-@router.get("/{agreement_id}", responses=_ERRORS, summary="Canonical text, digest, signatures")
+@router.get("/{agreement_id}", responses=_NOT_FOUND, summary="Canonical text, digest, signatures")
 async def get_agreement(
     request: Request,
-    agreement_id: str,
+    agreement_id: AgreementId,
     principal: Reader,
     session: Session,
-    version: int | None = None,
+    version: Version = None,
 ) -> AgreementOut:
     state = await service.load(session, principal, agreement_id, version)
     return describe(state, _federation(request))
 
 
-@router.put("/{agreement_id}", responses=_ERRORS, summary="Revise a draft or proposal")
+@router.put("/{agreement_id}", responses=_CHANGE_TERMS, summary="Revise a draft or proposal")
 async def revise(
-    request: Request, agreement_id: str, terms: Terms, principal: Writer, session: Session
+    request: Request, agreement_id: AgreementId, terms: Terms, principal: Writer, session: Session
 ) -> AgreementOut:
     federation = _federation(request)
     state = await service.revise(session, federation, principal, agreement_id, terms)
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/propose", responses=_ERRORS, summary="Send to every party")
+@router.post("/{agreement_id}/propose", responses=_STATE, summary="Send to every party")
 async def propose(
-    request: Request, agreement_id: str, principal: Writer, session: Session
+    request: Request, agreement_id: AgreementId, principal: Writer, session: Session
 ) -> AgreementOut:
     federation = _federation(request)
     return describe(await service.propose(session, federation, principal, agreement_id), federation)
 
 
-@router.post("/{agreement_id}/sign", responses=_ERRORS, summary="Sign with your agency's key")
+@router.post("/{agreement_id}/sign", responses=_SIGN, summary="Sign with your agency's key")
 async def sign(
-    request: Request, agreement_id: str, data: SignRequest, principal: Writer, session: Session
+    request: Request,
+    agreement_id: AgreementId,
+    data: SignRequest,
+    principal: Writer,
+    session: Session,
 ) -> AgreementOut:
     federation = _federation(request)
     state = await service.sign(session, federation, principal, agreement_id, data.digest)
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/suspend", responses=_ERRORS, summary="Suspend, at every party")
+@router.post("/{agreement_id}/suspend", responses=_STATE, summary="Suspend, at every party")
 async def suspend(
-    request: Request, agreement_id: str, data: ReasonRequest, principal: Writer, session: Session
+    request: Request,
+    agreement_id: AgreementId,
+    data: ReasonRequest,
+    principal: Writer,
+    session: Session,
 ) -> AgreementOut:
     federation = _federation(request)
     state = await service.change(
@@ -159,18 +192,22 @@ async def suspend(
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/resume", responses=_ERRORS, summary="Lift your suspension")
+@router.post("/{agreement_id}/resume", responses=_STATE, summary="Lift your suspension")
 async def resume(
-    request: Request, agreement_id: str, principal: Writer, session: Session
+    request: Request, agreement_id: AgreementId, principal: Writer, session: Session
 ) -> AgreementOut:
     federation = _federation(request)
     state = await service.change(session, federation, principal, agreement_id, "resume")
     return describe(state, federation)
 
 
-@router.post("/{agreement_id}/terminate", responses=_ERRORS, summary="End it, at every party")
+@router.post("/{agreement_id}/terminate", responses=_STATE, summary="End it, at every party")
 async def terminate(
-    request: Request, agreement_id: str, data: ReasonRequest, principal: Writer, session: Session
+    request: Request,
+    agreement_id: AgreementId,
+    data: ReasonRequest,
+    principal: Writer,
+    session: Session,
 ) -> AgreementOut:
     federation = _federation(request)
     state = await service.change(
@@ -182,11 +219,11 @@ async def terminate(
 @router.post(
     "/{agreement_id}/amend",
     status_code=201,
-    responses=_ERRORS,
+    responses=_CHANGE_TERMS,
     summary="Draft the next version, which supersedes this one once all sign it",
 )
 async def amend(
-    request: Request, agreement_id: str, terms: Terms, principal: Writer, session: Session
+    request: Request, agreement_id: AgreementId, terms: Terms, principal: Writer, session: Session
 ) -> AgreementOut:
     federation = _federation(request)
     state = await service.amend(session, federation, principal, agreement_id, terms)
@@ -195,11 +232,11 @@ async def amend(
 
 @router.post(
     "/{agreement_id}/decisions",
-    responses=_ERRORS,
+    responses=_NOT_FOUND,
     summary="Dry run of the policy decision for your agency as sender",
 )
 async def decision(
-    agreement_id: str, data: DecisionRequest, principal: Reader, session: Session
+    agreement_id: AgreementId, data: DecisionRequest, principal: Reader, session: Session
 ) -> DecisionOut:
     consent = None
     if data.consent_id is not None:
@@ -213,5 +250,4 @@ async def decision(
         categories=data.categories,
         consent=consent,
     )
-    body = result.as_dict()
-    return DecisionOut(**body)
+    return DecisionOut.model_validate(result.as_dict())

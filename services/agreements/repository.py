@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from contracts.agreements import AgreementState
+from kit.db.repository import Page, keyset_page
 
 from .models import AgreementParty, AgreementRow
 
@@ -36,28 +41,33 @@ async def get_for(
     return row
 
 
-async def list_for(
+def _is_party(party: Any, agency: str) -> ColumnElement[bool]:
+    """``party`` (an alias of the party index) says ``agency`` is a party to the row's version."""
+    return and_(
+        party.agreement_id == AgreementRow.id,
+        party.version == AgreementRow.version,
+        party.agency == agency,
+    )
+
+
+async def page_for(
     session: AsyncSession,
     agency: str,
     *,
     party: str | None = None,
-    status: str | None = None,
-    purpose: str | None = None,
-) -> list[AgreementRow]:
-    mine = select(AgreementParty.agreement_id).where(AgreementParty.agency == agency)
-    statement = select(AgreementRow).where(AgreementRow.id.in_(mine))
-    rows = list((await session.scalars(statement.order_by(AgreementRow.created_at.desc()))).all())
-    found = []
-    for row in rows:
-        state = to_state(row)
-        if party and party not in state.terms.parties:
-            continue
-        if status and row.status != status:
-            continue
-        if purpose and purpose not in state.terms.purposes:
-            continue
-        found.append(row)
-    return found
+    keep: Callable[[AgreementRow], bool] | None = None,
+    cursor: str | None,
+    limit: int,
+) -> Page[AgreementRow]:
+    """The agreement versions ``agency`` is a party to (the same rule as :func:`get_for`),
+    newest first; ``party`` narrows to those another agency is a party to as well."""
+    mine = aliased(AgreementParty)
+    statement = select(AgreementRow).join(mine, _is_party(mine, agency))
+    if party:
+        theirs = aliased(AgreementParty)
+        statement = statement.join(theirs, _is_party(theirs, party))
+    key = (AgreementRow.created_at, AgreementRow.id, AgreementRow.version)
+    return await keyset_page(session, statement, key, cursor=cursor, limit=limit, keep=keep)
 
 
 async def save(session: AsyncSession, state: AgreementState) -> AgreementRow:

@@ -25,6 +25,7 @@ from contracts.envelope import SignatureBlock, sign_json, verify_json
 from contracts.faults import ContractError
 from contracts.policy import Decision, decide
 from kit.db.base import new_id, utcnow
+from kit.db.repository import Page
 from kit.errors import AccordError, Forbidden, NotFound
 from kit.faults import problem_for
 from services.agencies.models import Agency
@@ -33,6 +34,7 @@ from services.federation.outbox import send
 from services.federation.runtime import Federation
 
 from . import repository
+from .models import AgreementRow
 
 PROPOSED = "agreement.proposed"
 SIGNED = "agreement.signed"
@@ -69,6 +71,40 @@ async def load(
     return repository.to_state(row)
 
 
+async def page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    party: str | None = None,
+    status: AgreementStatus | None = None,
+    purpose: str | None = None,
+    cursor: str | None,
+    limit: int,
+    now: datetime | None = None,
+) -> Page[AgreementState]:
+    """The versions the caller's agency is a party to, newest first. ``status`` is the status
+    as of now (an active agreement past ``valid_until`` is ``expired``), so it is matched on
+    each version's terms, as ``purpose`` is, not in SQL."""
+    moment = now or utcnow()
+
+    def keep(row: AgreementRow) -> bool:
+        state = repository.to_state(row)
+        if status is not None and effective_status(state, moment) != status:
+            return False
+        return purpose is None or purpose in state.terms.purposes
+
+    filtered = status is not None or purpose is not None
+    rows = await repository.page_for(
+        session,
+        principal.agency,
+        party=party,
+        keep=keep if filtered else None,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=[repository.to_state(r) for r in rows.items], next_cursor=rows.next_cursor)
+
+
 async def _record(
     session: AsyncSession,
     principal: Principal | None,
@@ -92,7 +128,7 @@ async def draft(
     session: AsyncSession,
     federation: Federation,
     principal: Principal,
-    data: dict[str, Any],
+    data: object,
     *,
     now: datetime | None = None,
 ) -> AgreementState:
@@ -112,7 +148,7 @@ async def revise(
     federation: Federation,
     principal: Principal,
     agreement_id: str,
-    data: dict[str, Any],
+    data: object,
 ) -> AgreementState:
     state = await load(session, principal, agreement_id)
     try:
@@ -130,7 +166,7 @@ async def amend(
     federation: Federation,
     principal: Principal,
     agreement_id: str,
-    data: dict[str, Any],
+    data: object,
 ) -> AgreementState:
     current = await load(session, principal, agreement_id)
     try:

@@ -11,9 +11,9 @@ from fastapi import Depends, Query, Request
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.audit_chain import SignedCheckpoint
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
 from kit.errors import ValidationFailed
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 
 from . import repository, service
@@ -39,7 +39,11 @@ def _master_key(request: Request) -> bytes:
 MasterKey = Annotated[bytes, Depends(_master_key)]
 
 
-@router.get("", responses={**_ERRORS, 422: {"description": "Invalid filter or cursor"}})
+@router.get(
+    "",
+    responses={**_ERRORS, 422: {"description": "Invalid filter or cursor"}},
+    summary="Your agency's audit events, newest first, filtered",
+)
 async def list_events(
     principal: Auditor,
     session: Session,
@@ -56,8 +60,8 @@ async def list_events(
     until: Annotated[
         datetime | None, Query(alias="to", description="Events before this time.")
     ] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> AuditPage:
     """The caller's agency's events, newest first, filtered."""
     for name, moment in (("from", since), ("to", until)):
@@ -78,6 +82,7 @@ async def list_events(
     return AuditPage(
         items=[AuditEventOut.model_validate(event) for event in page.items],
         next_cursor=page.next_cursor,
+        limit=limit,
     )
 
 
@@ -88,7 +93,7 @@ def _invalid(parameter: str, message: str) -> ValidationFailed:
     )
 
 
-@router.get("/verify", responses=_ERRORS)
+@router.get("/verify", responses=_ERRORS, summary="Verify your agency's hash chain and checkpoints")
 async def verify_chain(
     principal: Auditor, session: Session, master_key: MasterKey
 ) -> ChainVerification:
@@ -122,6 +127,7 @@ async def verify_chain(
     "/checkpoints",
     status_code=201,
     responses={**_ERRORS, 409: {"description": "The agency has no signing key"}},
+    summary="Sign a checkpoint of your agency's chain now",
 )
 async def create_checkpoint(
     principal: Attestor, session: Session, master_key: MasterKey

@@ -2,12 +2,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from contracts.audit_chain import Problem, SignedCheckpoint
-from kit.http.schemas import ResponseModel
+from kit.http.schemas import Page, ResponseModel
+
+#: Inline in the document: the components name ``Problem`` is the RFC 9457 problem document.
+ChainProblem = Annotated[
+    Problem,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [p.value for p in Problem],
+            "description": "What is wrong with the first bad event.",
+        }
+    ),
+]
 
 
 class AuditEventOut(ResponseModel):
@@ -33,9 +45,8 @@ class AuditEventOut(ResponseModel):
     hash: str
 
 
-class AuditPage(ResponseModel):
-    items: list[AuditEventOut]
-    next_cursor: str | None
+class AuditPage(Page[AuditEventOut]):
+    pass
 
 
 class ChainHeadOut(ResponseModel):
@@ -48,7 +59,7 @@ class BadEvent(ResponseModel):
     event_id: uuid.UUID | None = Field(
         description="The stored event at that sequence number, if there is one."
     )
-    problem: Problem
+    problem: ChainProblem
     detail: str
 
 

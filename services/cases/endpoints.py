@@ -13,13 +13,22 @@ from auth.principal import Principal
 from contracts.case_access import CASE_ROLES
 from contracts.categories import Category
 from contracts.profile import CaseProfile
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from kit.http.state import MasterKey
 
 from . import service
-from .schemas import CaseCreate, CaseOut, CasePage, CaseSummary, WithheldFactOut, WithheldOut
+from .schemas import (
+    CaseCreate,
+    CaseDataOut,
+    CaseOut,
+    CasePage,
+    CaseSummary,
+    CategoryObject,
+    WithheldFactOut,
+    WithheldOut,
+)
 
 router = api_router(prefix="/v1/cases", tags=["cases"])
 
@@ -42,8 +51,8 @@ ProfilePatch = Annotated[
     SkipValidation[CaseProfile],
     Body(description="A JSON merge patch (RFC 7396) of profile facts: `null` clears a fact."),
 ]
-CategoryObject = Annotated[
-    SkipValidation[dict[str, Any]],
+CategoryBody = Annotated[
+    SkipValidation[CategoryObject],
     Body(description="The whole category, in the schema of the category named in the path."),
 ]
 CategoryName = Annotated[
@@ -60,7 +69,7 @@ def _view(view: service.CaseView) -> CaseOut:
         **CaseSummary.model_validate(view.case).model_dump(),
         profile=view.profile,
         profile_withheld=[WithheldFactOut(**w.as_dict()) for w in view.profile_withheld],
-        data=view.data,
+        data=CaseDataOut.model_validate({c.value: v for c, v in view.data.items()}),
         withheld=[WithheldOut(**w.as_dict()) for w in view.withheld],
     )
 
@@ -69,6 +78,7 @@ def _view(view: service.CaseView) -> CaseOut:
     "",
     status_code=201,
     responses={**_ERRORS, **_REFUSED, 409: {"description": "external_ref already in use"}},
+    summary="Record a case, its profile facts and data (sealed at rest)",
 )
 async def create_case(
     body: NewCase, principal: Writer, session: Session, master_key: MasterKey, response: Response
@@ -80,12 +90,12 @@ async def create_case(
     return CaseSummary.model_validate(case)
 
 
-@router.get("", responses=_ERRORS)
+@router.get("", responses=_ERRORS, summary="Your agency's cases, newest first")
 async def list_cases(
     principal: Reader,
     session: Session,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
     external_ref: Annotated[str | None, Query(max_length=120)] = None,
 ) -> CasePage:
     """The agency's cases, newest first (keyset pagination: pass `next_cursor` back)."""
@@ -93,11 +103,19 @@ async def list_cases(
         session, principal, cursor=cursor, limit=limit, external_ref=external_ref
     )
     return CasePage(
-        items=[CaseSummary.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+        items=[CaseSummary.model_validate(c) for c in page.items],
+        next_cursor=page.next_cursor,
+        limit=limit,
     )
 
 
-@router.get("/{case_id}", responses={**_ERRORS, **_NOT_FOUND})
+# Without unset members: a category answers with the fields that were recorded, as stored.
+@router.get(
+    "/{case_id}",
+    responses={**_ERRORS, **_NOT_FOUND},
+    response_model_exclude_unset=True,
+    summary="The case as your roles may see it (an audited read)",
+)
 async def get_case(
     case_id: uuid.UUID, principal: Reader, session: Session, master_key: MasterKey
 ) -> CaseOut:
@@ -107,11 +125,15 @@ async def get_case(
     return _view(await service.read(session, principal, case_id, master_key=master_key))
 
 
-@router.put("/{case_id}/data/{category}", responses={**_ERRORS, **_NOT_FOUND, **_REFUSED})
+@router.put(
+    "/{case_id}/data/{category}",
+    responses={**_ERRORS, **_NOT_FOUND, **_REFUSED},
+    summary="Replace one category of the case",
+)
 async def replace_case_data(
     case_id: uuid.UUID,
     category: CategoryName,
-    body: CategoryObject,
+    body: CategoryBody,
     principal: Writer,
     session: Session,
     master_key: MasterKey,
@@ -123,7 +145,11 @@ async def replace_case_data(
     return CaseSummary.model_validate(case)
 
 
-@router.patch("/{case_id}/profile", responses={**_ERRORS, **_NOT_FOUND, **_REFUSED})
+@router.patch(
+    "/{case_id}/profile",
+    responses={**_ERRORS, **_NOT_FOUND, **_REFUSED},
+    summary="Change profile facts (JSON merge patch)",
+)
 async def update_case_profile(
     case_id: uuid.UUID,
     body: ProfilePatch,

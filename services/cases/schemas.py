@@ -33,11 +33,48 @@ from contracts.categories import (
     SpecificNeeds,
 )
 from contracts.profile import CaseProfile
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 
 class CaseDataIn(RequestModel):
     """``category -> object``; each object follows its category's schema (DESIGN §1)."""
+
+    identity: Identity | None = None
+    contact: Contact | None = None
+    documents: Documents | None = None
+    asylum_history: AsylumHistory | None = None
+    family: Family | None = None
+    specific_needs: SpecificNeeds | None = None
+    health: Health | None = None
+    protection: Protection | None = None
+    skills: Skills | None = None
+    return_plan: ReturnPlan | None = None
+    reintegration: Reintegration | None = None
+    monitoring: Monitoring | None = None
+
+
+#: Any one category's object: the body of ``PUT /v1/cases/{case_id}/data/{category}``, in the
+#: schema of the category the path names.
+CategoryObject = (
+    Identity
+    | Contact
+    | Documents
+    | AsylumHistory
+    | Family
+    | SpecificNeeds
+    | Health
+    | Protection
+    | Skills
+    | ReturnPlan
+    | Reintegration
+    | Monitoring
+)
+
+
+class CaseDataOut(ResponseModel):
+    """The categories the caller may read, each in its category's schema, with the fields that
+    were recorded (the route answers without unset members, so nothing reads as null that
+    was never entered)."""
 
     identity: Identity | None = None
     contact: Contact | None = None
@@ -102,7 +139,7 @@ class WithheldFactOut(ResponseModel):
 class CaseOut(CaseSummary):
     profile: ProfileFacts
     profile_withheld: list[WithheldFactOut]
-    data: dict[Category, dict[str, Any]] = Field(
+    data: CaseDataOut = Field(
         description="The categories the caller may read, each in its category's schema."
     )
     withheld: list[WithheldOut] = Field(
@@ -110,6 +147,5 @@ class CaseOut(CaseSummary):
     )
 
 
-class CasePage(ResponseModel):
-    items: list[CaseSummary]
-    next_cursor: str | None
+class CasePage(Page[CaseSummary]):
+    pass

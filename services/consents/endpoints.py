@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body, Query, Request, Response
+from fastapi import Body, Request, Response
 from pydantic import SkipValidation
 
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.case_access import CASE_ROLES
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from kit.http.state import MasterKey
 
@@ -68,6 +68,7 @@ def _out(view: service.ConsentView) -> ConsentOut:
         409: {"description": "The consent named in `supersedes` cannot be superseded"},
         422: {"description": "Consent refused; `errors` lists every reason"},
     },
+    summary="Record the person's consent",
 )
 async def give_consent(
     case_id: uuid.UUID,
@@ -85,20 +86,30 @@ async def give_consent(
     return _out(view)
 
 
-@router.get("/cases/{case_id}/consents", responses={**_ERRORS, **_NOT_FOUND})
+@router.get(
+    "/cases/{case_id}/consents",
+    responses={**_ERRORS, **_NOT_FOUND},
+    summary="The case's consents, newest first",
+)
 async def list_consents(
     case_id: uuid.UUID,
     principal: Reader,
     session: Session,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> ConsentPage:
     """The case's consents, newest first, each with its status as of now."""
     page = await service.page_for_case(session, principal, case_id, cursor=cursor, limit=limit)
-    return ConsentPage(items=[_out(v) for v in page.items], next_cursor=page.next_cursor)
+    return ConsentPage(
+        items=[_out(v) for v in page.items], next_cursor=page.next_cursor, limit=limit
+    )
 
 
-@router.get("/consents/{consent_id}", responses={**_ERRORS, **_NOT_FOUND})
+@router.get(
+    "/consents/{consent_id}",
+    responses={**_ERRORS, **_NOT_FOUND},
+    summary="One consent, with the child's views (an audited read)",
+)
 async def get_consent(
     consent_id: uuid.UUID, principal: Reader, session: Session, master_key: MasterKey
 ) -> ConsentDetail:
@@ -114,6 +125,7 @@ async def get_consent(
 @router.post(
     "/consents/{consent_id}/withdraw",
     responses={**_ERRORS, **_NOT_FOUND, 409: {"description": "Already withdrawn or superseded"}},
+    summary="Withdraw consent (cascades to every agency that holds the data)",
 )
 async def withdraw_consent(
     request: Request,

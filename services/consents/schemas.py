@@ -14,7 +14,7 @@ from pydantic import Field
 
 from contracts.categories import Category, Text
 from contracts.consent import ChildViews, ConsentMethod, ConsentStatus, ConsentTerms, GivenBy
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 
 class ConsentCreate(ConsentTerms):
@@ -61,6 +61,5 @@ class ConsentDetail(ConsentOut):
     withdrawal_reason: str | None
 
 
-class ConsentPage(ResponseModel):
-    items: list[ConsentOut]
-    next_cursor: str | None
+class ConsentPage(Page[ConsentOut]):
+    pass

@@ -11,6 +11,7 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.agreements import AgreementStatus, LegalBasis
+from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from services.agreements import endpoints as api
 from services.agreements import service
@@ -56,19 +57,26 @@ def _federation(request: Request) -> Federation:
 
 @router.get("/console/agreements")
 async def agreements(
-    request: Request, viewer: Reader, session: Session, status: str = ""
+    request: Request, viewer: Reader, session: Session, status: str = "", cursor: str = ""
 ) -> HTMLResponse:
-    chosen = status if status in {s.value for s in AgreementStatus} else None
-    items = await api.list_agreements(
-        principal=viewer.principal, session=session, party=None, status=chosen, purpose=None
+    chosen = AgreementStatus(status) if status in {s.value for s in AgreementStatus} else None
+    found = await api.list_agreements(
+        principal=viewer.principal,
+        session=session,
+        party=None,
+        status=chosen,
+        purpose=None,
+        cursor=cursor or None,
+        limit=MAX_LIMIT,
     )
     return page(
         request,
         viewer,
         "agreements.html",
         title="Agreements",
-        items=items,
-        status=chosen or "",
+        items=found.items,
+        next_cursor=found.next_cursor,
+        status=chosen.value if chosen else "",
         statuses=[s.value for s in AgreementStatus],
     )
 
@@ -217,7 +225,7 @@ async def _detail(
         status_code=status,
         title=agreement.title,
         agreement=agreement,
-        canonical=json.dumps(agreement.canonical, indent=2, ensure_ascii=False),
+        canonical=json.dumps(state.canonical(), indent=2, ensure_ascii=False),
         can=can,
         notice=notice,
         failure=failure,

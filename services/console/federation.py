@@ -59,5 +59,5 @@ async def federation(request: Request, viewer: Reader, session: Session) -> HTML
             }
             for k in keys
         ],
-        outbox=await api.outbox_summary(viewer.principal, session),
+        outbox=(await api.outbox_summary(viewer.principal, session)).model_dump(),
     )

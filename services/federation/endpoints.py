@@ -6,26 +6,33 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts import envelope as env
 from kit.db.session import ReadSession, Session, database
 from kit.errors import PROBLEM_MEDIA_TYPE, AccordError, problem_body
+from kit.http.openapi import inline_schema
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
+from kit.http.schemas import PublicJwk
 
-from . import errors, incidents
+from . import errors, incidents, repository
 from .inbox import parse_envelope, receive
-from .models import FederationIncident, InboxMessage, OutboxMessage
 from .outbox import ATTEMPT_HEADER, MESSAGES_PATH, send
 from .ping import PING, PROBE
 from .runtime import Federation
 from .schemas import (
+    DirectoryOut,
     DirectoryStatus,
     InboxItem,
+    InboxPage,
     IncidentItem,
+    IncidentPage,
     OutboxItem,
+    OutboxPage,
+    OutboxStatus,
+    OutboxSummary,
     PingRequest,
     PingResponse,
 )
@@ -54,17 +61,32 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     MESSAGES_PATH,
     summary="Receive a sealed, signed envelope from another node (authenticated by signature)",
     status_code=201,
+    response_model=env.SignedReceipt,
     responses={
-        200: {"description": "A repeat: the receipt given the first time"},
+        200: {
+            "model": env.SignedReceipt,
+            "description": "A repeat: the receipt given the first time",
+        },
         201: {"description": "Stored; the body is the recipient's signed receipt"},
-        400: {},
-        403: {},
-        409: {},
-        413: {},
-        421: {},
-        422: {},
+        400: {"description": "Not a valid envelope"},
+        403: {"description": "The signature does not verify, or the sender is unknown"},
+        409: {"description": "Another message was sent under this id"},
+        413: {"description": "The message exceeds the node's limit"},
+        421: {"description": "The recipient is not hosted on this node"},
+        422: {
+            "description": "Verified, but its content is refused: `violations` lists every "
+            "reason and `receipt` is the signed refusal receipt"
+        },
+        503: {"description": "The node holds no verified directory yet; retry later"},
     },
-    openapi_extra={"requestBody": {"content": {"application/json": {}}, "required": True}},
+    # The handler reads the body itself, bounded (federation_max_message_bytes), so FastAPI
+    # does not see it: it is declared here.
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": inline_schema(env.Envelope)}},
+            "required": True,
+        }
+    },
 )
 async def receive_message(request: Request) -> JSONResponse:
     federation = federation_of(request)
@@ -127,7 +149,12 @@ def refused_problem(
     )
 
 
-@router.get("/v1/directory", summary="The federation directory this node holds, as signed")
+@router.get(
+    "/v1/directory",
+    summary="The federation directory this node holds, as signed",
+    response_model=DirectoryOut,
+    responses={503: {"description": "No verified directory is held"}},
+)
 async def get_directory(request: Request) -> JSONResponse:
     document = federation_of(request).directory.document()
     if document is None:
@@ -135,12 +162,16 @@ async def get_directory(request: Request) -> JSONResponse:
     return JSONResponse(document)
 
 
-@router.get("/v1/directory/root", summary="The pinned federation root public key (JWK)")
-async def get_directory_root(request: Request) -> dict[str, Any]:
+@router.get(
+    "/v1/directory/root",
+    summary="The pinned federation root public key (JWK)",
+    responses={503: {"description": "No root key is pinned"}},
+)
+async def get_directory_root(request: Request) -> PublicJwk:
     root = federation_of(request).directory.root
     if root is None:
         raise errors.DirectoryUnavailable("No root key is pinned (ACCORD_DIRECTORY_ROOT_KEY).")
-    return root.to_jwk()
+    return PublicJwk.model_validate(root.to_jwk())
 
 
 @router.post("/v1/federation/directory/refresh", summary="Read the directory source again now")
@@ -213,71 +244,66 @@ def _require_member(federation: Federation, agency: str) -> None:
 async def outbox(
     principal: Reader,
     session: ReadSession,
-    status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-) -> list[OutboxItem]:
-    statement = select(OutboxMessage).where(OutboxMessage.sender == principal.agency)
-    if status:
-        statement = statement.where(OutboxMessage.status == status)
-    rows = (
-        await session.scalars(statement.order_by(OutboxMessage.position.desc()).limit(limit))
-    ).all()
-    return [OutboxItem.model_validate(row) for row in rows]
+    status: OutboxStatus | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> OutboxPage:
+    """Newest first."""
+    found = await repository.outbox_page(
+        session, principal.agency, status=status, cursor=cursor, limit=limit
+    )
+    return OutboxPage(
+        items=[OutboxItem.model_validate(row) for row in found.items],
+        next_cursor=found.next_cursor,
+        limit=limit,
+    )
 
 
 @router.get("/v1/federation/outbox/summary", summary="How many messages are in each state")
-async def outbox_summary(principal: Reader, session: ReadSession) -> dict[str, int]:
-    rows = await session.execute(
-        select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.sender == principal.agency)
-        .group_by(OutboxMessage.status)
-    )
-    counts = {"pending": 0, "delivered": 0, "refused": 0, "rejected": 0, "cancelled": 0}
-    counts.update({status: int(count) for status, count in rows.all()})
-    return counts
+async def outbox_summary(principal: Reader, session: ReadSession) -> OutboxSummary:
+    counts = dict.fromkeys((s.value for s in OutboxStatus), 0)
+    counts.update(await repository.outbox_counts(session, principal.agency))
+    return OutboxSummary.model_validate(counts)
 
 
 @router.get("/v1/federation/inbox", summary="Messages this agency received")
 async def inbox(
     principal: Reader,
     session: ReadSession,
-    sender: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-) -> list[InboxItem]:
-    statement = select(InboxMessage).where(InboxMessage.recipient == principal.agency)
-    if sender:
-        statement = statement.where(InboxMessage.sender == sender)
-    rows = (
-        await session.scalars(statement.order_by(InboxMessage.position.desc()).limit(limit))
-    ).all()
-    return [InboxItem.model_validate(row) for row in rows]
+    sender: Annotated[str | None, Query(max_length=32)] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> InboxPage:
+    """Newest first."""
+    found = await repository.inbox_page(
+        session, principal.agency, sender=sender, cursor=cursor, limit=limit
+    )
+    return InboxPage(
+        items=[InboxItem.model_validate(row) for row in found.items],
+        next_cursor=found.next_cursor,
+        limit=limit,
+    )
 
 
 @router.get("/v1/federation/incidents", summary="Messages refused or undeliverable")
 async def list_incidents(
-    principal: Reader,
-    session: ReadSession,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-) -> list[IncidentItem]:
-    rows = (
-        await session.scalars(
-            # Incidents of no agency (the node's own) are for operators: `accord federation
-            # incidents` and the metrics, not one agency's admins.
-            select(FederationIncident)
-            .where(FederationIncident.agency == principal.agency)
-            .order_by(FederationIncident.at.desc())
-            .limit(limit)
-        )
-    ).all()
-    return [
-        IncidentItem(
-            id=str(r.id),
-            direction=r.direction,
-            kind=r.kind,
-            peer=r.peer,
-            message_id=r.message_id,
-            detail=r.detail,
-            at=r.at,
-        )
-        for r in rows
-    ]
+    principal: Reader, session: ReadSession, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> IncidentPage:
+    """Newest first: what this agency's node refused to receive, or could not deliver."""
+    found = await repository.incidents_page(session, principal.agency, cursor=cursor, limit=limit)
+    return IncidentPage(
+        items=[
+            IncidentItem(
+                id=str(r.id),
+                direction=r.direction,
+                kind=r.kind,
+                peer=r.peer,
+                message_id=r.message_id,
+                detail=r.detail,
+                at=r.at,
+            )
+            for r in found.items
+        ],
+        next_cursor=found.next_cursor,
+        limit=limit,
+    )

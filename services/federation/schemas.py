@@ -1,12 +1,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from contracts.agencies import AgencySlug
-from kit.http.schemas import RequestModel, ResponseModel
+from contracts.directory import MemberKind
+from contracts.envelope import SignatureBlock, SignedReceipt
+from kit.http.schemas import Page, PublicJwk, RequestModel, ResponseModel
+
+
+class OutboxStatus(StrEnum):
+    """Where a sent message stands (``services.federation.outbox``)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    #: The recipient verified it and refused its content, with a signed receipt.
+    REFUSED = "refused"
+    #: The recipient's node refused it for good (not a member, bad signature, ...).
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 class PingRequest(RequestModel):
@@ -26,12 +41,28 @@ class OutboxItem(ResponseModel):
     sender: str
     recipient: str
     type: str
-    status: str
+    status: OutboxStatus
     attempts: int
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
-    receipt: dict[str, Any] | None
+    receipt: SignedReceipt | None = Field(
+        description="The recipient's signed receipt, once delivered or refused."
+    )
+
+
+class OutboxPage(Page[OutboxItem]):
+    pass
+
+
+class OutboxSummary(ResponseModel):
+    """How many of this agency's sent messages are in each state."""
+
+    pending: int
+    delivered: int
+    refused: int
+    rejected: int
+    cancelled: int
 
 
 class InboxItem(ResponseModel):
@@ -43,14 +74,22 @@ class InboxItem(ResponseModel):
     position: int
 
 
+class InboxPage(Page[InboxItem]):
+    pass
+
+
 class IncidentItem(ResponseModel):
     id: str
-    direction: str
-    kind: str
+    direction: Literal["in", "out"]
+    kind: str = Field(description="The problem slug, e.g. `bad-signature`.")
     peer: str | None
     message_id: str | None
     detail: str
     at: datetime
+
+
+class IncidentPage(Page[IncidentItem]):
+    pass
 
 
 class DirectoryStatus(ResponseModel):
@@ -59,3 +98,34 @@ class DirectoryStatus(ResponseModel):
     federation: str | None
     last_error: str | None
     changed: bool = False
+
+
+# --- the directory as served (DESIGN §4) ---------------------------------------------------
+# Documentation of the signed document, which GET /v1/directory serves byte for byte as held.
+
+
+class MemberJwks(ResponseModel):
+    keys: list[PublicJwk]
+
+
+class MemberOut(ResponseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str
+    name: str
+    kind: MemberKind
+    node_url: str
+    jwks: MemberJwks
+
+
+class DirectoryOut(ResponseModel):
+    """The federation directory, signed by the federation's root key over its RFC 8785 form
+    without ``signature``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    federation: str
+    version: int
+    issued_at: str = Field(json_schema_extra={"format": "date-time"})
+    members: list[MemberOut]
+    signature: SignatureBlock

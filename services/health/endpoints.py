@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 from fastapi import Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from kit.db.migrate import current_revisions
@@ -19,14 +20,16 @@ router = api_router(tags=["operations"])
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok"]
 
 
 class Readiness(BaseModel):
-    status: str
-    database: str
-    migrations: str
-    directory: str
+    """Only ever ready: a node that is not answers 503 with a problem saying why."""
+
+    status: Literal["ready"]
+    database: Literal["ok"]
+    migrations: Literal["head"]
+    directory: str = Field(description="`version N`, or `not configured`.")
 
 
 @router.get("/healthz", summary="The process is up")
@@ -89,7 +92,13 @@ def metrics_allowed(settings: Settings, address: str | None, authorization: str 
     "/metrics",
     summary="Prometheus metrics (loopback, ACCORD_METRICS_ALLOWED, or ACCORD_METRICS_TOKEN)",
     response_class=Response,
-    responses={403: {"description": "Not an allowed address, and no valid token"}},
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        403: {"description": "Not an allowed address, and no valid token"},
+    },
 )
 async def metrics(request: Request) -> Response:
     settings: Settings = request.app.state.settings

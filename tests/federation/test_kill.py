@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.support.cluster import Cluster, wait_until
+from tests.support.cluster import Cluster, every_item, wait_until
 
 MESSAGES = 200
 
@@ -22,7 +22,7 @@ def _delivered(node, agency) -> int:
 
 def _received(node, agency) -> list[dict]:
     with node.api(agency) as api:
-        return api.get("/v1/federation/inbox", params={"limit": 5000}).json()
+        return every_item(api, "/v1/federation/inbox")
 
 
 def _kill_loop(cluster: Cluster, rounds: int) -> None:

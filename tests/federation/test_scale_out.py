@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.cluster import Cluster, second_process, wait_until
+from tests.support.cluster import Cluster, every_item, second_process, wait_until
 
 COUNT = 150
 
@@ -37,13 +37,13 @@ def test_two_processes_on_one_database_deliver_each_message_once(cluster: Cluste
         twin.stop()
     with b.api("iom") as api:
         inbox = sorted(
-            api.get("/v1/federation/inbox", params={"limit": 5000}).json(),
+            every_item(api, "/v1/federation/inbox"),
             key=lambda m: m["position"],
         )
     assert len(inbox) == 2 * COUNT
     for agency in ("unhcr", "ilo"):
         with a.api(agency) as api:
-            sent = api.get("/v1/federation/outbox", params={"limit": 5000}).json()[::-1]
+            sent = every_item(api, "/v1/federation/outbox")[::-1]
         assert {m["attempts"] for m in sent} == {1}, "a message was attempted twice"
         arrived = [m["message_id"] for m in inbox if m["sender"] == agency]
         assert arrived == [m["message_id"] for m in sent], f"{agency}'s messages out of order"

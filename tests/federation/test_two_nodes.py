@@ -11,17 +11,17 @@ from sqlalchemy.orm import Session
 from contracts import envelope as env
 from kit.db.engine import sync_url
 from services.federation.models import OutboxMessage
-from tests.support.cluster import Cluster, wait_until
+from tests.support.cluster import Cluster, every_item, wait_until
 
 
 def _outbox(node, agency):
     with node.api(agency) as api:
-        return api.get("/v1/federation/outbox", params={"limit": 1000}).json()
+        return every_item(api, "/v1/federation/outbox")
 
 
 def _inbox(node, agency):
     with node.api(agency) as api:
-        return api.get("/v1/federation/inbox", params={"limit": 1000}).json()
+        return every_item(api, "/v1/federation/inbox")
 
 
 def _all_delivered(node, agency, count):

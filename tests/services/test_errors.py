@@ -229,7 +229,7 @@ async def test_problem_types_are_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/problems/payload-too-large")
     assert response.status_code == 200
     assert response.json()["status"] == 413
-    listed = {p["type"] for p in (await client.get("/problems")).json()}
+    listed = {p["type"] for p in (await client.get("/problems")).json()["items"]}
     assert {"/problems/validation-error", "/problems/internal-error"} <= listed
     assert_problem(await client.get("/problems/no-such-thing"), 404, "not-found")
 

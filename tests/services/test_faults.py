@@ -91,7 +91,7 @@ async def test_a_refusal_no_service_mapped_is_still_a_problem(client: httpx.Asyn
 
 @sqlite_only
 async def test_the_new_problem_types_are_served(client: httpx.AsyncClient) -> None:
-    listed = {p["type"] for p in (await client.get("/problems")).json()}
+    listed = {p["type"] for p in (await client.get("/problems")).json()["items"]}
     assert {
         "/problems/document-invalid",
         "/problems/category-data-invalid",

@@ -84,6 +84,18 @@ class Node:
         )
 
 
+def every_item(api: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a list operation, newest first, page after page (at most 200 a page)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"limit": 200, **params} | ({"cursor": cursor} if cursor else {})
+        page = api.get(path, params=query).json()
+        items += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            return items
+
+
 class Cluster:
     def __init__(self, root_dir: Path, database_url_for: Callable[[str], str]) -> None:
         self.root_dir = root_dir

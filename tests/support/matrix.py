@@ -236,7 +236,7 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
         "admin",
         also=AGREEMENT_READERS,
         resource=an_agreement,
-        lists="",
+        lists="items",
         owners=parties,
     ),
     ("GET", "/v1/agreements/{agreement_id}"): Case(

@@ -28,10 +28,10 @@ async def test_pings_between_agencies_of_one_node_arrive_once_in_order(app, clie
     assert await worker.deliver_round() == 5
     assert await worker.deliver_round() == 0, "nothing is delivered twice"
 
-    outbox = (await client.get("/v1/federation/outbox", headers=headers)).json()
+    outbox = (await client.get("/v1/federation/outbox", headers=headers)).json()["items"]
     assert {m["status"] for m in outbox} == {"delivered"}
     iom_headers = await _admin(app, client, "iom")
-    inbox = (await client.get("/v1/federation/inbox", headers=iom_headers)).json()
+    inbox = (await client.get("/v1/federation/inbox", headers=iom_headers)).json()["items"]
     assert [m["message_id"] for m in sorted(inbox, key=lambda m: m["position"])] == ids
     directory = app.state.federation.directory.require()
     for item in outbox:

@@ -275,7 +275,7 @@ async def test_incidents_are_listed_for_admins_without_content(
     listed = await client.get(
         "/v1/federation/incidents", headers=bearer(await client_token(client, admin))
     )
-    [incident] = listed.json()
+    [incident] = listed.json()["items"]
     assert incident["kind"] == "message-expired"
     assert incident["peer"] == OUTSIDER
     assert incident["message_id"] == envelope.header.id
