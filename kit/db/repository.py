@@ -169,3 +169,15 @@ async def keyset_page(
     items = rows[:limit]
     next_cursor = _encode_key(columns, items[-1]) if more and items else None
     return Page(items=items, next_cursor=next_cursor)
+
+
+def encode_text_cursor(value: str) -> str:
+    """A cursor over a list ordered by a text key (not a table: shipped definitions)."""
+    return _b64(value.encode())
+
+
+def decode_text_cursor(cursor: str) -> str:
+    try:
+        return _unb64(cursor).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid_cursor() from exc

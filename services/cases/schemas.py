@@ -13,12 +13,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from contracts.case_access import WithheldCode
 from contracts.categories import (
     AsylumHistory,
     Category,
+    CategoryData,
     Contact,
     Documents,
     Family,
@@ -36,21 +37,10 @@ from contracts.profile import CaseProfile
 from kit.http.schemas import Page, RequestModel, ResponseModel
 
 
-class CaseDataIn(RequestModel):
+class CaseDataIn(CategoryData):
     """``category -> object``; each object follows its category's schema (DESIGN §1)."""
 
-    identity: Identity | None = None
-    contact: Contact | None = None
-    documents: Documents | None = None
-    asylum_history: AsylumHistory | None = None
-    family: Family | None = None
-    specific_needs: SpecificNeeds | None = None
-    health: Health | None = None
-    protection: Protection | None = None
-    skills: Skills | None = None
-    return_plan: ReturnPlan | None = None
-    reintegration: Reintegration | None = None
-    monitoring: Monitoring | None = None
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 #: Any one category's object: the body of ``PUT /v1/cases/{case_id}/data/{category}``, in the
@@ -71,23 +61,10 @@ CategoryObject = (
 )
 
 
-class CaseDataOut(ResponseModel):
-    """The categories the caller may read, each in its category's schema, with the fields that
-    were recorded (the route answers without unset members, so nothing reads as null that
-    was never entered)."""
-
-    identity: Identity | None = None
-    contact: Contact | None = None
-    documents: Documents | None = None
-    asylum_history: AsylumHistory | None = None
-    family: Family | None = None
-    specific_needs: SpecificNeeds | None = None
-    health: Health | None = None
-    protection: Protection | None = None
-    skills: Skills | None = None
-    return_plan: ReturnPlan | None = None
-    reintegration: Reintegration | None = None
-    monitoring: Monitoring | None = None
+#: The categories the caller may read, each in its category's schema, with the fields that were
+#: recorded (the route answers without unset members, so nothing reads as null that was never
+#: entered).
+CaseDataOut = CategoryData
 
 
 class CaseCreate(RequestModel):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Query
-
 from auth.dependencies import Requires
 from auth.principal import Principal
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import ReadSession, Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from services.federation.runtime import FederationDep
 
@@ -62,8 +60,8 @@ async def list_journeys(
     session: ReadSession,
     overdue: bool = False,
     case_id: uuid.UUID | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> JourneyPage:
     views, next_cursor = await service.page(
         session, principal=principal, case_id=case_id, overdue=overdue, cursor=cursor, limit=limit

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import Field
 
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 from sop import engine
 from sop.engine import HistoryEntry
 
@@ -20,7 +19,7 @@ class JourneyStart(RequestModel):
 class OutcomeRequest(RequestModel):
     stage: str = Field(min_length=1, max_length=64)
     outcome: str = Field(min_length=1, max_length=64)
-    facts: dict[str, Any] = Field(
+    facts: dict[str, bool | int | float | str | None] = Field(
         default_factory=dict,
         description="Facts established with the outcome, by the names the SOP declares.",
     )
@@ -78,7 +77,5 @@ class JourneyOut(ResponseModel):
         )
 
 
-class JourneyPage(ResponseModel):
-    items: list[JourneyOut]
-    next_cursor: str | None
-    limit: int
+class JourneyPage(Page[JourneyOut]):
+    pass

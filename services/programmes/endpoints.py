@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Query
-
 from auth.dependencies import Requires
 from auth.principal import Principal
 from kit.db.base import utcnow
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import ReadSession, Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from services.federation.runtime import FederationDep
 
@@ -52,8 +50,8 @@ async def create_programme(
 async def list_programmes(
     principal: Reader,
     session: ReadSession,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> ProgrammePage:
     page = await service.page(session, principal=principal, cursor=cursor, limit=limit)
     return ProgrammePage(

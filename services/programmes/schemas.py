@@ -6,9 +6,12 @@ from typing import Any
 
 from pydantic import Field
 
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 from .models import Programme
+
+#: An SOP parameter's value (DESIGN §7 ``params``: an int, a list of nationalities, ...).
+ParamValue = bool | int | float | str | list[str] | None
 
 
 class ProgrammeCreate(RequestModel):
@@ -16,13 +19,15 @@ class ProgrammeCreate(RequestModel):
     sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@1.0.0"])
     bindings: dict[str, str] = Field(description="SOP role -> agency slug.")
     agreements: list[str] = Field(default_factory=list)
-    params: dict[str, Any] = Field(
+    params: dict[str, ParamValue] = Field(
         default_factory=dict,
         description="The SOP's parameters (e.g. `min_years` of a regularization programme).",
     )
 
 
-class Violation(ResponseModel):
+class ProgrammeGap(ResponseModel):
+    """One reason a programme cannot run: the stage and SOP role it concerns, if one."""
+
     code: str
     message: str
     stage: str | None = None
@@ -36,9 +41,9 @@ class ProgrammeOut(ResponseModel):
     sop: str = Field(examples=["avrr-joint@1.0.0"])
     bindings: dict[str, str]
     agreements: list[str]
-    params: dict[str, Any]
+    params: dict[str, ParamValue]
     runnable: bool
-    violations: list[Violation]
+    violations: list[ProgrammeGap]
 
     @classmethod
     def from_row(cls, row: Programme, faults: list[dict[str, Any]] | None = None) -> ProgrammeOut:
@@ -52,17 +57,15 @@ class ProgrammeOut(ResponseModel):
             agreements=row.agreements,
             params=row.params,
             runnable=not faults,
-            violations=[Violation.model_validate(f) for f in faults],
+            violations=[ProgrammeGap.model_validate(f) for f in faults],
         )
 
 
 class ProgrammeCheck(ResponseModel):
     runnable: bool
-    violations: list[Violation]
+    violations: list[ProgrammeGap]
     checked_at: datetime
 
 
-class ProgrammePage(ResponseModel):
-    items: list[ProgrammeOut]
-    next_cursor: str | None
-    limit: int
+class ProgrammePage(Page[ProgrammeOut]):
+    pass

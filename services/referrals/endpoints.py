@@ -13,9 +13,9 @@ from contracts.categories import CategoryData
 from contracts.envelope import EnvelopeEvidence, SignedReceipt
 from contracts.referrals import ReferralStatus
 from kit.db.base import utcnow
-from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import ReadSession, Session
 from kit.errors import NotFound
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from services.federation.outbox import evidence_of
 from services.federation.runtime import FederationDep
@@ -114,8 +114,8 @@ async def list_referrals(
     direction: Literal["incoming", "outgoing"] | None = None,
     status: ReferralStatus | None = None,
     stage: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> ReferralPage:
     page = await service.page(
         session,
@@ -310,8 +310,8 @@ async def erasures(
     principal: Overseer,
     session: ReadSession,
     state: Literal["pending", "overdue", "confirmed"] | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> ErasurePage:
     page = await erasure.erasures(
         session, principal=principal, state=state, cursor=cursor, limit=limit

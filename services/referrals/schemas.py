@@ -11,7 +11,7 @@ from contracts.agreements import AgreementRef
 from contracts.categories import Category, CategoryData
 from contracts.envelope import EnvelopeEvidence, SignedReceipt
 from contracts.referrals import ReferralStatus
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 from .models import Referral
 
@@ -131,10 +131,8 @@ class ReferralOut(ReferralSummary):
     )
 
 
-class ReferralPage(ResponseModel):
-    items: list[ReferralSummary]
-    next_cursor: str | None
-    limit: int
+class ReferralPage(Page[ReferralSummary]):
+    pass
 
 
 class GrantOut(ResponseModel):
@@ -166,7 +164,5 @@ class ErasureItem(ResponseModel):
     receipt: SignedReceipt | None
 
 
-class ErasurePage(ResponseModel):
-    items: list[ErasureItem]
-    next_cursor: str | None
-    limit: int
+class ErasurePage(Page[ErasureItem]):
+    pass

@@ -10,14 +10,15 @@ from fastapi.responses import PlainTextResponse
 from auth.dependencies import Requires
 from auth.principal import Principal
 from kit.db.session import ReadSession, Session
+from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from sop.graph import to_dot, to_mermaid
 
 from . import service
-from .schemas import SopSummary, SopUpload
+from .schemas import SopPage, SopSummary, SopUpload
 from .verification import Verifier
 
-router = api_router(tags=["sop"])
+router = api_router(tags=["sops"])
 
 ANY = ("admin", "focal_point", "caseworker", "auditor")
 SopReader = Annotated[Principal, Requires(scope="cases:read", role=ANY)]
@@ -38,9 +39,19 @@ VerifierDep = Annotated[Verifier, Depends(_verifier)]
     responses=_ERRORS,
     summary="SOP definitions your agency can run: the shipped ones and its own uploads",
 )
-async def list_sops(principal: SopReader, session: ReadSession) -> list[SopSummary]:
+async def list_sops(
+    principal: SopReader,
+    session: ReadSession,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> SopPage:
     available = await service.available(session, agency=principal.agency)
-    return [SopSummary(ref=ref, title=title) for ref, title in available.items()]
+    chosen, next_cursor = service.page_of(available, cursor=cursor, limit=limit)
+    return SopPage(
+        items=[SopSummary(ref=ref, title=title) for ref, title in chosen],
+        next_cursor=next_cursor,
+        limit=limit,
+    )
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from kit.http.schemas import RequestModel, ResponseModel
+from kit.http.schemas import Page, RequestModel, ResponseModel
 
 from .models import SopDefinition
 
@@ -22,3 +22,7 @@ class SopSummary(ResponseModel):
     @classmethod
     def from_row(cls, row: SopDefinition) -> SopSummary:
         return cls(ref=f"{row.id}@{row.version}", title=row.title)
+
+
+class SopPage(Page[SopSummary]):
+    pass

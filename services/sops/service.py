@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from kit.db.repository import decode_text_cursor, encode_text_cursor
 from kit.errors import Conflict, NotFound, ValidationFailed
 from services.audit.service import actor_of
 from sop.errors import DefinitionInvalid
@@ -107,3 +108,17 @@ async def available(session: AsyncSession, *, agency: str) -> dict[str, str]:
     for row in await repository.of_agency(session, agency=agency):
         refs[f"{row.id}@{row.version}"] = row.title
     return refs
+
+
+def page_of(
+    available: dict[str, str], *, cursor: str | None, limit: int
+) -> tuple[list[tuple[str, str]], str | None]:
+    """``(ref, title)`` pairs in ref order after ``cursor`` (the last ref of the page before,
+    as ``next_cursor`` gave it), and the next cursor."""
+    after = decode_text_cursor(cursor) if cursor else None
+    refs = sorted(ref for ref in available if after is None or ref > after)
+    chosen = refs[:limit]
+    more = len(refs) > limit
+    return [(ref, available[ref]) for ref in chosen], (
+        encode_text_cursor(chosen[-1]) if more and chosen else None
+    )

@@ -84,7 +84,7 @@ async def test_a_broken_definition_is_refused_with_every_problem_and_line(sop, c
     errors = response.json()["errors"]
     assert any("best-interests" in e["message"] and e["line"] > 1 for e in errors)
     listed = (await client.get("/v1/sops", headers=sop["admins"]["unhcr"])).json()
-    assert [s["ref"] for s in listed] == ["avrr-joint@1.0.0"]
+    assert [s["ref"] for s in listed["items"]] == ["avrr-joint@1.0.0"]
 
 
 @sqlite_only

@@ -68,7 +68,7 @@ async def upload(client: httpx.AsyncClient, headers: dict[str, str], source: str
 
 
 async def refs(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
-    return [s["ref"] for s in (await client.get("/v1/sops", headers=headers)).json()]
+    return [s["ref"] for s in (await client.get("/v1/sops", headers=headers)).json()["items"]]
 
 
 @sqlite_only
@@ -168,7 +168,8 @@ async def test_another_agency_neither_lists_nor_runs_an_uploaded_sop_until_it_up
     assert (await upload(client, iom, custom())).status_code == 409
 
     assert (await upload(client, sop["admins"]["ilo"], custom(title="ILO's"))).status_code == 201
-    titles = {s["ref"]: s["title"] for s in (await client.get("/v1/sops", headers=unhcr)).json()}
+    listed = (await client.get("/v1/sops", headers=unhcr)).json()["items"]
+    titles = {s["ref"]: s["title"] for s in listed}
     assert titles[ref] == "Custom return"
 
 
