@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Body, Path, Query, Request
+from fastapi import Body, Path, Query
 from pydantic import SkipValidation
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.dependencies import Requires
 from auth.principal import Principal
@@ -16,7 +17,7 @@ from kit.db.session import Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from services.consents import service as consents
-from services.federation.runtime import Federation
+from services.federation.runtime import Federation, FederationDep
 
 from . import service
 from .schemas import (
@@ -64,11 +65,6 @@ _SIGN = {**_STATE, 409: {"description": "Not proposed, or `digest` is not the cu
 _CHANGE_TERMS = {**_STATE, **_TERMS}
 
 
-def _federation(request: Request) -> Federation:
-    federation: Federation = request.app.state.federation
-    return federation
-
-
 def describe(state: AgreementState, federation: Federation) -> AgreementOut:
     return AgreementOut(
         id=state.id,
@@ -105,10 +101,10 @@ def summarize(state: AgreementState, now: datetime) -> AgreementSummary:
 
 @router.post("", status_code=201, responses=_TERMS, summary="Draft an agreement")
 async def draft(
-    request: Request, terms: Terms, principal: Writer, session: Session
+    terms: Terms, principal: Writer, session: Session, federation: FederationDep
 ) -> AgreementOut:
-    federation = _federation(request)
-    return describe(await service.draft(session, federation, principal, terms), federation)
+    state = await service.draft(session, federation=federation, principal=principal, data=terms)
+    return describe(state, federation)
 
 
 @router.get("", summary="Agreements your agency is a party to")
@@ -125,7 +121,13 @@ async def list_agreements(
 ) -> AgreementPage:
     """Every version your agency is a party to, newest first."""
     found = await service.page(
-        session, principal, party=party, status=status, purpose=purpose, cursor=cursor, limit=limit
+        session,
+        principal=principal,
+        party=party,
+        status=status,
+        purpose=purpose,
+        cursor=cursor,
+        limit=limit,
     )
     now = utcnow()
     return AgreementPage(
@@ -137,83 +139,106 @@ async def list_agreements(
 
 @router.get("/{agreement_id}", responses=_NOT_FOUND, summary="Canonical text, digest, signatures")
 async def get_agreement(
-    request: Request,
     agreement_id: AgreementId,
     principal: Reader,
     session: Session,
+    federation: FederationDep,
     version: Version = None,
 ) -> AgreementOut:
-    state = await service.load(session, principal, agreement_id, version)
-    return describe(state, _federation(request))
+    state = await service.load(
+        session, principal=principal, agreement_id=agreement_id, version=version
+    )
+    return describe(state, federation)
 
 
 @router.put("/{agreement_id}", responses=_CHANGE_TERMS, summary="Revise a draft or proposal")
 async def revise(
-    request: Request, agreement_id: AgreementId, terms: Terms, principal: Writer, session: Session
+    agreement_id: AgreementId,
+    terms: Terms,
+    principal: Writer,
+    session: Session,
+    federation: FederationDep,
 ) -> AgreementOut:
-    federation = _federation(request)
-    state = await service.revise(session, federation, principal, agreement_id, terms)
+    state = await service.revise(
+        session, federation=federation, principal=principal, agreement_id=agreement_id, data=terms
+    )
     return describe(state, federation)
 
 
 @router.post("/{agreement_id}/propose", responses=_STATE, summary="Send to every party")
 async def propose(
-    request: Request, agreement_id: AgreementId, principal: Writer, session: Session
+    agreement_id: AgreementId, principal: Writer, session: Session, federation: FederationDep
 ) -> AgreementOut:
-    federation = _federation(request)
-    return describe(await service.propose(session, federation, principal, agreement_id), federation)
+    state = await service.propose(
+        session, federation=federation, principal=principal, agreement_id=agreement_id
+    )
+    return describe(state, federation)
 
 
 @router.post("/{agreement_id}/sign", responses=_SIGN, summary="Sign with your agency's key")
 async def sign(
-    request: Request,
     agreement_id: AgreementId,
     data: SignRequest,
     principal: Writer,
     session: Session,
+    federation: FederationDep,
 ) -> AgreementOut:
-    federation = _federation(request)
-    state = await service.sign(session, federation, principal, agreement_id, data.digest)
+    state = await service.sign(
+        session,
+        federation=federation,
+        principal=principal,
+        agreement_id=agreement_id,
+        digest=data.digest,
+    )
+    return describe(state, federation)
+
+
+async def _change(
+    federation: FederationDep,
+    principal: Principal,
+    session: AsyncSession,
+    agreement_id: str,
+    action: str,
+    reason: str | None = None,
+) -> AgreementOut:
+    state = await service.change(
+        session,
+        federation=federation,
+        principal=principal,
+        agreement_id=agreement_id,
+        action=action,
+        reason=reason,
+    )
     return describe(state, federation)
 
 
 @router.post("/{agreement_id}/suspend", responses=_STATE, summary="Suspend, at every party")
 async def suspend(
-    request: Request,
     agreement_id: AgreementId,
     data: ReasonRequest,
     principal: Writer,
     session: Session,
+    federation: FederationDep,
 ) -> AgreementOut:
-    federation = _federation(request)
-    state = await service.change(
-        session, federation, principal, agreement_id, "suspend", data.reason
-    )
-    return describe(state, federation)
+    return await _change(federation, principal, session, agreement_id, "suspend", data.reason)
 
 
 @router.post("/{agreement_id}/resume", responses=_STATE, summary="Lift your suspension")
 async def resume(
-    request: Request, agreement_id: AgreementId, principal: Writer, session: Session
+    agreement_id: AgreementId, principal: Writer, session: Session, federation: FederationDep
 ) -> AgreementOut:
-    federation = _federation(request)
-    state = await service.change(session, federation, principal, agreement_id, "resume")
-    return describe(state, federation)
+    return await _change(federation, principal, session, agreement_id, "resume")
 
 
 @router.post("/{agreement_id}/terminate", responses=_STATE, summary="End it, at every party")
 async def terminate(
-    request: Request,
     agreement_id: AgreementId,
     data: ReasonRequest,
     principal: Writer,
     session: Session,
+    federation: FederationDep,
 ) -> AgreementOut:
-    federation = _federation(request)
-    state = await service.change(
-        session, federation, principal, agreement_id, "terminate", data.reason
-    )
-    return describe(state, federation)
+    return await _change(federation, principal, session, agreement_id, "terminate", data.reason)
 
 
 @router.post(
@@ -223,10 +248,15 @@ async def terminate(
     summary="Draft the next version, which supersedes this one once all sign it",
 )
 async def amend(
-    request: Request, agreement_id: AgreementId, terms: Terms, principal: Writer, session: Session
+    agreement_id: AgreementId,
+    terms: Terms,
+    principal: Writer,
+    session: Session,
+    federation: FederationDep,
 ) -> AgreementOut:
-    federation = _federation(request)
-    state = await service.amend(session, federation, principal, agreement_id, terms)
+    state = await service.amend(
+        session, federation=federation, principal=principal, agreement_id=agreement_id, data=terms
+    )
     return describe(state, federation)
 
 
@@ -243,8 +273,8 @@ async def decision(
         consent = await consents.record_for(session, principal, data.consent_id)
     result = await service.decide_for(
         session,
-        principal,
-        agreement_id,
+        principal=principal,
+        agreement_id=agreement_id,
         recipient=data.recipient,
         purpose=data.purpose,
         categories=data.categories,

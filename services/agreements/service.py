@@ -16,6 +16,7 @@ from contracts import agreements as terms_rules
 from contracts.agreements import (
     AgreementState,
     AgreementStatus,
+    AgreementTerms,
     Signature,
     effective_status,
     validate_terms,
@@ -49,7 +50,7 @@ class NotAPartyError(Forbidden):
     explanation = "Only an admin of one of the agreement's parties may sign or change it."
 
 
-async def known_agencies(session: AsyncSession, federation: Federation) -> set[str]:
+async def known_agencies(session: AsyncSession, *, federation: Federation) -> set[str]:
     """Agencies an agreement may name: the directory's members and those hosted here."""
     hosted = set((await session.scalars(select(Agency.slug))).all())
     directory = federation.directory.current()
@@ -63,7 +64,7 @@ def _refusal(error: ContractError, *, at: tuple[str | int, ...] = ("body",)) -> 
 
 
 async def load(
-    session: AsyncSession, principal: Principal, agreement_id: str, version: int | None = None
+    session: AsyncSession, *, principal: Principal, agreement_id: str, version: int | None = None
 ) -> AgreementState:
     row = await repository.get_for(session, principal.agency, agreement_id, version)
     if row is None:
@@ -73,8 +74,8 @@ async def load(
 
 async def page(
     session: AsyncSession,
-    principal: Principal,
     *,
+    principal: Principal,
     party: str | None = None,
     status: AgreementStatus | None = None,
     purpose: str | None = None,
@@ -124,61 +125,86 @@ async def _record(
     )
 
 
-async def draft(
+async def _with_new_terms(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     data: object,
-    *,
-    now: datetime | None = None,
+    make: Callable[[AgreementTerms], AgreementState],
+    action: str,
+    **detail: Any,
 ) -> AgreementState:
-    now = now or utcnow()
+    """Validate ``data`` as terms (every fault named), make the new state from them, store it
+    and record it: drafting, revising and amending differ only in ``make``."""
     try:
-        terms = validate_terms(data, known_agencies=await known_agencies(session, federation))
-        state = terms_rules.new_draft(str(new_id()), terms, by=principal.agency, at=now)
+        terms = validate_terms(
+            data, known_agencies=await known_agencies(session, federation=federation)
+        )
+        state = make(terms)
     except ContractError as error:
         raise _refusal(error) from error
     await repository.save(session, state)
-    await _record(session, principal, principal.agency, state, "drafted")
+    await _record(session, principal, principal.agency, state, action, **detail)
     return state
+
+
+async def draft(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    principal: Principal,
+    data: object,
+    now: datetime | None = None,
+) -> AgreementState:
+    at = now or utcnow()
+    return await _with_new_terms(
+        session,
+        federation=federation,
+        principal=principal,
+        data=data,
+        make=lambda terms: terms_rules.new_draft(str(new_id()), terms, by=principal.agency, at=at),
+        action="drafted",
+    )
 
 
 async def revise(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     agreement_id: str,
     data: object,
 ) -> AgreementState:
-    state = await load(session, principal, agreement_id)
-    try:
-        terms = validate_terms(data, known_agencies=await known_agencies(session, federation))
-        state = terms_rules.revise(state, terms, by=principal.agency, at=utcnow())
-    except ContractError as error:
-        raise _refusal(error) from error
-    await repository.save(session, state)
-    await _record(session, principal, principal.agency, state, "revised")
-    return state
+    state = await load(session, principal=principal, agreement_id=agreement_id)
+    return await _with_new_terms(
+        session,
+        federation=federation,
+        principal=principal,
+        data=data,
+        make=lambda terms: terms_rules.revise(state, terms, by=principal.agency, at=utcnow()),
+        action="revised",
+    )
 
 
 async def amend(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     agreement_id: str,
     data: object,
 ) -> AgreementState:
-    current = await load(session, principal, agreement_id)
-    try:
-        terms = validate_terms(data, known_agencies=await known_agencies(session, federation))
-        state = terms_rules.amend(current, terms, by=principal.agency, at=utcnow())
-    except ContractError as error:
-        raise _refusal(error) from error
-    await repository.save(session, state)
-    await _record(
-        session, principal, principal.agency, state, "amended", supersedes=current.version
+    current = await load(session, principal=principal, agreement_id=agreement_id)
+    return await _with_new_terms(
+        session,
+        federation=federation,
+        principal=principal,
+        data=data,
+        make=lambda terms: terms_rules.amend(current, terms, by=principal.agency, at=utcnow()),
+        action="amended",
+        supersedes=current.version,
     )
-    return state
 
 
 def snapshot(state: AgreementState) -> dict[str, Any]:
@@ -208,9 +234,9 @@ async def _broadcast(
 
 
 async def propose(
-    session: AsyncSession, federation: Federation, principal: Principal, agreement_id: str
+    session: AsyncSession, *, federation: Federation, principal: Principal, agreement_id: str
 ) -> AgreementState:
-    state = await load(session, principal, agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id)
     now = utcnow()
     try:
         state = terms_rules.propose(state, by=principal.agency, at=now)
@@ -231,6 +257,7 @@ async def propose(
 
 async def sign(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     agreement_id: str,
@@ -238,7 +265,7 @@ async def sign(
 ) -> AgreementState:
     """Sign the current text with the agency key, refusing a digest that is not the current
     text's: the admin signs exactly what they reviewed, or nothing."""
-    state = await load(session, principal, agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id)
     if not state.is_party(principal.agency):
         raise NotAPartyError(f"{principal.agency} is not a party to agreement {state.ref}.")
     now = utcnow()
@@ -273,6 +300,7 @@ Transition = Callable[..., AgreementState]
 
 async def change(
     session: AsyncSession,
+    *,
     federation: Federation,
     principal: Principal,
     agreement_id: str,
@@ -280,7 +308,7 @@ async def change(
     reason: str | None = None,
 ) -> AgreementState:
     """Suspend, resume or terminate, here and then at every other party's node."""
-    state = await load(session, principal, agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id)
     now = utcnow()
     transition, message_type = TRANSITIONS[action]
     kwargs: dict[str, Any] = {"by": principal.agency, "at": now}
@@ -391,9 +419,9 @@ async def agreement_gate(session: AsyncSession, envelope: Any) -> str | None:
 
 async def decide_for(
     session: AsyncSession,
+    *,
     principal: Principal,
     agreement_id: str,
-    *,
     recipient: str,
     purpose: str,
     categories: list[str],
@@ -401,7 +429,7 @@ async def decide_for(
     now: datetime | None = None,
 ) -> Decision:
     """The policy decision for the caller's agency as sender, on this node's copy."""
-    state = await load(session, principal, agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id)
     return decide(
         agreement=state,
         consent=consent,

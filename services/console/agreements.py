@@ -15,7 +15,7 @@ from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from services.agreements import endpoints as api
 from services.agreements import service
-from services.federation.runtime import Federation
+from services.federation.runtime import federation_of
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt
@@ -48,11 +48,6 @@ FIELDS = (
     "valid_until",
     "categories",
 )
-
-
-def _federation(request: Request) -> Federation:
-    federation: Federation = request.app.state.federation
-    return federation
 
 
 @router.get("/console/agreements")
@@ -192,7 +187,10 @@ async def draft(
         )
         return _draft_page(request, viewer, values, status=422, failure=failure)
     state = await attempt(
-        session, lambda: service.draft(session, _federation(request), viewer.principal, terms)
+        session,
+        lambda: service.draft(
+            session, federation=federation_of(request), principal=viewer.principal, data=terms
+        ),
     )
     if isinstance(state, Failure):
         return _draft_page(request, viewer, values, status=state.status, failure=state)
@@ -209,8 +207,8 @@ async def _detail(
     notice: str | None = None,
     failure: Failure | None = None,
 ) -> HTMLResponse:
-    state = await service.load(session, viewer.principal, agreement_id, None)
-    agreement = api.describe(state, _federation(request))
+    state = await service.load(session, principal=viewer.principal, agreement_id=agreement_id)
+    agreement = api.describe(state, federation_of(request))
     admin = viewer.has_role("admin")
     mine_unsigned = viewer.agency in agreement.unsigned_parties
     can = {
@@ -255,7 +253,12 @@ async def propose(
     request: Request, agreement_id: str, viewer: Writer, session: Session
 ) -> Response:
     async def run() -> None:
-        await service.propose(session, _federation(request), viewer.principal, agreement_id)
+        await service.propose(
+            session,
+            federation=federation_of(request),
+            principal=viewer.principal,
+            agreement_id=agreement_id,
+        )
 
     return await _change(request, viewer, session, agreement_id, "propose", run)
 
@@ -272,7 +275,13 @@ async def sign(
     refused (stale digest) and the page shows the current text."""
 
     async def run() -> None:
-        await service.sign(session, _federation(request), viewer.principal, agreement_id, digest)
+        await service.sign(
+            session,
+            federation=federation_of(request),
+            principal=viewer.principal,
+            agreement_id=agreement_id,
+            digest=digest,
+        )
 
     return await _change(request, viewer, session, agreement_id, "sign", run)
 
@@ -317,11 +326,11 @@ async def suspend(
     async def run() -> None:
         await service.change(
             session,
-            _federation(request),
-            viewer.principal,
-            agreement_id,
-            "suspend",
-            reason.strip(),
+            federation=federation_of(request),
+            principal=viewer.principal,
+            agreement_id=agreement_id,
+            action="suspend",
+            reason=reason.strip(),
         )
 
     return await _change(request, viewer, session, agreement_id, "suspend", run)

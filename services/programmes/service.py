@@ -64,7 +64,7 @@ async def check(
         owner=programme.agency,
         bindings=programme.bindings,
         agreements=await agreements_of(session, programme),
-        known_agencies=await agreements.known_agencies(session, federation),
+        known_agencies=await agreements.known_agencies(session, federation=federation),
         now=now or utcnow(),
     )
     missing = [

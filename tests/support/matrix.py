@@ -150,7 +150,9 @@ async def an_agreement(app: FastAPI, agency: str) -> dict[str, str]:
         token_id="seed",
     )
     async with app.state.db.sessions.begin() as session:
-        state = await service.draft(session, app.state.federation, me, terms([agency, other]))
+        state = await service.draft(
+            session, federation=app.state.federation, principal=me, data=terms([agency, other])
+        )
     return {"agreement_id": state.id}
 
 
