@@ -52,14 +52,14 @@ async def _members(
             members = []
             for agency in chosen:
                 if rotate:
-                    await store.add_keys(session, master_key, agency.slug)
+                    await store.add_keys(session, master_key=master_key, agency=agency.slug)
                 members.append(
                     {
                         "agency": agency.slug,
                         "name": agency.name,
                         "kind": kinds.get(agency.slug, default_member_kind(agency.slug)),
                         "node_url": node_url,
-                        "jwks": await store.public_jwks(session, agency.slug),
+                        "jwks": await store.public_jwks(session, agency=agency.slug),
                     }
                 )
             return members

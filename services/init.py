@@ -73,7 +73,7 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
             rows = []
             for slug, name in hosted:
                 agency, created = await agencies.ensure_hosted(session, slug=slug, name=name)
-                await agency_keys.ensure_keys(session, master_key, slug)
+                await agency_keys.ensure_keys(session, master_key=master_key, agency=slug)
                 rows.append(
                     {
                         "agency": agency.slug,
@@ -87,7 +87,7 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
                             "name": agency.name,
                             "kind": agencies.default_member_kind(slug),
                             "node_url": settings.issuer,
-                            "jwks": await agency_keys.public_jwks(session, slug),
+                            "jwks": await agency_keys.public_jwks(session, agency=slug),
                         },
                     }
                 )

@@ -44,7 +44,7 @@ async def list_clients(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ClientPage:
-    page = await service.page(session, principal, cursor=cursor, limit=limit)
+    page = await service.page(session, principal=principal, cursor=cursor, limit=limit)
     return ClientPage(
         items=[service.describe(c) for c in page.items], next_cursor=page.next_cursor, limit=limit
     )
@@ -56,7 +56,7 @@ async def list_clients(
     summary="One API client",
 )
 async def get_client(client_pk: uuid.UUID, principal: Reader, session: Session) -> ClientOut:
-    return service.describe(await service.get(session, principal, client_pk))
+    return service.describe(await service.get(session, principal=principal, client_pk=client_pk))
 
 
 @router.patch(
@@ -71,5 +71,7 @@ async def get_client(client_pk: uuid.UUID, principal: Reader, session: Session) 
 async def update_client(
     client_pk: uuid.UUID, patch: ClientPatch, principal: Writer, session: Session
 ) -> ClientWithSecret:
-    client, secret = await service.update(session, principal, client_pk, patch)
+    client, secret = await service.update(
+        session, principal=principal, client_pk=client_pk, patch=patch
+    )
     return service.describe(client, secret)

@@ -73,7 +73,7 @@ async def create(
     return client, secret
 
 
-async def get(session: AsyncSession, principal: Principal, client_pk: uuid.UUID) -> ApiClient:
+async def get(session: AsyncSession, *, principal: Principal, client_pk: uuid.UUID) -> ApiClient:
     client = await session.get(ApiClient, client_pk)
     if client is None or client.agency != principal.agency:
         raise NotFound("No API client with this id at your agency.")
@@ -81,16 +81,16 @@ async def get(session: AsyncSession, principal: Principal, client_pk: uuid.UUID)
 
 
 async def page(
-    session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+    session: AsyncSession, *, principal: Principal, cursor: str | None, limit: int
 ) -> Page[ApiClient]:
     statement = select(ApiClient).where(ApiClient.agency == principal.agency)
     return await keyset_page(session, statement, ApiClient.id, cursor=cursor, limit=limit)
 
 
 async def update(
-    session: AsyncSession, principal: Principal, client_pk: uuid.UUID, patch: ClientPatch
+    session: AsyncSession, *, principal: Principal, client_pk: uuid.UUID, patch: ClientPatch
 ) -> tuple[ApiClient, str | None]:
-    client = await get(session, principal, client_pk)
+    client = await get(session, principal=principal, client_pk=client_pk)
     method = describe(client).token_endpoint_auth_method
     redirect_uris = patch.redirect_uris if patch.redirect_uris is not None else client.redirect_uris
     jwks = patch.jwks if patch.jwks is not None else client.jwks

@@ -56,7 +56,7 @@ async def list_users(
     summary="One person",
 )
 async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> UserOut:
-    return UserOut.model_validate(await service.get(session, principal, user_id))
+    return UserOut.model_validate(await service.get(session, principal=principal, user_id=user_id))
 
 
 @router.patch(
@@ -71,5 +71,7 @@ async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> U
 async def update_user(
     user_id: uuid.UUID, patch: UserPatch, principal: Writer, session: Session
 ) -> UserWithPassword:
-    user, password = await service.update(session, principal, user_id, patch)
+    user, password = await service.update(
+        session, principal=principal, user_id=user_id, patch=patch
+    )
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})

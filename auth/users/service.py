@@ -38,7 +38,7 @@ async def create(
     return await repository.add(session, user), generated
 
 
-async def get(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+async def get(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID) -> User:
     user = await repository.get_for(session, principal, user_id)
     if user is None:
         raise NotFound("No user with this id at your agency.")
@@ -46,9 +46,9 @@ async def get(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -
 
 
 async def update(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, patch: UserPatch
+    session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, patch: UserPatch
 ) -> tuple[User, str | None]:
-    user = await get(session, principal, user_id)
+    user = await get(session, principal=principal, user_id=user_id)
     is_self = principal.user_id == user.id
     if is_self and patch.disabled:
         raise Conflict("You cannot disable your own account; ask another admin.")

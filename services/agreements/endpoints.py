@@ -270,7 +270,9 @@ async def decision(
 ) -> DecisionOut:
     consent = None
     if data.consent_id is not None:
-        consent = await consents.record_for(session, principal, data.consent_id)
+        consent = await consents.record_for(
+            session, principal=principal, consent_id=data.consent_id
+        )
     result = await service.decide_for(
         session,
         principal=principal,

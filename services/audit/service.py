@@ -163,7 +163,7 @@ async def write_checkpoint(
         return None
     at = (now or utcnow()).replace(microsecond=0)
     try:
-        key = await agency_keys.signing_key(session, master_key, agency, at=at)
+        key = await agency_keys.signing_key(session, master_key=master_key, agency=agency, at=at)
         signed = sign_checkpoint(
             Checkpoint(agency=agency, seq=head.seq, hash=head.hash, at=at), key
         )
@@ -254,7 +254,9 @@ async def verify(session: AsyncSession, *, master_key: bytes, agency: str) -> Ve
     rows = await repository.chain(session, agency)
     head_row = await repository.head(session, agency)
     checkpoints = await repository.checkpoints(session, agency)
-    keys = await agency_keys.authenticated_signing_keys(session, master_key, agency)
+    keys = await agency_keys.authenticated_signing_keys(
+        session, master_key=master_key, agency=agency
+    )
     events = [
         ChainEvent(seq=row.seq, prev_hash=row.prev_hash, hash=row.hash, content=event_content(row))
         for row in rows

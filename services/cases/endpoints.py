@@ -85,7 +85,7 @@ async def create_case(
 ) -> CaseSummary:
     """Record a case. Profile facts and data are sealed at rest under the case's own key; the
     answer holds no personal data (read it back with `GET /v1/cases/{case_id}`)."""
-    case = await service.create(session, principal, master_key=master_key, body=body)
+    case = await service.create(session, principal=principal, master_key=master_key, body=body)
     response.headers["Location"] = f"/v1/cases/{case.id}"
     return CaseSummary.model_validate(case)
 
@@ -100,7 +100,7 @@ async def list_cases(
 ) -> CasePage:
     """The agency's cases, newest first (keyset pagination: pass `next_cursor` back)."""
     page = await service.page(
-        session, principal, cursor=cursor, limit=limit, external_ref=external_ref
+        session, principal=principal, cursor=cursor, limit=limit, external_ref=external_ref
     )
     return CasePage(
         items=[CaseSummary.model_validate(c) for c in page.items],
@@ -122,7 +122,9 @@ async def get_case(
     """The case: the profile facts and categories your roles open, the rest under `withheld`
     and `profile_withheld` with the reason. Every call is an audit event naming what was
     disclosed."""
-    return _view(await service.read(session, principal, case_id, master_key=master_key))
+    return _view(
+        await service.read(session, principal=principal, case_id=case_id, master_key=master_key)
+    )
 
 
 @router.put(
@@ -140,7 +142,12 @@ async def replace_case_data(
 ) -> CaseSummary:
     """Replace one category of the case with the object sent."""
     case = await service.replace_category(
-        session, principal, case_id, category, master_key=master_key, body=body
+        session,
+        principal=principal,
+        case_id=case_id,
+        category=category,
+        master_key=master_key,
+        body=body,
     )
     return CaseSummary.model_validate(case)
 
@@ -159,6 +166,6 @@ async def update_case_profile(
 ) -> CaseSummary:
     """Change profile facts: the facts sent replace those held, `null` clears one."""
     case = await service.patch_profile(
-        session, principal, case_id, master_key=master_key, body=body
+        session, principal=principal, case_id=case_id, master_key=master_key, body=body
     )
     return CaseSummary.model_validate(case)

@@ -104,7 +104,7 @@ def _parse_create(body: object) -> tuple[str, CaseProfile, dict[str, dict[str, A
 
 
 async def create(
-    session: AsyncSession, principal: Principal, *, master_key: bytes, body: object
+    session: AsyncSession, *, principal: Principal, master_key: bytes, body: object
 ) -> Case:
     """Record a new case of the principal's agency (``POST /v1/cases``)."""
     try:
@@ -158,7 +158,7 @@ async def create(
 
 
 async def get(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, for_update: bool = False
 ) -> Case:
     """The case, if it is the principal's agency's; another agency's case is not found."""
     case = await repository.get_for(session, principal, case_id, for_update=for_update)
@@ -169,8 +169,8 @@ async def get(
 
 async def page(
     session: AsyncSession,
-    principal: Principal,
     *,
+    principal: Principal,
     cursor: str | None,
     limit: int,
     external_ref: str | None = None,
@@ -192,11 +192,11 @@ def profile_of(case: Case, vault: CaseVault) -> CaseProfile:
 
 
 async def read(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, master_key: bytes
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, master_key: bytes
 ) -> CaseView:
     """The case with what the principal may read unsealed and the rest listed as withheld
     (``GET /v1/cases/{id}``); audited, naming the categories and profile facts disclosed."""
-    case = await get(session, principal, case_id)
+    case = await get(session, principal=principal, case_id=case_id)
     vault = vault_of(case, master_key)
     rows = {Category(row.category): row for row in await repository.data_of(session, case.id)}
     readable, withheld = readable_in_own_case(
@@ -245,15 +245,15 @@ def _category_faults_at_path(error: CategoryDataInvalid) -> CategoryDataInvalid:
 
 async def replace_category(
     session: AsyncSession,
+    *,
     principal: Principal,
     case_id: uuid.UUID,
     category: str,
-    *,
     master_key: bytes,
     body: object,
 ) -> Case:
     """Replace one category of a case with ``body`` (``PUT /v1/cases/{id}/data/{category}``)."""
-    case = await get(session, principal, case_id, for_update=True)
+    case = await get(session, principal=principal, case_id=case_id, for_update=True)
     try:
         value = validate_category_data(category, body)
     except CategoryDataInvalid as error:
@@ -289,16 +289,16 @@ async def replace_category(
 
 async def patch_profile(
     session: AsyncSession,
+    *,
     principal: Principal,
     case_id: uuid.UUID,
-    *,
     master_key: bytes,
     body: object,
 ) -> Case:
     """Change profile facts (``PATCH /v1/cases/{id}/profile``), as a JSON merge patch
     (RFC 7396): a fact sent replaces the one held, ``null`` makes it unknown again, a fact not
     sent is kept. The merged profile must hold together (e.g. ``is_child`` against ``age``)."""
-    case = await get(session, principal, case_id, for_update=True)
+    case = await get(session, principal=principal, case_id=case_id, for_update=True)
     if not isinstance(body, Mapping):
         raise problem_for(FaultsError([Fault((), "must be a JSON object", "model_type")]))
     faults = [

@@ -81,7 +81,9 @@ async def give_consent(
     """Record the person's consent. For a child it is given by a guardian or legal
     representative, with the child's views recorded (CRC art. 3, 12); the child's views are
     sealed at rest. To change a consent, record a new one with `supersedes`."""
-    view = await service.give_consent(session, principal, case_id, master_key=master_key, body=body)
+    view = await service.give_consent(
+        session, principal=principal, case_id=case_id, master_key=master_key, body=body
+    )
     response.headers["Location"] = f"/v1/consents/{view.consent.id}"
     return _out(view)
 
@@ -99,7 +101,9 @@ async def list_consents(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ConsentPage:
     """The case's consents, newest first, each with its status as of now."""
-    page = await service.page_for_case(session, principal, case_id, cursor=cursor, limit=limit)
+    page = await service.page_for_case(
+        session, principal=principal, case_id=case_id, cursor=cursor, limit=limit
+    )
     return ConsentPage(
         items=[_out(v) for v in page.items], next_cursor=page.next_cursor, limit=limit
     )
@@ -114,7 +118,9 @@ async def get_consent(
     consent_id: uuid.UUID, principal: Reader, session: Session, master_key: MasterKey
 ) -> ConsentDetail:
     """One consent with the child's views and any withdrawal reason; an audited read."""
-    view = await service.read(session, principal, consent_id, master_key=master_key)
+    view = await service.read(
+        session, principal=principal, consent_id=consent_id, master_key=master_key
+    )
     return ConsentDetail(
         **_out(view).model_dump(),
         child_views=view.child_views,
@@ -138,8 +144,8 @@ async def withdraw_consent(
     """The person withdrew consent: at any time, no reason needed (AVRR principle ii)."""
     view = await service.withdraw(
         session,
-        principal,
-        consent_id,
+        principal=principal,
+        consent_id=consent_id,
         master_key=master_key,
         reason=body.reason if body is not None else None,
         events=request.app.state.federation.events,

@@ -122,9 +122,9 @@ async def _superseded(
 
 async def give_consent(
     session: AsyncSession,
+    *,
     principal: Principal,
     case_id: uuid.UUID,
-    *,
     master_key: bytes,
     body: object,
 ) -> ConsentView:
@@ -132,7 +132,7 @@ async def give_consent(
     named in ``supersedes`` if any. Whether the case is a child comes from its profile
     (``is_child``, or derived from ``date_of_birth``, or an unaccompanied person of unknown
     age: contracts.profile.CaseProfile.with_derived)."""
-    case = await cases.get(session, principal, case_id, for_update=True)
+    case = await cases.get(session, principal=principal, case_id=case_id, for_update=True)
     if not isinstance(body, Mapping):
         raise problem_for(ConsentInvalid([Fault((), "must be a JSON object", "model_type")]))
     raw: dict[str, Any] = dict(body)
@@ -224,14 +224,14 @@ def _seal_child_views(
 
 async def page_for_case(
     session: AsyncSession,
+    *,
     principal: Principal,
     case_id: uuid.UUID,
-    *,
     cursor: str | None,
     limit: int,
 ) -> Page[ConsentView]:
     """A case's consents, newest first, with their status as of now; nothing unsealed."""
-    await cases.get(session, principal, case_id)
+    await cases.get(session, principal=principal, case_id=case_id)
     page = await repository.page_for_case(session, principal, case_id, cursor=cursor, limit=limit)
     now = utcnow()
     return Page(
@@ -241,7 +241,7 @@ async def page_for_case(
 
 
 async def read(
-    session: AsyncSession, principal: Principal, consent_id: uuid.UUID, *, master_key: bytes
+    session: AsyncSession, *, principal: Principal, consent_id: uuid.UUID, master_key: bytes
 ) -> ConsentView:
     """One consent, the child's views and any withdrawal reason unsealed; audited.
 
@@ -251,7 +251,7 @@ async def read(
     row = await repository.get_for(session, principal, consent_id)
     if row is None:
         raise _not_found()
-    case = await cases.get(session, principal, row.case_id)
+    case = await cases.get(session, principal=principal, case_id=row.case_id)
     vault = cases.vault_of(case, master_key)
     views = None
     if row.child_views_sealed is not None:
@@ -279,9 +279,9 @@ async def read(
 
 async def withdraw(
     session: AsyncSession,
+    *,
     principal: Principal,
     consent_id: uuid.UUID,
-    *,
     master_key: bytes,
     reason: str | None,
     events: Events,
@@ -300,7 +300,7 @@ async def withdraw(
     row.status = record.status.value
     row.withdrawn_at = record.withdrawn_at
     if reason:
-        case = await cases.get(session, principal, row.case_id)
+        case = await cases.get(session, principal=principal, case_id=row.case_id)
         vault = cases.vault_of(case, master_key)
         row.withdrawal_reason_sealed = vault.seal(_reason_slot(row.id), reason)
     await session.flush()
@@ -319,7 +319,9 @@ async def withdraw(
     return ConsentView(row, record.status)
 
 
-async def record_for(session: AsyncSession, principal: Principal, consent_id: str) -> ConsentRecord:
+async def record_for(
+    session: AsyncSession, *, principal: Principal, consent_id: str
+) -> ConsentRecord:
     """The consent (of the caller's agency) as a domain record, for the policy decision."""
     try:
         key = uuid.UUID(consent_id)
@@ -332,7 +334,7 @@ async def record_for(session: AsyncSession, principal: Principal, consent_id: st
 
 
 async def record_of_agency(
-    session: AsyncSession, agency: str, consent_id: str
+    session: AsyncSession, *, agency: str, consent_id: str
 ) -> ConsentRecord | None:
     """A consent ``agency`` recorded, for a decision the node makes on the agency's behalf
     (results that come back under a referral it sent)."""
@@ -365,9 +367,9 @@ async def consent_gate(session: AsyncSession, envelope: Any) -> str | None:
 
 async def covering(
     session: AsyncSession,
+    *,
     principal: Principal,
     case_id: uuid.UUID,
-    *,
     recipient: str,
     purpose: str,
     categories: list[str],

@@ -90,7 +90,9 @@ async def _listing(
         found = await user_rows.page_for(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
         items: list[Any] = list(found.items)
     else:
-        listed = await clients.page(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
+        listed = await clients.page(
+            session, principal=viewer.principal, cursor=None, limit=MAX_LIMIT
+        )
         items = [clients.describe(c) for c in listed.items]
     return page(
         request,
@@ -202,7 +204,9 @@ async def change_user(
         session,
         USERS,
         action,
-        lambda patch: users.update(session, viewer.principal, user_id, patch),
+        lambda patch: users.update(
+            session, principal=viewer.principal, user_id=user_id, patch=patch
+        ),
     )
 
 
@@ -248,5 +252,7 @@ async def change_client(
         session,
         CLIENTS,
         action,
-        lambda patch: clients.update(session, viewer.principal, client_pk, patch),
+        lambda patch: clients.update(
+            session, principal=viewer.principal, client_pk=client_pk, patch=patch
+        ),
     )

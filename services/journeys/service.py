@@ -74,7 +74,7 @@ async def _facts(
     case_id: uuid.UUID,
     recorded: dict[str, Any],
 ) -> dict[str, Any]:
-    case = await cases.get(session, principal, case_id)
+    case = await cases.get(session, principal=principal, case_id=case_id)
     vault = cases.vault_of(case, federation.master_key)
     profile: CaseProfile = cases.profile_of(case, vault)
     # None is passed on: the engine leaves an unknown fact unbound, or binds CEL null where
@@ -144,8 +144,8 @@ async def _enter(
         return
     consent_id = await consents.covering(
         session,
-        principal,
-        ctx.journey.case_id,
+        principal=principal,
+        case_id=ctx.journey.case_id,
         recipient=actor,
         purpose=stage.purpose or "",
         categories=list(stage.needs),
@@ -207,7 +207,7 @@ async def start(
     programme_id: uuid.UUID,
 ) -> Journey:
     programme = await programmes.get(session, principal=principal, programme_id=programme_id)
-    await cases.get(session, principal, case_id)
+    await cases.get(session, principal=principal, case_id=case_id)
     await programmes.require_runnable(session, federation=federation, programme=programme)
     definition = await programmes.definition_of(session, programme)
     facts = await _facts(
@@ -329,7 +329,7 @@ async def advance(
         )
     if outcome == WITHDRAW and by_agency != ctx.programme.agency:
         raise Forbidden("A withdrawal is recorded by the agency holding the case.")
-    case = await cases.get(session, principal, journey.case_id)
+    case = await cases.get(session, principal=principal, case_id=journey.case_id)
     recorded = {**_recorded(journey, federation, case), **facts}
     all_facts = await _facts(
         session,

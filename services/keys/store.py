@@ -50,9 +50,9 @@ def _row(agency: str, key: PrivateKey, master_key: bytes) -> AgencyKey:
 
 async def add_keys(
     session: AsyncSession,
+    *,
     master_key: bytes,
     agency: str,
-    *,
     now: datetime | None = None,
     lifetime: timedelta = KEY_LIFETIME,
 ) -> list[AgencyKey]:
@@ -67,13 +67,13 @@ async def add_keys(
     return rows
 
 
-async def ensure_keys(session: AsyncSession, master_key: bytes, agency: str) -> bool:
+async def ensure_keys(session: AsyncSession, *, master_key: bytes, agency: str) -> bool:
     """Give ``agency`` keys if it has no valid key of some kind; returns whether it did."""
     now = utcnow()
     rows = await _rows(session, agency, valid_at=now)
     if {row.kind for row in rows} >= {kind.value for kind in ALL_KINDS}:
         return False
-    await add_keys(session, master_key, agency, now=now)
+    await add_keys(session, master_key=master_key, agency=agency, now=now)
     return True
 
 
@@ -89,7 +89,7 @@ async def _rows(
 
 
 async def private_keys(
-    session: AsyncSession, master_key: bytes, agency: str, *, include_expired: bool = False
+    session: AsyncSession, *, master_key: bytes, agency: str, include_expired: bool = False
 ) -> list[PrivateKey]:
     """Every private key of ``agency`` not yet expired (or all, for opening old messages)."""
     now = utcnow()
@@ -102,15 +102,15 @@ async def private_keys(
 
 
 async def signing_key(
-    session: AsyncSession, master_key: bytes, agency: str, *, at: datetime | None = None
+    session: AsyncSession, *, master_key: bytes, agency: str, at: datetime | None = None
 ) -> PrivateKey:
     """The key ``agency`` signs with now: its newest valid Ed25519 key."""
-    keys = await private_keys(session, master_key, agency)
+    keys = await private_keys(session, master_key=master_key, agency=agency)
     return current_key(keys, KeyKind.ED25519, at=at or utcnow())
 
 
 async def authenticated_signing_keys(
-    session: AsyncSession, master_key: bytes, agency: str
+    session: AsyncSession, *, master_key: bytes, agency: str
 ) -> list[PublicKey]:
     """Every Ed25519 key ``agency`` ever signed with, expired ones included, to check old
     signatures (audit checkpoints) against.
@@ -132,7 +132,7 @@ async def authenticated_signing_keys(
     return keys
 
 
-async def public_jwks(session: AsyncSession, agency: str) -> dict[str, Any]:
+async def public_jwks(session: AsyncSession, *, agency: str) -> dict[str, Any]:
     """The JWK Set to publish in the directory: every key of ``agency`` not yet expired."""
     now = utcnow()
     rows = await _rows(session, agency)
@@ -160,7 +160,9 @@ class KeyRing:
             return cached[1]
         async with self.db.sessions() as session:
             await session.connection(execution_options={READ_ONLY_OPTION: True})
-            keys = await private_keys(session, self.master_key, agency, include_expired=True)
+            keys = await private_keys(
+                session, master_key=self.master_key, agency=agency, include_expired=True
+            )
         self._cache[agency] = (now, keys)
         return keys
 

@@ -368,7 +368,7 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
             envelope, sorted(envelope.sealed), keys, agreement.terms.encryption.value
         )
         consent = (
-            await consents.record_of_agency(session, row.agency, row.consent_id)
+            await consents.record_of_agency(session, agency=row.agency, consent_id=row.consent_id)
             if row.consent_id
             else None
         )

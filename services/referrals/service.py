@@ -173,12 +173,12 @@ async def create(
 ) -> Referral:
     """Draft a referral as ``pending_approval``, only if the policy allows it now."""
     now = utcnow()
-    case = await cases.get(session, principal, data.case_id)
+    case = await cases.get(session, principal=principal, case_id=data.case_id)
     categories = [c.value for c in data.categories]
     present = {row.category for row in await case_rows.data_of(session, case.id)}
     missing = [c for c in categories if c not in present]
     consent = (
-        await consents.record_for(session, principal, str(data.consent_id))
+        await consents.record_for(session, principal=principal, consent_id=str(data.consent_id))
         if data.consent_id
         else None
     )
@@ -302,7 +302,7 @@ async def approve(
             session, agreement_id=row.agreement_id, version=row.agreement_version
         )
         consent = (
-            await consents.record_for(session, principal, row.consent_id)
+            await consents.record_for(session, principal=principal, consent_id=row.consent_id)
             if row.consent_id
             else None
         )
@@ -320,7 +320,7 @@ async def approve(
         raise _refused(error) from error
     row.approved_by = actor_of(principal)
     assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
-    case = await cases.get(session, principal, row.case_id)
+    case = await cases.get(session, principal=principal, case_id=row.case_id)
     vault = cases.vault_of(case, federation.master_key)
     content = {
         data.category: vault.open(data_slot(data.category), data.sealed)
@@ -580,7 +580,7 @@ async def read(
         }
     note = None
     if row.note_sealed is not None and row.case_id is not None:
-        case = await cases.get(session, principal, row.case_id)
+        case = await cases.get(session, principal=principal, case_id=row.case_id)
         note = cases.vault_of(case, federation.master_key).open(
             f"referral/{row.referral_id}/note", row.note_sealed
         )

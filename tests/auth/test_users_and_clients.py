@@ -118,9 +118,16 @@ async def test_admin_cannot_lock_themselves_out(app, agencies) -> None:
     )
     async with app.state.db.sessions() as session:
         with pytest.raises(Conflict):
-            await users.update(session, me, uuid.UUID(person.id), UserPatch(disabled=True))
+            await users.update(
+                session, principal=me, user_id=uuid.UUID(person.id), patch=UserPatch(disabled=True)
+            )
         with pytest.raises(Conflict):
-            await users.update(session, me, uuid.UUID(person.id), UserPatch(roles=["caseworker"]))
+            await users.update(
+                session,
+                principal=me,
+                user_id=uuid.UUID(person.id),
+                patch=UserPatch(roles=["caseworker"]),
+            )
 
 
 async def test_client_secret_rotation_retires_the_old_secret(client, admin) -> None:

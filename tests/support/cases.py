@@ -110,7 +110,7 @@ async def seed_case(app: FastAPI, agency: str, body: dict[str, Any] | None = Non
     async with app.state.db.sessions.begin() as session:
         case = await cases.create(
             session,
-            system_principal(agency),
+            principal=system_principal(agency),
             master_key=app.state.master_key,
             body=body if body is not None else adult_case_body(),
         )
@@ -121,8 +121,8 @@ async def seed_consent(app: FastAPI, agency: str, case_id: str, **changes: Any) 
     async with app.state.db.sessions.begin() as session:
         view = await consents.give_consent(
             session,
-            system_principal(agency),
-            uuid.UUID(case_id),
+            principal=system_principal(agency),
+            case_id=uuid.UUID(case_id),
             master_key=app.state.master_key,
             body=consent_body(**changes),
         )

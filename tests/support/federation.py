@@ -68,14 +68,14 @@ async def member_entries(app: FastAPI, node_url: str, slugs: list[str]) -> list[
     async with app.state.db.sessions.begin() as session:
         for slug in slugs:
             await agencies.ensure_hosted(session, slug=slug, name=slug.upper())
-            await key_store.ensure_keys(session, app.state.master_key, slug)
+            await key_store.ensure_keys(session, master_key=app.state.master_key, agency=slug)
             entries.append(
                 {
                     "agency": slug,
                     "name": slug.upper(),
                     "kind": agencies.default_member_kind(slug),
                     "node_url": node_url,
-                    "jwks": await key_store.public_jwks(session, slug),
+                    "jwks": await key_store.public_jwks(session, agency=slug),
                 }
             )
     return entries

@@ -41,7 +41,7 @@ async def seed_agency(app: FastAPI, slug: str) -> None:
     master_key = load_master_key(app.state.settings)
     async with app.state.db.sessions.begin() as session:
         await agencies.ensure_hosted(session, slug=slug, name=slug.upper())
-        await agency_keys.ensure_keys(session, master_key, slug)
+        await agency_keys.ensure_keys(session, master_key=master_key, agency=slug)
 
 
 async def seed_client(

@@ -315,7 +315,7 @@ async def _referral(
     async with app.state.db.sessions.begin() as session:
         await agreements.save(session, state)
         case = await cases_service.create(
-            session, drafter, master_key=app.state.master_key, body=case_with_everything()
+            session, principal=drafter, master_key=app.state.master_key, body=case_with_everything()
         )
     consent = await seed_consent(
         app,
@@ -354,8 +354,8 @@ async def _referral(
         if withdraw:
             await consents_service.withdraw(
                 session,
-                drafter,
-                uuid.UUID(consent),
+                principal=drafter,
+                consent_id=uuid.UUID(consent),
                 master_key=app.state.master_key,
                 reason=None,
                 events=app.state.federation.events,

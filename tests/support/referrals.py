@@ -116,7 +116,7 @@ async def exchange(
     async with app.state.db.sessions.begin() as session:
         case = await cases.create(
             session,
-            system_principal("unhcr", data_roles={"protection_officer"}),
+            principal=system_principal("unhcr", data_roles={"protection_officer"}),
             master_key=app.state.master_key,
             body=case_with_everything(),
         )

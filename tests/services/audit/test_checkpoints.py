@@ -116,7 +116,7 @@ async def test_an_auditor_asks_for_a_checkpoint_that_verifies_with_the_published
     assert document["agency"] == "unhcr"
     assert document["seq"] == 4, "the request is recorded first, and the checkpoint covers it"
     async with app.state.db.sessions() as session:
-        jwks = await agency_keys.public_jwks(session, "unhcr")
+        jwks = await agency_keys.public_jwks(session, agency="unhcr")
         request = (await session.scalars(select(AuditEvent).where(AuditEvent.seq == 4))).one()
     assert request.action == "audit.checkpoint"
     assert request.hash == document["hash"]

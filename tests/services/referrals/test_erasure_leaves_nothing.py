@@ -47,7 +47,7 @@ async def opened_copies(ex: Exchange, referral_id: str) -> list[str]:
         keys: dict[str, Any] = {}
         for agency in ("unhcr", "iom", "ilo"):
             for key in await store.private_keys(
-                session, app.state.master_key, agency, include_expired=True
+                session, master_key=app.state.master_key, agency=agency, include_expired=True
             ):
                 keys[key.kid] = key
         stored = [

@@ -38,7 +38,7 @@ async def _case_and_consent(node: Node) -> tuple[str, str]:
     async with node.app.state.db.sessions.begin() as session:
         case = await cases.create(
             session,
-            system_principal("unhcr", data_roles={"protection_officer"}),
+            principal=system_principal("unhcr", data_roles={"protection_officer"}),
             master_key=node.app.state.master_key,
             body=case_with_everything(),
         )
