@@ -80,12 +80,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         master_key = load_master_key(settings)
-        # Loaded once: services unwrap per-case data keys with it on every request that reads.
+        # Loaded once: whatever unwraps a data key, signs or seals for an agency reads it here.
         app.state.master_key = master_key
         db = Database.open(settings)
         app.state.db = db
-        # Loaded once: whatever signs or seals for an agency reads it from here.
-        app.state.master_key = master_key
         app.state.migration_heads = head_revisions()
 
         def ensure_and_load(session: SyncSession) -> TokenKeys:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Query
 
 from auth.dependencies import Requires
 from auth.principal import Principal
@@ -15,6 +15,7 @@ from kit.db.session import Session
 from kit.errors import ValidationFailed
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
+from kit.http.state import MasterKey
 
 from . import repository, service
 from .schemas import AuditEventOut, AuditPage, BadEvent, ChainHeadOut, ChainVerification
@@ -29,14 +30,6 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "No or invalid token"},
     403: {"description": "Missing scope or role"},
 }
-
-
-def _master_key(request: Request) -> bytes:
-    key: bytes = request.app.state.master_key
-    return key
-
-
-MasterKey = Annotated[bytes, Depends(_master_key)]
 
 
 @router.get(

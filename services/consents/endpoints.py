@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body, Request, Response
+from fastapi import Body, Response
 from pydantic import SkipValidation
 
 from auth.dependencies import Requires
@@ -15,6 +15,7 @@ from kit.db.session import Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from kit.http.state import MasterKey
+from services.federation.runtime import FederationDep
 
 from . import service
 from .schemas import ConsentCreate, ConsentDetail, ConsentOut, ConsentPage, ConsentWithdraw
@@ -134,11 +135,11 @@ async def get_consent(
     summary="Withdraw consent (cascades to every agency that holds the data)",
 )
 async def withdraw_consent(
-    request: Request,
     consent_id: uuid.UUID,
     principal: Writer,
     session: Session,
     master_key: MasterKey,
+    federation: FederationDep,
     body: ConsentWithdraw | None = None,
 ) -> ConsentOut:
     """The person withdrew consent: at any time, no reason needed (AVRR principle ii)."""
@@ -148,6 +149,6 @@ async def withdraw_consent(
         consent_id=consent_id,
         master_key=master_key,
         reason=body.reason if body is not None else None,
-        events=request.app.state.federation.events,
+        events=federation.events,
     )
     return _out(view)

@@ -21,6 +21,7 @@ from auth.principal import Principal
 from auth.scopes import scopes_for_roles
 from auth.sessions import SESSION_COOKIE, current_session
 from kit.db.session import Session
+from kit.http.state import settings_of
 
 
 class SignInRequired(Exception):
@@ -69,7 +70,7 @@ class Viewer:
 async def viewer_of(request: Request, session: Session) -> Viewer | None:
     """The person behind the request's session cookie, or None."""
     found = await current_session(
-        session, request.cookies.get(SESSION_COOKIE), request.app.state.settings
+        session, request.cookies.get(SESSION_COOKIE), settings_of(request)
     )
     if found is None:
         return None

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from auth.users import repository as user_rows
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
+from kit.http.state import master_key_of
 from services.audit import endpoints as api
 from services.referrals import endpoints as referrals_api
 from services.referrals import erasure as referral_erasure
@@ -98,7 +99,7 @@ async def audit(
     people = await user_rows.page_for(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
     actors = {f"user:{u.id}": u.email for u in people.items}
     chain = await api.verify_chain(
-        principal=viewer.principal, session=session, master_key=request.app.state.master_key
+        principal=viewer.principal, session=session, master_key=master_key_of(request)
     )
     return page(
         request,

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from contracts.directory import UnknownMember
 from kit.db.base import utcnow
 from kit.db.session import Session
 from services.federation import endpoints as api
-from services.keys.models import AgencyKey
+from services.federation.runtime import FederationDep
+from services.keys import store as key_store
 
 from .access import ConsoleRequires, Viewer
 from .render import console_router, page
@@ -24,9 +24,11 @@ Reader = Annotated[Viewer, ConsoleRequires(scope="federation:read", role="admin"
 
 
 @router.get("/console/federation")
-async def federation(request: Request, viewer: Reader, session: Session) -> HTMLResponse:
-    holder = api.federation_of(request).directory
-    status = await api.directory_status(request, viewer.principal)
+async def federation(
+    request: Request, viewer: Reader, session: Session, node: FederationDep
+) -> HTMLResponse:
+    holder = node.directory
+    status = await api.directory_status(viewer.principal, node)
     directory = holder.current()
     published: set[str] = set()
     if directory is not None:
@@ -34,13 +36,7 @@ async def federation(request: Request, viewer: Reader, session: Session) -> HTML
             published = {key.kid for key in directory.member(viewer.agency).keys}
         except UnknownMember:
             published = set()
-    keys = (
-        await session.scalars(
-            select(AgencyKey)
-            .where(AgencyKey.agency == viewer.agency)
-            .order_by(AgencyKey.not_before.desc(), AgencyKey.kind)
-        )
-    ).all()
+    keys = await key_store.of_agency(session, agency=viewer.agency)
     now = utcnow()
     return page(
         request,

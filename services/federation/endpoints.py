@@ -16,12 +16,13 @@ from kit.http.openapi import inline_schema
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from kit.http.schemas import PublicJwk
+from kit.http.state import MetricsDep
 
 from . import errors, incidents, repository
 from .inbox import parse_envelope, receive
 from .outbox import ATTEMPT_HEADER, MESSAGES_PATH, send
 from .ping import PING, PROBE
-from .runtime import Federation
+from .runtime import Federation, FederationDep
 from .schemas import (
     DirectoryOut,
     DirectoryStatus,
@@ -41,11 +42,6 @@ router = api_router(tags=["federation"])
 
 Reader = Annotated[Principal, Requires(scope="federation:read", role="admin")]
 Writer = Annotated[Principal, Requires(scope="federation:write", role="admin")]
-
-
-def federation_of(request: Request) -> Federation:
-    federation: Federation = request.app.state.federation
-    return federation
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -88,8 +84,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         }
     },
 )
-async def receive_message(request: Request) -> JSONResponse:
-    federation = federation_of(request)
+async def receive_message(
+    request: Request, federation: FederationDep, metrics: MetricsDep
+) -> JSONResponse:
     db = database(request)
     claimed: dict[str, Any] = {}
     try:
@@ -102,7 +99,7 @@ async def receive_message(request: Request) -> JSONResponse:
                 session, federation, envelope, request.headers.get(ATTEMPT_HEADER)
             )
     except errors.FederationRefusal as refusal:
-        request.app.state.metrics.federation_refused.labels(
+        metrics.federation_refused.labels(
             kind=refusal.slug, authenticated=str(refusal.authenticated).lower()
         ).inc()
         if not refusal.authenticated:
@@ -123,7 +120,7 @@ async def receive_message(request: Request) -> JSONResponse:
         raise
     reasons = incidents.refusal_of(receipt)
     if reasons:
-        request.app.state.metrics.federation_refused.labels(
+        metrics.federation_refused.labels(
             kind=errors.ContentRefused.slug, authenticated="true"
         ).inc()
         if first:
@@ -155,10 +152,10 @@ def refused_problem(
     response_model=DirectoryOut,
     responses={503: {"description": "No verified directory is held"}},
 )
-async def get_directory(request: Request) -> JSONResponse:
-    document = federation_of(request).directory.document()
+async def get_directory(federation: FederationDep) -> JSONResponse:
+    document = federation.directory.document()
     if document is None:
-        federation_of(request).directory.require()
+        federation.directory.require()
     return JSONResponse(document)
 
 
@@ -167,23 +164,23 @@ async def get_directory(request: Request) -> JSONResponse:
     summary="The pinned federation root public key (JWK)",
     responses={503: {"description": "No root key is pinned"}},
 )
-async def get_directory_root(request: Request) -> PublicJwk:
-    root = federation_of(request).directory.root
+async def get_directory_root(federation: FederationDep) -> PublicJwk:
+    root = federation.directory.root
     if root is None:
         raise errors.DirectoryUnavailable("No root key is pinned (ACCORD_DIRECTORY_ROOT_KEY).")
     return PublicJwk.model_validate(root.to_jwk())
 
 
 @router.post("/v1/federation/directory/refresh", summary="Read the directory source again now")
-async def refresh_directory(request: Request, _: Writer) -> DirectoryStatus:
-    holder = federation_of(request).directory
-    changed = await holder.refresh(federation_of(request).http)
+async def refresh_directory(_: Writer, federation: FederationDep) -> DirectoryStatus:
+    holder = federation.directory
+    changed = await holder.refresh(federation.http)
     return _status(holder, changed)
 
 
 @router.get("/v1/federation/directory/status", summary="Which directory version is in force")
-async def directory_status(request: Request, _: Reader) -> DirectoryStatus:
-    return _status(federation_of(request).directory, False)
+async def directory_status(_: Reader, federation: FederationDep) -> DirectoryStatus:
+    return _status(federation.directory, False)
 
 
 def _status(holder: Any, changed: bool) -> DirectoryStatus:
@@ -203,9 +200,8 @@ def _status(holder: Any, changed: bool) -> DirectoryStatus:
     summary="Queue ping messages to another agency, to test the path end to end",
 )
 async def ping(
-    request: Request, data: PingRequest, principal: Writer, session: Session
+    data: PingRequest, principal: Writer, session: Session, federation: FederationDep
 ) -> PingResponse:
-    federation = federation_of(request)
     _require_member(federation, data.to)
     ids = []
     for seq in range(data.count):

@@ -14,7 +14,9 @@ from kit.db.session import database
 from kit.errors import Forbidden, ServiceUnavailable
 from kit.http.client_address import client_address, parse_address
 from kit.http.routing import api_router
+from kit.http.state import MetricsDep, MigrationHeads, SettingsDep
 from kit.settings import Settings
+from services.federation.runtime import FederationDep
 
 router = api_router(tags=["operations"])
 
@@ -42,9 +44,10 @@ async def healthz() -> Health:
     summary="The node can serve: database reachable, schema at the newest migration",
     responses={503: {"description": "Not ready; `detail` says why."}},
 )
-async def readyz(request: Request) -> Readiness:
+async def readyz(
+    request: Request, expected: MigrationHeads, federation: FederationDep
+) -> Readiness:
     db = database(request)
-    expected: frozenset[str] = request.app.state.migration_heads
     try:
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -56,7 +59,7 @@ async def readyz(request: Request) -> Readiness:
             "The database schema is not at the newest migration "
             f"(at {sorted(current) or 'none'}, expected {sorted(expected)}). Run `accord init`."
         )
-    holder = request.app.state.federation.directory
+    holder = federation.directory
     if holder.configured and holder.current() is None:
         raise ServiceUnavailable(
             f"No verified federation directory is held ({holder.last_error or 'not loaded'})."
@@ -100,12 +103,10 @@ def metrics_allowed(settings: Settings, address: str | None, authorization: str 
         403: {"description": "Not an allowed address, and no valid token"},
     },
 )
-async def metrics(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+async def metrics(request: Request, settings: SettingsDep, registry: MetricsDep) -> Response:
     # The client's address, not the peer's: behind a proxy on this host every request would
     # otherwise come from loopback.
     address = client_address(request)
     if not metrics_allowed(settings, address, request.headers.get("authorization")):
         raise MetricsForbidden("Metrics are served to ACCORD_METRICS_ALLOWED or with a token.")
-    registry = request.app.state.metrics
     return Response(registry.render(), media_type=registry.content_type)

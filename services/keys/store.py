@@ -181,3 +181,16 @@ class KeyRing:
             self._cache.clear()
         else:
             self._cache.pop(agency, None)
+
+
+async def of_agency(session: AsyncSession, *, agency: str) -> list[AgencyKey]:
+    """Every key row of ``agency``, newest first, for its admins to review."""
+    return list(
+        (
+            await session.scalars(
+                select(AgencyKey)
+                .where(AgencyKey.agency == agency)
+                .order_by(AgencyKey.not_before.desc(), AgencyKey.kind)
+            )
+        ).all()
+    )
