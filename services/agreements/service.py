@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -168,43 +169,33 @@ async def draft(
     )
 
 
-async def revise(
+async def _on_held_version(
     session: AsyncSession,
     *,
     federation: Federation,
     principal: Principal,
     agreement_id: str,
     data: object,
+    transition: Callable[..., AgreementState],
+    action: str,
 ) -> AgreementState:
-    state = await load(session, principal=principal, agreement_id=agreement_id)
+    held = await load(session, principal=principal, agreement_id=agreement_id)
+    detail = {"supersedes": held.version} if transition is terms_rules.amend else {}
     return await _with_new_terms(
         session,
         federation=federation,
         principal=principal,
         data=data,
-        make=lambda terms: terms_rules.revise(state, terms, by=principal.agency, at=utcnow()),
-        action="revised",
+        make=lambda terms: transition(held, terms, by=principal.agency, at=utcnow()),
+        action=action,
+        **detail,
     )
 
 
-async def amend(
-    session: AsyncSession,
-    *,
-    federation: Federation,
-    principal: Principal,
-    agreement_id: str,
-    data: object,
-) -> AgreementState:
-    current = await load(session, principal=principal, agreement_id=agreement_id)
-    return await _with_new_terms(
-        session,
-        federation=federation,
-        principal=principal,
-        data=data,
-        make=lambda terms: terms_rules.amend(current, terms, by=principal.agency, at=utcnow()),
-        action="amended",
-        supersedes=current.version,
-    )
+#: New terms for a draft, or the next version of a proposal (``contracts.agreements.revise``).
+revise = partial(_on_held_version, transition=terms_rules.revise, action="revised")
+#: The next version of an agreement in force, superseding it once every party of it signed.
+amend = partial(_on_held_version, transition=terms_rules.amend, action="amended")
 
 
 def snapshot(state: AgreementState) -> dict[str, Any]:

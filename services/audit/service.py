@@ -82,6 +82,41 @@ def event_content(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What an audit event is about: its type and id, and the case it concerns, if one."""
+
+    type: str
+    id: object
+    case_id: object | None = None
+
+
+async def record_by(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    subject: Subject,
+    *,
+    categories: Iterable[str] = (),
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """An event by ``principal`` at its own agency: how most changes and reads are recorded.
+
+    Who, did what, to what: read as a sentence at the call, hence positional (the one
+    exception to keyword-only service arguments)."""
+    return await record(
+        session,
+        agency=principal.agency,
+        principal=principal,
+        action=action,
+        subject_type=subject.type,
+        subject_id=subject.id,
+        case_id=subject.case_id,
+        categories=categories,
+        detail=detail,
+    )
+
+
 async def record(
     session: AsyncSession,
     *,

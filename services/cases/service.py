@@ -143,14 +143,11 @@ async def create(
     except IntegrityError:
         # Another request took the same reference between the check above and this insert.
         raise Conflict("A case with this external_ref already exists at your agency.") from None
-    await audit.record(
+    await audit.record_by(
         session,
-        agency=principal.agency,
-        principal=principal,
-        action="case.created",
-        subject_type=SUBJECT,
-        subject_id=case.id,
-        case_id=case.id,
+        principal,
+        "case.created",
+        _about(case.id, case.id),
         categories=data,
         detail={"profile_facts": sorted(_stored_profile(profile))},
     )
@@ -207,14 +204,11 @@ async def read(
     shown, facts_withheld = readable_profile_facts(
         facts, roles=principal.roles, data_roles=principal.data_roles
     )
-    await audit.record(
+    await audit.record_by(
         session,
-        agency=principal.agency,
-        principal=principal,
-        action="case.read",
-        subject_type=SUBJECT,
-        subject_id=case.id,
-        case_id=case.id,
+        principal,
+        "case.read",
+        _about(case.id, case.id),
         categories=[c.value for c in readable],
         detail={
             "profile_facts": list(shown),
@@ -274,15 +268,8 @@ async def replace_category(
     )
     case.updated_at = now
     await session.flush()
-    await audit.record(
-        session,
-        agency=principal.agency,
-        principal=principal,
-        action="case.data_replaced",
-        subject_type=SUBJECT,
-        subject_id=case.id,
-        case_id=case.id,
-        categories=[category],
+    await audit.record_by(
+        session, principal, "case.data_replaced", _about(case.id, case.id), categories=[category]
     )
     return case
 
@@ -323,14 +310,15 @@ async def patch_profile(
     case.profile_sealed = vault.seal(PROFILE_SLOT, _stored_profile(profile))
     case.updated_at = utcnow()
     await session.flush()
-    await audit.record(
+    await audit.record_by(
         session,
-        agency=principal.agency,
-        principal=principal,
-        action="case.profile_updated",
-        subject_type=SUBJECT,
-        subject_id=case.id,
-        case_id=case.id,
+        principal,
+        "case.profile_updated",
+        _about(case.id, case.id),
         detail={"profile_facts": sorted(str(k) for k in body)},
     )
     return case
+
+
+def _about(subject_id: object, case_id: object) -> audit.Subject:
+    return audit.Subject(SUBJECT, subject_id, case_id)

@@ -181,14 +181,11 @@ async def give_consent(
         # Set after the new row exists: the foreign key points at it.
         old_row.superseded_by = consent_id
         await session.flush()
-    await audit.record(
+    await audit.record_by(
         session,
-        agency=principal.agency,
-        principal=principal,
-        action="consent.given",
-        subject_type=SUBJECT,
-        subject_id=consent_id,
-        case_id=case.id,
+        principal,
+        "consent.given",
+        _about(consent_id, case.id),
         categories=row.categories,
         detail={
             "purposes": row.purposes,
@@ -200,14 +197,11 @@ async def give_consent(
         },
     )
     if old_row is not None:
-        await audit.record(
+        await audit.record_by(
             session,
-            agency=principal.agency,
-            principal=principal,
-            action="consent.superseded",
-            subject_type=SUBJECT,
-            subject_id=old_row.id,
-            case_id=case.id,
+            principal,
+            "consent.superseded",
+            _about(old_row.id, case.id),
             categories=old_row.categories,
             detail={"superseded_by": str(consent_id)},
         )
@@ -261,14 +255,11 @@ async def read(
     reason = None
     if row.withdrawal_reason_sealed is not None:
         reason = str(vault.open(_reason_slot(row.id), row.withdrawal_reason_sealed))
-    await audit.record(
+    await audit.record_by(
         session,
-        agency=principal.agency,
-        principal=principal,
-        action="consent.read",
-        subject_type=SUBJECT,
-        subject_id=row.id,
-        case_id=row.case_id,
+        principal,
+        "consent.read",
+        _about(row.id, row.case_id),
         detail={
             "child_views_disclosed": views is not None,
             "withdrawal_reason_disclosed": reason is not None,
@@ -304,14 +295,11 @@ async def withdraw(
         vault = cases.vault_of(case, master_key)
         row.withdrawal_reason_sealed = vault.seal(_reason_slot(row.id), reason)
     await session.flush()
-    await audit.record(
+    await audit.record_by(
         session,
-        agency=principal.agency,
-        principal=principal,
-        action="consent.withdrawn",
-        subject_type=SUBJECT,
-        subject_id=row.id,
-        case_id=row.case_id,
+        principal,
+        "consent.withdrawn",
+        _about(row.id, row.case_id),
         categories=row.categories,
         detail={"recipients": row.recipients, "reason_given": bool(reason)},
     )
@@ -394,3 +382,7 @@ async def covering(
         ):
             return row.id
     return None
+
+
+def _about(subject_id: object, case_id: object) -> audit.Subject:
+    return audit.Subject(SUBJECT, subject_id, case_id)
