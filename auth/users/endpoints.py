@@ -18,16 +18,12 @@ router = api_router(prefix="/v1/users", tags=["users"])
 
 Reader = Annotated[Principal, Requires(scope="users:read", role="admin")]
 Writer = Annotated[Principal, Requires(scope="users:write", role="admin")]
-_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "No or invalid token"},
-    403: {"description": "Missing scope or role"},
-}
 
 
 @router.post(
     "",
     status_code=201,
-    responses={**_ERRORS, 409: {"description": "Email taken"}},
+    responses={409: {"description": "Email taken"}},
     summary="Add a person to your agency (a generated password is shown once)",
 )
 async def create_user(data: UserCreate, principal: Writer, session: Session) -> UserWithPassword:
@@ -35,7 +31,7 @@ async def create_user(data: UserCreate, principal: Writer, session: Session) -> 
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})
 
 
-@router.get("", responses=_ERRORS, summary="Your agency's people, newest first")
+@router.get("", summary="Your agency's people, newest first")
 async def list_users(
     principal: Reader,
     session: Session,
@@ -52,7 +48,7 @@ async def list_users(
 
 @router.get(
     "/{user_id}",
-    responses={**_ERRORS, 404: {"description": "Not at your agency"}},
+    responses={404: {"description": "Not at your agency"}},
     summary="One person",
 )
 async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> UserOut:
@@ -62,7 +58,6 @@ async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> U
 @router.patch(
     "/{user_id}",
     responses={
-        **_ERRORS,
         404: {"description": "Not at your agency"},
         409: {"description": "You cannot disable yourself or drop your own admin role"},
     },

@@ -37,7 +37,6 @@ Reader = Annotated[Principal, Requires(scope="cases:read", role=CASE_ROLES)]
 Writer = Annotated[Principal, Requires(scope="cases:write", role=CASE_ROLES)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token"},
     403: {"description": "Missing scope or role, or a category your data roles do not open"},
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such case at your agency"}}

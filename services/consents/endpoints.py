@@ -27,10 +27,6 @@ router = api_router(prefix="/v1", tags=["consents"])
 Reader = Annotated[Principal, Requires(scope="cases:read", role=CASE_ROLES)]
 Writer = Annotated[Principal, Requires(scope="cases:write", role=CASE_ROLES)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token"},
-    403: {"description": "Missing scope or role"},
-}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not at your agency"}}
 
 # Validated by contracts.consent.validate_consent, which reports every fault at once.
@@ -64,7 +60,6 @@ def _out(view: service.ConsentView) -> ConsentOut:
     "/cases/{case_id}/consents",
     status_code=201,
     responses={
-        **_ERRORS,
         **_NOT_FOUND,
         409: {"description": "The consent named in `supersedes` cannot be superseded"},
         422: {"description": "Consent refused; `errors` lists every reason"},
@@ -91,7 +86,7 @@ async def give_consent(
 
 @router.get(
     "/cases/{case_id}/consents",
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses={**_NOT_FOUND},
     summary="The case's consents, newest first",
 )
 async def list_consents(
@@ -112,7 +107,7 @@ async def list_consents(
 
 @router.get(
     "/consents/{consent_id}",
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses={**_NOT_FOUND},
     summary="One consent, with the child's views (an audited read)",
 )
 async def get_consent(
@@ -131,7 +126,7 @@ async def get_consent(
 
 @router.post(
     "/consents/{consent_id}/withdraw",
-    responses={**_ERRORS, **_NOT_FOUND, 409: {"description": "Already withdrawn or superseded"}},
+    responses={**_NOT_FOUND, 409: {"description": "Already withdrawn or superseded"}},
     summary="Withdraw consent (cascades to every agency that holds the data)",
 )
 async def withdraw_consent(

@@ -20,7 +20,16 @@ router = api_router(tags=["journeys"])
 WORKERS = ("caseworker", "focal_point")
 CaseReader = Annotated[Principal, Requires(scope="cases:read", role=(*WORKERS, "auditor"))]
 CaseWriter = Annotated[Principal, Requires(scope="cases:write", role=WORKERS)]
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}}
+_START: dict[int | str, dict[str, Any]] = {
+    422: {"description": "The programme cannot run now, or facts the SOP needs are missing"}
+}
+_OUTCOME: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Not an outcome of the current stage, or another agency acts there"},
+    422: {"description": "Facts the SOP needs to decide the next stage are missing (`missing`)"},
+}
+_REDRAFT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The current stage's referral is drafted already (`referral_id`)"}
+}
 
 
 async def _out(session: Any, principal: Principal, journey: Any) -> JourneyOut:
@@ -30,7 +39,7 @@ async def _out(session: Any, principal: Principal, journey: Any) -> JourneyOut:
 @router.post(
     "/v1/cases/{case_id}/journeys",
     status_code=201,
-    responses=_ERRORS,
+    responses=_START,
     summary="Start the case on a programme's SOP",
 )
 async def start_journey(
@@ -52,7 +61,6 @@ async def start_journey(
 
 @router.get(
     "/v1/journeys",
-    responses=_ERRORS,
     summary="Your agency's journeys, newest first; overdue=true lists those past a deadline",
 )
 async def list_journeys(
@@ -73,7 +81,6 @@ async def list_journeys(
 
 @router.get(
     "/v1/journeys/{journey_id}",
-    responses=_ERRORS,
     summary="Stage, acting agency, due date, history",
 )
 async def get_journey(
@@ -85,7 +92,7 @@ async def get_journey(
 
 @router.post(
     "/v1/journeys/{journey_id}/outcomes",
-    responses=_ERRORS,
+    responses=_OUTCOME,
     summary="Record an outcome of the current stage (your agency must act there)",
 )
 async def record_outcome(
@@ -109,7 +116,7 @@ async def record_outcome(
 
 @router.post(
     "/v1/journeys/{journey_id}/referral",
-    responses=_ERRORS,
+    responses=_REDRAFT,
     summary="Draft the current stage's referral again (after the blocking reasons "
     "were fixed, e.g. consent recorded)",
 )

@@ -21,13 +21,15 @@ router = api_router(tags=["programmes"])
 ANY = ("admin", "focal_point", "caseworker", "auditor")
 Admin = Annotated[Principal, Requires(scope="programmes:write", role="admin")]
 Reader = Annotated[Principal, Requires(scope="agreements:read", role=ANY)]
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "The programme cannot run: `violations` names every gap, per stage"}
+}
 
 
 @router.post(
     "/v1/programmes",
     status_code=201,
-    responses=_ERRORS,
+    responses=_REFUSED,
     summary="Bind an SOP to agencies and agreements; refused with every gap",
 )
 async def create_programme(
@@ -46,7 +48,7 @@ async def create_programme(
     return ProgrammeOut.from_row(programme)
 
 
-@router.get("/v1/programmes", responses=_ERRORS, summary="Your agency's programmes, newest first")
+@router.get("/v1/programmes", summary="Your agency's programmes, newest first")
 async def list_programmes(
     principal: Reader,
     session: ReadSession,
@@ -63,7 +65,6 @@ async def list_programmes(
 
 @router.get(
     "/v1/programmes/{programme_id}",
-    responses=_ERRORS,
     summary="One programme, with whether it can run now",
 )
 async def get_programme(
@@ -76,7 +77,6 @@ async def get_programme(
 
 @router.get(
     "/v1/programmes/{programme_id}/check",
-    responses=_ERRORS,
     summary="Re-evaluate: agreements expire and get suspended",
 )
 async def check_programme(

@@ -14,7 +14,7 @@ from auth.principal import Principal
 from contracts.agreements import AgreementState
 from kit.db.base import utcnow
 from kit.db.repository import Page
-from kit.errors import AccordError, NotFound
+from kit.errors import AccordError, NotFound, ValidationFailed
 from services.agreements import repository as agreement_rows
 from services.agreements import service as agreements
 from services.audit import service as audit
@@ -107,7 +107,20 @@ async def create(
     agreement_ids: list[str],
     params: dict[str, Any],
 ) -> Programme:
-    definition = await sops.definition(session, agency=principal.agency, ref=sop)
+    definition = await sops.find(session, agency=principal.agency, ref=sop)
+    if definition is None:
+        raise ValidationFailed(
+            f"No SOP definition {sop} for your agency; GET /v1/sops lists them.",
+            extra={
+                "errors": [
+                    {
+                        "location": "body.sop",
+                        "message": "Not an SOP your agency can run.",
+                        "type": "unknown_sop",
+                    }
+                ]
+            },
+        )
     programme = Programme(
         agency=principal.agency,
         title=title,

@@ -47,7 +47,6 @@ Drafter = Annotated[Principal, Requires(scope="referrals:write", role=WORKERS)]
 Approver = Annotated[Principal, Requires(scope="referrals:approve", role="focal_point")]
 FocalPoint = Annotated[Principal, Requires(scope="referrals:write", role="focal_point")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token"},
     403: {
         "description": "Missing scope or role, four eyes, or refused by policy "
         "(`violations` lists every reason)"
@@ -55,7 +54,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such referral (or case) at your agency"},
     409: {"description": "Not allowed in the referral's current state (`current_status`)"},
     410: {"description": "The content was erased (`erased_at`, `reason`)"},
-    422: {"description": "Invalid request; `errors` names every fault"},
 }
 
 

@@ -23,7 +23,10 @@ router = api_router(tags=["sops"])
 ANY = ("admin", "focal_point", "caseworker", "auditor")
 SopReader = Annotated[Principal, Requires(scope="cases:read", role=ANY)]
 Admin = Annotated[Principal, Requires(scope="programmes:write", role="admin")]
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 404: {}, 409: {}, 422: {}}
+_UPLOAD: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Your agency holds this id and version already: publish a new version"},
+    422: {"description": "The definition does not verify; `errors` names every problem"},
+}
 
 
 def _verifier(request: Request) -> Verifier:
@@ -36,7 +39,6 @@ VerifierDep = Annotated[Verifier, Depends(_verifier)]
 
 @router.get(
     "/v1/sops",
-    responses=_ERRORS,
     summary="SOP definitions your agency can run: the shipped ones and its own uploads",
 )
 async def list_sops(
@@ -57,7 +59,7 @@ async def list_sops(
 @router.post(
     "/v1/sops",
     status_code=201,
-    responses=_ERRORS,
+    responses=_UPLOAD,
     summary="Publish a definition for your agency; refused with every problem and its line",
 )
 async def upload_sop(
@@ -69,7 +71,6 @@ async def upload_sop(
 
 @router.get(
     "/v1/sops/{ref}/graph",
-    responses=_ERRORS,
     response_class=PlainTextResponse,
     summary="The stage graph as Mermaid or Graphviz DOT",
 )

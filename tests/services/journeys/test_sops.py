@@ -157,7 +157,8 @@ async def test_another_agency_neither_lists_nor_runs_an_uploaded_sop_until_it_up
         "agreements": [],
     }
     refused = await client.post("/v1/programmes", json=programme, headers=iom)
-    assert refused.status_code == 404
+    assert refused.status_code == 422
+    assert [e["type"] for e in refused.json()["errors"]] == ["unknown_sop"]
 
     # The same definition uploaded by IOM is IOM's too; a different one stays UNHCR's own.
     assert (await upload(client, iom, custom())).status_code == 201
