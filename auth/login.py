@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from auth import throttle
 from auth.models import User
-from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.passwords import Passwords
 from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
 from auth.throttle import Throttle
 from auth.users import repository as users
@@ -122,11 +122,14 @@ async def login(
         page.headers["Retry-After"] = str(attempt.locked_for)
         return page
     found = await _account(request, normalized)
-    verified = await verify_password(found.password_hash if found else None, password)
+    passwords: Passwords = request.app.state.passwords
+    verified = await passwords.verify(found.password_hash if found else None, password)
     user, rehashed = None, None
     if found is not None and verified:
         # Hashed before the request's transaction begins: on SQLite that holds the write lock.
-        rehashed = await hash_password(password) if needs_rehash(found.password_hash) else None
+        rehashed = (
+            await passwords.hash(password) if passwords.needs_rehash(found.password_hash) else None
+        )
         user = await session.get(User, found.id)
     if user is None or user.disabled:
         # The attempt stays recorded: it is a failure.

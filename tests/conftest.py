@@ -1,8 +1,16 @@
 """Databases for tests, built by ``alembic upgrade head`` on SQLite and on PostgreSQL.
 
-Each backend is migrated once per session into a template; every test then gets a fresh copy
-(a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so tests exercise the
-real commit path and never see each other's rows.
+Each xdist worker migrates one database per backend, once. A test then runs inside a transaction
+on one connection, rolled back when it ends; the app under test is bound to that connection
+(``Database.bound_to``), so every session it opens joins the transaction in a savepoint and its
+commits are savepoint releases (SQLAlchemy's "join a session into an external transaction"
+recipe). Tests never see each other's rows, and nothing is deleted to isolate them.
+
+A test marked ``fresh_database`` gets a database of its own instead, committed for real (a copy
+of a migrated template: a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for
+PostgreSQL): for commits that other connections or processes must see, and for concurrent
+requests, which one connection cannot serve. Several in-process nodes (``nodes``) always have
+fresh databases of their own.
 """
 
 from __future__ import annotations
@@ -12,12 +20,16 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 
+from kit.db.engine import make_async_engine
 from kit.db.migrate import upgrade_to_head
+from kit.db.session import Database
 from kit.settings import Settings
 from services.app import create_app
 from tests.support.app import make_settings, serving
@@ -64,14 +76,47 @@ def _fresh_sqlite(template: Path, directory: Path) -> str:
     return f"sqlite:///{target}"
 
 
+@pytest.fixture(scope="session")
+def sqlite_worker_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """This worker's SQLite database, for every test that rolls back."""
+    return _fresh_sqlite(sqlite_template, tmp_path_factory.mktemp("sqlite-worker"))
+
+
+@pytest.fixture(scope="session")
+def postgresql_worker_url(postgres_admin_url: str, postgres_template: str) -> Iterator[str]:
+    """This worker's PostgreSQL database, for every test that rolls back.
+
+    Its transactions are read-only unless a connection says otherwise, as the tests' own
+    connection does: an app or command that reached it any other way would commit into every
+    later test, so its first write fails instead. (On SQLite the test's transaction holds the
+    write lock, so such a write fails there too.)
+    """
+    name = f"accord_worker_{os.getpid()}"
+    drop_database(postgres_admin_url, name)
+    url = create_database(postgres_admin_url, name, template=postgres_template)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    yield url
+    drop_database(postgres_admin_url, name)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def fresh_database_wanted(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("fresh_database") is not None
+
+
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database at the newest migration, on each backend in turn."""
+    """The test's database at the newest migration, on each backend in turn: this worker's
+    (the test runs in a transaction rolled back at its end), or, for a test marked
+    ``fresh_database``, one of its own."""
+    if not fresh_database_wanted(request):
+        yield request.getfixturevalue(f"{backend}_worker_url")
+        return
     if backend == "sqlite":
         yield _fresh_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
         return
@@ -81,6 +126,34 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     url = create_database(admin_url, name, template=template)
     yield url
     drop_database(admin_url, name)
+
+
+#: The one connection that may write to a worker's PostgreSQL database (asyncpg's startup
+#: parameters override the database's default).
+_WRITABLE: dict[str, dict[str, Any]] = {
+    "postgresql": {"connect_args": {"server_settings": {"default_transaction_read_only": "off"}}}
+}
+
+
+@pytest.fixture
+async def bound_database(
+    backend: str, database_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Database | None]:
+    """The test's transaction, as a ``Database`` the app under test is bound to; rolled back
+    when the test ends. None for a test on a fresh database: its app opens its own."""
+    if fresh_database_wanted(request):
+        yield None
+        return
+    engine = make_async_engine(database_url, **_WRITABLE.get(backend, {}))
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                yield Database.bound_to(connection)
+            finally:
+                await transaction.rollback()
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -138,8 +211,22 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+def make_app(bound_database: Database | None) -> Callable[[Settings], FastAPI]:
+    """``make_app(settings)``: an app on the test's database (bound to its transaction, unless
+    the test has a fresh database), for tests that need a second app with other settings."""
+
+    def make(settings: Settings) -> FastAPI:
+        if bound_database is not None and settings.background_workers:
+            # Their loops would use the one connection while the test does.
+            raise ValueError("an app on a rolled-back transaction runs no background loops")
+        return create_app(settings, database=bound_database)
+
+    return make
+
+
+@pytest.fixture
+def app(settings: Settings, make_app: Callable[[Settings], FastAPI]) -> FastAPI:
+    return make_app(settings)
 
 
 @pytest.fixture

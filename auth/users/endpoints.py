@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from auth.dependencies import Requires
+from auth.dependencies import NodePasswords, Requires
 from auth.principal import Principal
 from kit.db.repository import DEFAULT_LIMIT, MAX_LIMIT
 from kit.db.session import Session
@@ -27,8 +27,12 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 
 
 @router.post("", status_code=201, responses={**_ERRORS, 409: {"description": "Email taken"}})
-async def create_user(data: UserCreate, principal: Writer, session: Session) -> UserWithPassword:
-    user, password = await service.create(session, agency=principal.agency, data=data)
+async def create_user(
+    data: UserCreate, principal: Writer, session: Session, passwords: NodePasswords
+) -> UserWithPassword:
+    user, password = await service.create(
+        session, agency=principal.agency, data=data, passwords=passwords
+    )
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})
 
 
@@ -52,7 +56,11 @@ async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> U
 
 @router.patch("/{user_id}", responses={**_ERRORS, 404: {}, 409: {}})
 async def update_user(
-    user_id: uuid.UUID, patch: UserPatch, principal: Writer, session: Session
+    user_id: uuid.UUID,
+    patch: UserPatch,
+    principal: Writer,
+    session: Session,
+    passwords: NodePasswords,
 ) -> UserWithPassword:
-    user, password = await service.update(session, principal, user_id, patch)
+    user, password = await service.update(session, principal, user_id, patch, passwords=passwords)
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})

@@ -97,12 +97,15 @@ class Federation:
         return DeliveryWorker(self)
 
     async def start(self) -> None:
-        """Load the held directory, refresh it, and start the background loops."""
+        """Load the held directory, refresh it, and start the background loops (unless
+        ``background_workers`` is off: then whoever holds the node drives each step)."""
         try:
             await self.directory.load_held()
             await self.directory.refresh(self.http)
         except Exception:
             log.exception("directory_start_failed")
+        if not self.settings.background_workers:
+            return
         if self.directory.configured:
             self._tasks.append(asyncio.create_task(self._refresh_directory()))
         if self.settings.delivery_worker:

@@ -43,7 +43,7 @@ async def readyz(request: Request) -> Readiness:
     db = database(request)
     expected: frozenset[str] = request.app.state.migration_heads
     try:
-        async with db.engine.connect() as conn:
+        async with db.connect() as conn:
             await conn.execute(text("SELECT 1"))
             current = await conn.run_sync(current_revisions)
     except Exception as exc:

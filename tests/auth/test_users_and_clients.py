@@ -118,9 +118,21 @@ async def test_admin_cannot_lock_themselves_out(app, agencies) -> None:
     )
     async with app.state.db.sessions() as session:
         with pytest.raises(Conflict):
-            await users.update(session, me, uuid.UUID(person.id), UserPatch(disabled=True))
+            await users.update(
+                session,
+                me,
+                uuid.UUID(person.id),
+                UserPatch(disabled=True),
+                passwords=app.state.passwords,
+            )
         with pytest.raises(Conflict):
-            await users.update(session, me, uuid.UUID(person.id), UserPatch(roles=["caseworker"]))
+            await users.update(
+                session,
+                me,
+                uuid.UUID(person.id),
+                UserPatch(roles=["caseworker"]),
+                passwords=app.state.passwords,
+            )
 
 
 async def test_client_secret_rotation_retires_the_old_secret(client, admin) -> None:
