@@ -162,31 +162,3 @@ def second_process(cluster: Cluster, node: Node) -> NodeProcess:
     )
     extra.env = {**node.process.env, "ACCORD_PUBLIC_URL": node.url}
     return extra
-
-
-def new_client(
-    node: Node, agency: str, *, roles: list[str], data_roles: list[str] | None = None
-) -> dict[str, str]:
-    """An API client of ``agency`` with exactly these roles, made by its admin client."""
-    from auth.scopes import ALL_SCOPES
-
-    with node.api(agency) as api:
-        created = api.post(
-            "/v1/clients",
-            json={
-                "name": f"{agency} {'/'.join(roles)}",
-                "scopes": sorted(ALL_SCOPES),
-                "roles": roles,
-                "data_roles": data_roles or [],
-            },
-        )
-        created.raise_for_status()
-    body = created.json()
-    response = httpx.post(
-        f"{node.url}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(body["client_id"], body["client_secret"]),
-        timeout=10,
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
