@@ -42,6 +42,29 @@ from tests.support.postgres import (
 
 BACKENDS = ["sqlite", "postgresql"]
 
+#: The files that take longest (real node processes, a browser, CLI subprocesses), longest
+#: first. They are collected ahead of the rest so that, run with ``--dist loadfile
+#: --no-loadscope-reorder`` (the Makefile), they start beside the many short files instead of
+#: trailing alone at the end (xdist would otherwise start the files with the most tests first).
+LONGEST_FIRST = (
+    "tests/federation/test_kill.py",
+    "tests/demo/",
+    "tests/federation/test_two_nodes.py",
+    "tests/federation/test_scale_out.py",
+    "tests/services/test_cli",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        return next(
+            (n for n, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:

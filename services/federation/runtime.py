@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import httpx
 from sqlalchemy import select
@@ -33,6 +35,13 @@ Gate = Callable[[AsyncSession, Envelope], Awaitable[str | None]]
 #: Given the session and the settled outbox row (status delivered, rejected or cancelled).
 SettledHook = Callable[[AsyncSession, "OutboxMessage"], Awaitable[None]]
 HOSTED_TTL = 30.0
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, made once per process: loading the CA bundle takes tens of
+    milliseconds at every node start, and one context may serve many clients."""
+    return httpx.create_ssl_context()
 
 
 @dataclass
@@ -77,7 +86,9 @@ class Federation:
             gates=tuple(gates),
             settled_hooks=dict(settled_hooks or {}),
             directory=DirectoryHolder(settings, db),
-            http=httpx.AsyncClient(timeout=settings.delivery_timeout_seconds),
+            http=httpx.AsyncClient(
+                timeout=settings.delivery_timeout_seconds, verify=_tls_context()
+            ),
             keys=KeyRing(db, master_key),
         )
 
