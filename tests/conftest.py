@@ -39,6 +39,7 @@ from tests.support.postgres import (
     drop_database,
     throwaway_cluster,
 )
+from tests.support.worker import WorkerDatabase
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -100,26 +101,34 @@ def _fresh_sqlite(template: Path, directory: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def sqlite_worker_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """This worker's SQLite database, for every test that rolls back."""
-    return _fresh_sqlite(sqlite_template, tmp_path_factory.mktemp("sqlite-worker"))
+def sqlite_worker(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerDatabase]:
+    """This worker's SQLite database, for every test that rolls back. (While a test runs, its
+    transaction holds the write lock, so a connection not bound to it cannot write.)"""
+    worker = WorkerDatabase.at(
+        _fresh_sqlite(sqlite_template, tmp_path_factory.mktemp("sqlite-worker"))
+    )
+    yield worker
+    worker.close()
 
 
 @pytest.fixture(scope="session")
-def postgresql_worker_url(postgres_admin_url: str, postgres_template: str) -> Iterator[str]:
+def postgresql_worker(postgres_admin_url: str, postgres_template: str) -> Iterator[WorkerDatabase]:
     """This worker's PostgreSQL database, for every test that rolls back.
 
     Its transactions are read-only unless a connection says otherwise, as the tests' own
     connection does: an app or command that reached it any other way would commit into every
-    later test, so its first write fails instead. (On SQLite the test's transaction holds the
-    write lock, so such a write fails there too.)
+    later test, so its first write fails instead.
     """
     name = f"accord_worker_{os.getpid()}"
     drop_database(postgres_admin_url, name)
     url = create_database(postgres_admin_url, name, template=postgres_template)
     with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-    yield url
+    worker = WorkerDatabase.at(url)
+    yield worker
+    worker.close()
     drop_database(postgres_admin_url, name)
 
 
@@ -138,7 +147,10 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     (the test runs in a transaction rolled back at its end), or, for a test marked
     ``fresh_database``, one of its own."""
     if not fresh_database_wanted(request):
-        yield request.getfixturevalue(f"{backend}_worker_url")
+        worker: WorkerDatabase = request.getfixturevalue(f"{backend}_worker")
+        yield worker.url
+        # After the test's transaction rolled back (``bound_database`` ends first).
+        worker.assert_as_migrated(request.node.nodeid)
         return
     if backend == "sqlite":
         yield _fresh_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
