@@ -20,14 +20,12 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
 
-from kit.db.engine import make_async_engine
 from kit.db.migrate import upgrade_to_head
 from kit.db.session import Database
 from kit.settings import Settings
@@ -126,7 +124,11 @@ def postgresql_worker(postgres_admin_url: str, postgres_template: str) -> Iterat
     url = create_database(postgres_admin_url, name, template=postgres_template)
     with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-    worker = WorkerDatabase.at(url)
+    # The one connection that may write to it (asyncpg's startup parameters override the
+    # database's default).
+    worker = WorkerDatabase.at(
+        url, connect_args={"server_settings": {"default_transaction_read_only": "off"}}
+    )
     yield worker
     worker.close()
     drop_database(postgres_admin_url, name)
@@ -163,13 +165,6 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     drop_database(admin_url, name)
 
 
-#: The one connection that may write to a worker's PostgreSQL database (asyncpg's startup
-#: parameters override the database's default).
-_WRITABLE: dict[str, dict[str, Any]] = {
-    "postgresql": {"connect_args": {"server_settings": {"default_transaction_read_only": "off"}}}
-}
-
-
 @pytest.fixture
 async def bound_database(
     backend: str, database_url: str, request: pytest.FixtureRequest
@@ -179,7 +174,7 @@ async def bound_database(
     if fresh_database_wanted(request):
         yield None
         return
-    engine = make_async_engine(database_url, **_WRITABLE.get(backend, {}))
+    engine = request.getfixturevalue(f"{backend}_worker").engine
     try:
         async with engine.connect() as connection:
             transaction = await connection.begin()

@@ -5,10 +5,12 @@ connection not bound to its transaction) fails at once, not some later test."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kit.db.engine import READ_ONLY_OPTION, make_sync_engine
+from kit.db.engine import READ_ONLY_OPTION, make_async_engine, make_sync_engine
 
 
 def _row_counts(engine: Engine) -> dict[str, int]:
@@ -24,14 +26,18 @@ def _row_counts(engine: Engine) -> dict[str, int]:
 @dataclass
 class WorkerDatabase:
     url: str
+    #: The engine of every test's connection. One for the worker, so the SQL it compiles is
+    #: cached across tests; each test disposes of its pool, whose connections belong to the
+    #: test's event loop.
+    engine: AsyncEngine
     _engine: Engine
     _as_migrated: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def at(cls, url: str) -> WorkerDatabase:
+    def at(cls, url: str, **engine_options: Any) -> WorkerDatabase:
         """``url``, migrated and untouched: its row counts now are what every test leaves."""
         engine = make_sync_engine(url)
-        return cls(url, engine, _row_counts(engine))
+        return cls(url, make_async_engine(url, **engine_options), engine, _row_counts(engine))
 
     def assert_as_migrated(self, test: str) -> None:
         now = _row_counts(self._engine)
