@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from auth import throttle
+from auth.dependencies import NodePasswords
 from auth.models import User
-from auth.passwords import Passwords
 from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
 from auth.throttle import Throttle
 from auth.users import repository as users
@@ -95,6 +95,7 @@ async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 async def login(
     request: Request,
     session: Session,
+    passwords: NodePasswords,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
@@ -122,7 +123,6 @@ async def login(
         page.headers["Retry-After"] = str(attempt.locked_for)
         return page
     found = await _account(request, normalized)
-    passwords: Passwords = request.app.state.passwords
     verified = await passwords.verify(found.password_hash if found else None, password)
     user, rehashed = None, None
     if found is not None and verified:

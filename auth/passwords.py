@@ -5,8 +5,9 @@ parameters come from settings, by default argon2-cffi's, RFC 9106's second recom
 A client secret is 256 random bits generated here; no dictionary can guess it, so a fast hash
 is enough and keeps the token endpoint cheap.
 
-Hashing and verifying a password take a tenth of a second of CPU and 64 MiB each, so they run
-on threads of their own: on the event loop, one sign-in would stall every other request.
+Hashing and verifying a password take (with the default parameters) a tenth of a second of CPU
+and 64 MiB each, so they run on threads of their own: on the event loop, one sign-in would
+stall every other request.
 """
 
 from __future__ import annotations
