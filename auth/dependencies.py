@@ -22,6 +22,7 @@ from kit.errors import Forbidden, Unauthenticated
 from .introspect import Standing, revocation_keys, standing, user_id_of
 from .keys import TokenKeys
 from .models import ApiClient, RevokedToken, User
+from .passwords import Passwords
 from .principal import Principal
 from .scopes import SCOPE_DESCRIPTIONS
 from .tokens import AccessClaims, InvalidToken, verify_access_token
@@ -79,6 +80,15 @@ def _bearer(request: Request) -> str:
             headers={"WWW-Authenticate": _challenge("invalid_request", "Malformed bearer header")},
         )
     return token.strip()
+
+
+def node_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+#: The node's password hashing: Argon2id with its configured parameters.
+NodePasswords = Annotated[Passwords, Depends(node_passwords)]
 
 
 async def token_keys(request: Request) -> TokenKeys:

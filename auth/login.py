@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from auth import throttle
+from auth.dependencies import NodePasswords
 from auth.models import User
-from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
 from auth.throttle import Throttle
 from auth.users import repository as users
@@ -95,6 +95,7 @@ async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 async def login(
     request: Request,
     session: Session,
+    passwords: NodePasswords,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
@@ -122,11 +123,13 @@ async def login(
         page.headers["Retry-After"] = str(attempt.locked_for)
         return page
     found = await _account(request, normalized)
-    verified = await verify_password(found.password_hash if found else None, password)
+    verified = await passwords.verify(found.password_hash if found else None, password)
     user, rehashed = None, None
     if found is not None and verified:
         # Hashed before the request's transaction begins: on SQLite that holds the write lock.
-        rehashed = await hash_password(password) if needs_rehash(found.password_hash) else None
+        rehashed = (
+            await passwords.hash(password) if passwords.needs_rehash(found.password_hash) else None
+        )
         user = await session.get(User, found.id)
     if user is None or user.disabled:
         # The attempt stays recorded: it is a failure.

@@ -1,11 +1,13 @@
 """Secrets at rest: people's passwords with Argon2id, API client secrets with SHA-256.
 
-A person's password is low-entropy and needs a slow, memory-hard hash (Argon2id, RFC 9106
-defaults from argon2-cffi). A client secret is 256 random bits generated here; no dictionary
-can guess it, so a fast hash is enough and keeps the token endpoint cheap.
+A person's password is low-entropy and needs a slow, memory-hard hash (Argon2id; its
+parameters come from settings, by default argon2-cffi's, RFC 9106's second recommended option).
+A client secret is 256 random bits generated here; no dictionary can guess it, so a fast hash
+is enough and keeps the token endpoint cheap.
 
-Hashing and verifying a password take a tenth of a second of CPU and 64 MiB each, so they run
-on threads of their own: on the event loop, one sign-in would stall every other request.
+Hashing and verifying a password take (with the default parameters) a tenth of a second of CPU
+and 64 MiB each, so they run on threads of their own: on the event loop, one sign-in would
+stall every other request.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, cached_property
 from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+from kit.settings import Settings
+
 _T = TypeVar("_T")
 
 
@@ -62,33 +65,55 @@ async def _off_loop(work: Callable[..., _T], *args: str | None) -> _T:
     return await asyncio.get_running_loop().run_in_executor(_argon2_threads(), work, *args)
 
 
-@cache
-def _dummy_hash() -> str:
-    """Checked when the account does not exist, so a miss costs as much as a hit and response
-    times do not reveal which e-mail addresses have accounts. Made on first use, not at import.
+class Passwords:
+    """Hashes and checks people's passwords with the node's Argon2id parameters.
+
+    A hash carries the parameters it was made with, so one made under other parameters still
+    verifies; :meth:`needs_rehash` says so, and sign-in then stores a new hash.
     """
-    return _hasher.hash("accord-dummy-password")
 
+    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
 
-def _verify(password_hash: str | None, password: str) -> bool:
-    try:
-        verified = _hasher.verify(password_hash or _dummy_hash(), password)
-        return verified and password_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Passwords:
+        return cls(
+            time_cost=settings.password_time_cost,
+            memory_cost=settings.password_memory_cost_kib,
+            parallelism=settings.password_parallelism,
+        )
 
+    @property
+    def parameters(self) -> tuple[int, int, int]:
+        """(time cost, memory cost in KiB, parallelism)."""
+        hasher = self._hasher
+        return hasher.time_cost, hasher.memory_cost, hasher.parallelism
 
-async def hash_password(password: str) -> str:
-    return await _off_loop(_hasher.hash, password)
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Checked when the account does not exist, so a miss costs as much as a hit and
+        response times do not reveal which e-mail addresses have accounts. Made on first use,
+        with these parameters (a hit costs what they cost)."""
+        return self._hasher.hash("accord-dummy-password")
 
+    def _verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            verified = self._hasher.verify(password_hash or self._dummy_hash, password)
+            return verified and password_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    return await _off_loop(_verify, password_hash, password)
+    async def hash(self, password: str) -> str:
+        return await _off_loop(self._hasher.hash, password)
 
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        return await _off_loop(self._verify, password_hash, password)
 
-def needs_rehash(password_hash: str) -> bool:
-    # Parses the parameters in the hash; no hashing, so it may stay on the loop.
-    return _hasher.check_needs_rehash(password_hash)
+    def needs_rehash(self, password_hash: str) -> bool:
+        # Parses the parameters in the hash; no hashing, so it may stay on the loop.
+        return self._hasher.check_needs_rehash(password_hash)
 
 
 def new_secret(nbytes: int = 32) -> str:

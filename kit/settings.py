@@ -6,8 +6,13 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: The weakest Argon2id a production node accepts (OWASP Password Storage Cheat Sheet: 19 MiB,
+#: 2 passes, 1 lane).
+PROD_MIN_MEMORY_KIB = 19 * 1024
+PROD_MIN_TIME_COST = 2
 
 
 class Settings(BaseSettings):
@@ -54,6 +59,12 @@ class Settings(BaseSettings):
     federation_skew_seconds: int = Field(300, gt=0, description="Clock skew tolerated (±).")
     federation_max_message_bytes: int = Field(1024 * 1024, gt=0)
     message_ttl_hours: int = Field(7 * 24, gt=0, description="How long a message may wait.")
+    background_workers: bool = Field(
+        True,
+        description="Run the background loops in this process: outbox delivery (unless "
+        "ACCORD_DELIVERY_WORKER is false), directory refresh, audit checkpoints and deadline "
+        "sweeps. False starts none of them; whoever holds the app drives each step (tests do).",
+    )
     delivery_worker: bool = Field(True, description="Deliver the outbox from this process.")
     outbox_poll_seconds: float = Field(0.25, gt=0)
     delivery_timeout_seconds: float = Field(10.0, gt=0)
@@ -98,12 +109,41 @@ class Settings(BaseSettings):
         "(POST /v1/audit/checkpoints still works).",
     )
 
+    # Argon2id for people's passwords. The defaults are argon2-cffi's own (RFC 9106's second
+    # recommended option: 3 passes over 64 MiB, 4 lanes). A hash records its parameters, so
+    # hashes made under other ones still verify, and are upgraded at the next sign-in.
+    password_time_cost: int = Field(3, ge=1, description="Argon2id passes over memory.")
+    password_memory_cost_kib: int = Field(
+        65536, ge=8, description="Argon2id memory per hash, in KiB (at least 8 per lane)."
+    )
+    password_parallelism: int = Field(4, ge=1, description="Argon2id lanes.")
+
     @field_validator("trusted_proxies", "metrics_allowed", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @model_validator(mode="after")
+    def _argon2_profile(self) -> Settings:
+        if self.password_memory_cost_kib < 8 * self.password_parallelism:
+            raise ValueError(
+                "ACCORD_PASSWORD_MEMORY_COST_KIB must be at least 8 KiB per lane "
+                "(ACCORD_PASSWORD_PARALLELISM)"
+            )
+        # A cheap profile makes tests fast; copied into production it would make stolen hashes
+        # cheap to crack. OWASP's floor for Argon2id is 19 MiB and 2 passes.
+        if self.env == "prod" and (
+            self.password_memory_cost_kib < PROD_MIN_MEMORY_KIB
+            or self.password_time_cost < PROD_MIN_TIME_COST
+        ):
+            raise ValueError(
+                f"in prod, Argon2id needs at least {PROD_MIN_MEMORY_KIB} KiB "
+                f"(ACCORD_PASSWORD_MEMORY_COST_KIB) and {PROD_MIN_TIME_COST} passes "
+                "(ACCORD_PASSWORD_TIME_COST)"
+            )
+        return self
 
     @property
     def var_dir(self) -> Path:

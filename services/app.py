@@ -16,6 +16,7 @@ from auth.clients import endpoints as clients
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
 from auth.openapi import document_roles
+from auth.passwords import Passwords
 from auth.throttle import Throttle
 from auth.users import endpoints as users
 from kit.db.migrate import head_revisions
@@ -72,8 +73,13 @@ def message_handlers() -> dict[str, Handler]:
     return {PING: handle_ping, **agreement_messages.HANDLERS, **referral_messages.HANDLERS}
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build a node. Nothing touches the database or key material until the lifespan starts."""
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build a node. Nothing touches the database or key material until the lifespan starts.
+
+    ``database``: one the caller opened and will close (the tests bind one to a transaction
+    they roll back); by default the lifespan opens the node's own from ``settings`` and closes
+    it at shutdown.
+    """
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = HttpMetrics()
 
@@ -82,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         master_key = load_master_key(settings)
         # Loaded once: whatever unwraps a data key, signs or seals for an agency reads it here.
         app.state.master_key = master_key
-        db = Database.open(settings)
+        db = database if database is not None else Database.open(settings)
         app.state.db = db
         app.state.migration_heads = head_revisions()
 
@@ -125,8 +131,11 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("token_keys_unavailable")
         await federation.start()
         checkpointer = Checkpointer(db, master_key, settings)
-        checkpointer.start()
-        sweeper.start()
+        app.state.checkpointer = checkpointer
+        app.state.sweeper = sweeper
+        if settings.background_workers:
+            checkpointer.start()
+            sweeper.start()
         try:
             yield
         finally:
@@ -134,7 +143,8 @@ def create_app(settings: Settings) -> FastAPI:
             await checkpointer.stop()
             await federation.stop()
             await asyncio.to_thread(verifier.close)
-            await app.state.db.close()
+            if database is None:
+                await db.close()
 
     app = FastAPI(
         title="Accord node",
@@ -148,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.throttle = Throttle()
+    app.state.passwords = Passwords.from_settings(settings)
     install_problem_handlers(app)
     install_openapi(app, hooks=[document_roles])
     app.add_middleware(ConsoleSecurityHeaders, prefixes=("/console", "/oauth/authorize"))

@@ -12,6 +12,7 @@ from auth.clients import service as clients
 from auth.clients.schemas import ClientCreate
 from auth.keys import ensure_token_key
 from auth.models import ApiClient, User
+from auth.passwords import Passwords
 from auth.scopes import ALL_ROLES, ALL_SCOPES, Role, Scope
 from auth.users import service as users
 from auth.users.schemas import UserCreate
@@ -29,7 +30,7 @@ def admin_email(agency: str) -> str:
     return f"admin@{agency}.accord.invalid"
 
 
-async def _first_admin(session: AsyncSession, agency: str) -> dict[str, Any]:
+async def _first_admin(session: AsyncSession, agency: str, passwords: Passwords) -> dict[str, Any]:
     email = admin_email(agency)
     existing = (await session.scalars(select(User).where(User.email == email))).first()
     if existing is not None:
@@ -38,6 +39,7 @@ async def _first_admin(session: AsyncSession, agency: str) -> dict[str, Any]:
         session,
         agency=agency,
         data=UserCreate(email=email, display_name=f"{agency} administrator", roles=[Role.ADMIN]),
+        passwords=passwords,
     )
     return {"email": email, "password": password}
 
@@ -67,6 +69,7 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
     master_key = load_master_key(settings)
     upgrade_to_head(settings.database_url)
     db = Database.open(settings)
+    passwords = Passwords.from_settings(settings)
     try:
         async with db.sessions.begin() as session:
             await session.run_sync(lambda s: ensure_token_key(s, master_key))
@@ -79,7 +82,7 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
                         "agency": agency.slug,
                         "name": agency.name,
                         "created": created,
-                        "admin": await _first_admin(session, slug),
+                        "admin": await _first_admin(session, slug, passwords),
                         "client": await _admin_client(session, slug),
                         # The entry the federation operator puts in the directory.
                         "member": {

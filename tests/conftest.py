@@ -1,8 +1,16 @@
 """Databases for tests, built by ``alembic upgrade head`` on SQLite and on PostgreSQL.
 
-Each backend is migrated once per session into a template; every test then gets a fresh copy
-(a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so tests exercise the
-real commit path and never see each other's rows.
+Each xdist worker migrates one database per backend, once. A test then runs inside a transaction
+on one connection, rolled back when it ends; the app under test is bound to that connection
+(``Database.bound_to``), so every session it opens joins the transaction in a savepoint and its
+commits are savepoint releases (SQLAlchemy's "join a session into an external transaction"
+recipe). Tests never see each other's rows, and nothing is deleted to isolate them.
+
+A test marked ``fresh_database`` gets a database of its own instead, committed for real (a copy
+of a migrated template: a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for
+PostgreSQL): for commits that other connections or processes must see, and for concurrent
+requests, which one connection cannot serve. Several in-process nodes (``nodes``) always have
+fresh databases of their own.
 """
 
 from __future__ import annotations
@@ -14,10 +22,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 
 from kit.db.migrate import upgrade_to_head
+from kit.db.session import Database
 from kit.settings import Settings
 from services.app import create_app
 from tests.support.app import make_settings, serving
@@ -27,8 +37,32 @@ from tests.support.postgres import (
     drop_database,
     throwaway_cluster,
 )
+from tests.support.worker import WorkerDatabase
 
 BACKENDS = ["sqlite", "postgresql"]
+
+#: The files that take longest (real node processes, a browser, CLI subprocesses), longest
+#: first. They are collected ahead of the rest so that, run with ``--dist loadfile
+#: --no-loadscope-reorder`` (the Makefile), they start beside the many short files instead of
+#: trailing alone at the end (xdist would otherwise start the files with the most tests first).
+LONGEST_FIRST = (
+    "tests/federation/test_kill.py",
+    "tests/demo/",
+    "tests/federation/test_two_nodes.py",
+    "tests/federation/test_scale_out.py",
+    "tests/services/test_cli",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        return next(
+            (n for n, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +98,62 @@ def _fresh_sqlite(template: Path, directory: Path) -> str:
     return f"sqlite:///{target}"
 
 
+@pytest.fixture(scope="session")
+def sqlite_worker(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerDatabase]:
+    """This worker's SQLite database, for every test that rolls back. (While a test runs, its
+    transaction holds the write lock, so a connection not bound to it cannot write.)"""
+    worker = WorkerDatabase.at(
+        _fresh_sqlite(sqlite_template, tmp_path_factory.mktemp("sqlite-worker"))
+    )
+    yield worker
+    worker.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_worker(postgres_admin_url: str, postgres_template: str) -> Iterator[WorkerDatabase]:
+    """This worker's PostgreSQL database, for every test that rolls back.
+
+    Its transactions are read-only unless a connection says otherwise, as the tests' own
+    connection does: an app or command that reached it any other way would commit into every
+    later test, so its first write fails instead.
+    """
+    name = f"accord_worker_{os.getpid()}"
+    drop_database(postgres_admin_url, name)
+    url = create_database(postgres_admin_url, name, template=postgres_template)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    # The one connection that may write to it (asyncpg's startup parameters override the
+    # database's default).
+    worker = WorkerDatabase.at(
+        url, connect_args={"server_settings": {"default_transaction_read_only": "off"}}
+    )
+    yield worker
+    worker.close()
+    drop_database(postgres_admin_url, name)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def fresh_database_wanted(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("fresh_database") is not None
+
+
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database at the newest migration, on each backend in turn."""
+    """The test's database at the newest migration, on each backend in turn: this worker's
+    (the test runs in a transaction rolled back at its end), or, for a test marked
+    ``fresh_database``, one of its own."""
+    if not fresh_database_wanted(request):
+        worker: WorkerDatabase = request.getfixturevalue(f"{backend}_worker")
+        yield worker.url
+        # After the test's transaction rolled back (``bound_database`` ends first).
+        worker.assert_as_migrated(request.node.nodeid)
+        return
     if backend == "sqlite":
         yield _fresh_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
         return
@@ -81,6 +163,27 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     url = create_database(admin_url, name, template=template)
     yield url
     drop_database(admin_url, name)
+
+
+@pytest.fixture
+async def bound_database(
+    backend: str, database_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Database | None]:
+    """The test's transaction, as a ``Database`` the app under test is bound to; rolled back
+    when the test ends. None for a test on a fresh database: its app opens its own."""
+    if fresh_database_wanted(request):
+        yield None
+        return
+    engine = request.getfixturevalue(f"{backend}_worker").engine
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                yield Database.bound_to(connection)
+            finally:
+                await transaction.rollback()
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -138,8 +241,22 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+def make_app(bound_database: Database | None) -> Callable[[Settings], FastAPI]:
+    """``make_app(settings)``: an app on the test's database (bound to its transaction, unless
+    the test has a fresh database), for tests that need a second app with other settings."""
+
+    def make(settings: Settings) -> FastAPI:
+        if bound_database is not None and settings.background_workers:
+            # Their loops would use the one connection while the test does.
+            raise ValueError("an app on a rolled-back transaction runs no background loops")
+        return create_app(settings, database=bound_database)
+
+    return make
+
+
+@pytest.fixture
+def app(settings: Settings, make_app: Callable[[Settings], FastAPI]) -> FastAPI:
+    return make_app(settings)
 
 
 @pytest.fixture

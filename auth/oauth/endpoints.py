@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session as SyncSession
 
 from auth import throttle
 from auth.keys import TokenKeys
@@ -127,19 +127,18 @@ def _context(request: Request, session: Any, keys: TokenKeys) -> OAuthContext:
 
 
 def _run_endpoint(
-    request: Request, db: Database, keys: TokenKeys, snapshot: HttpSnapshot, name: str
+    request: Request, session: SyncSession, keys: TokenKeys, snapshot: HttpSnapshot, name: str
 ) -> tuple[int, Any, Any]:
     """One synchronous transaction: authlib, then commit.
 
     Committed whatever authlib answered: a refused refresh token must still revoke its family.
     """
-    with db.sync_sessions() as session:
-        server = AccordAuthorizationServer(_context(request, session, keys))
-        if name == "token":
-            status, body, headers = server.create_token_response(snapshot)
-        else:
-            status, body, headers = server.create_endpoint_response(name, snapshot)
-        session.commit()
+    server = AccordAuthorizationServer(_context(request, session, keys))
+    if name == "token":
+        status, body, headers = server.create_token_response(snapshot)
+    else:
+        status, body, headers = server.create_endpoint_response(name, snapshot)
+    session.commit()
     return status, body, headers
 
 
@@ -184,8 +183,8 @@ async def _endpoint(request: Request, name: str) -> Response:
     # Checked even when the pair is locked: every credential here carries at least 128 random
     # bits, so a lock protects nothing, while refusing a right one would cut off an agency's
     # system for the failures of a misconfigured neighbour behind the same address.
-    status, body, headers = await run_in_threadpool(
-        _run_endpoint, request, db, keys, snapshot, name
+    status, body, headers = await db.in_sync_session(
+        lambda session: _run_endpoint(request, session, keys, snapshot, name)
     )
     if attempt is not None:
         await _settle(db, attempt, status, body)
@@ -267,32 +266,30 @@ async def authorize(request: Request) -> Response:
     snapshot = await _snapshot(request)
     keys = await request.app.state.token_keys.current()
 
-    def grant() -> tuple[int, Any, Any]:
-        db = database(request)
-        with db.sync_sessions() as sync_session:
-            server = AccordAuthorizationServer(_context(request, sync_session, keys))
-            try:
-                consent = server.get_consent_grant(request=snapshot, end_user=user)
-            except OAuth2Error as exc:
-                return exc.status_code, dict(exc.get_body()), []
-            if consent.client.row.agency != user.agency:
-                return (
-                    400,
-                    {
-                        "error": "access_denied",
-                        "error_description": "This client belongs to another agency.",
-                    },
-                    [],
-                )
-            # Clients are registered by the person's own agency admin: first-party, so the
-            # sign-in is the approval and no separate consent screen is shown.
-            result = server.create_authorization_response(
-                request=snapshot, grant_user=sync_session.merge(user), grant=consent
+    def grant(sync_session: SyncSession) -> tuple[int, Any, Any]:
+        server = AccordAuthorizationServer(_context(request, sync_session, keys))
+        try:
+            consent = server.get_consent_grant(request=snapshot, end_user=user)
+        except OAuth2Error as exc:
+            return exc.status_code, dict(exc.get_body()), []
+        if consent.client.row.agency != user.agency:
+            return (
+                400,
+                {
+                    "error": "access_denied",
+                    "error_description": "This client belongs to another agency.",
+                },
+                [],
             )
-            sync_session.commit()
-            return result  # type: ignore[no-any-return]
+        # Clients are registered by the person's own agency admin: first-party, so the
+        # sign-in is the approval and no separate consent screen is shown.
+        result = server.create_authorization_response(
+            request=snapshot, grant_user=sync_session.merge(user), grant=consent
+        )
+        sync_session.commit()
+        return result  # type: ignore[no-any-return]
 
-    status, body, headers = await run_in_threadpool(grant)
+    status, body, headers = await database(request).in_sync_session(grant)
     if status in (301, 302, 303):
         return RedirectResponse(dict(headers)["Location"], status_code=302)
     return _oauth_response(request, status, body, headers)

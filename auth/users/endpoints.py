@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from auth.dependencies import Requires
+from auth.dependencies import NodePasswords, Requires
 from auth.principal import Principal
 from kit.db.session import Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
@@ -26,8 +26,12 @@ Writer = Annotated[Principal, Requires(scope="users:write", role="admin")]
     responses={409: {"description": "Email taken"}},
     summary="Add a person to your agency (a generated password is shown once)",
 )
-async def create_user(data: UserCreate, principal: Writer, session: Session) -> UserWithPassword:
-    user, password = await service.create(session, agency=principal.agency, data=data)
+async def create_user(
+    data: UserCreate, principal: Writer, session: Session, passwords: NodePasswords
+) -> UserWithPassword:
+    user, password = await service.create(
+        session, agency=principal.agency, data=data, passwords=passwords
+    )
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})
 
 
@@ -64,9 +68,13 @@ async def get_user(user_id: uuid.UUID, principal: Reader, session: Session) -> U
     summary="Change roles or data roles, disable, or reset the password",
 )
 async def update_user(
-    user_id: uuid.UUID, patch: UserPatch, principal: Writer, session: Session
+    user_id: uuid.UUID,
+    patch: UserPatch,
+    principal: Writer,
+    session: Session,
+    passwords: NodePasswords,
 ) -> UserWithPassword:
     user, password = await service.update(
-        session, principal=principal, user_id=user_id, patch=patch
+        session, principal=principal, user_id=user_id, patch=patch, passwords=passwords
     )
     return UserWithPassword.model_validate(user).model_copy(update={"password": password})

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import User
-from auth.passwords import hash_password, new_password
+from auth.passwords import Passwords, new_password
 from auth.principal import Principal
 from auth.scopes import Role
 from auth.sessions import close_all
@@ -18,7 +18,7 @@ from .schemas import UserCreate, UserPatch
 
 
 async def create(
-    session: AsyncSession, *, agency: str, data: UserCreate
+    session: AsyncSession, *, agency: str, data: UserCreate, passwords: Passwords
 ) -> tuple[User, str | None]:
     """Create a user of ``agency``; returns the generated password when none was given."""
     if await repository.by_email(session, data.email) is not None:
@@ -32,7 +32,7 @@ async def create(
         display_name=data.display_name,
         roles=[r.value for r in data.roles],
         data_roles=list(data.data_roles),
-        password_hash=await hash_password(password),
+        password_hash=await passwords.hash(password),
         disabled=False,
     )
     return await repository.add(session, user), generated
@@ -46,7 +46,12 @@ async def get(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID
 
 
 async def update(
-    session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, patch: UserPatch
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    user_id: uuid.UUID,
+    patch: UserPatch,
+    passwords: Passwords,
 ) -> tuple[User, str | None]:
     user = await get(session, principal=principal, user_id=user_id)
     is_self = principal.user_id == user.id
@@ -65,7 +70,7 @@ async def update(
     generated = None
     if patch.reset_password:
         generated = new_password()
-        user.password_hash = await hash_password(generated)
+        user.password_hash = await passwords.hash(generated)
         await close_all(session, user.id)
     await session.flush()
     return user, generated

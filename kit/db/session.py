@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session as SyncSession
-from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from kit.settings import Settings
 
 from .engine import READ_ONLY_OPTION, make_async_engine, make_sync_engine
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class Database:
-    engine: AsyncEngine
+    """Sessions on the node's database: async ones for everything, sync ones for authlib.
+
+    :meth:`open` gives the node engines of its own. :meth:`bound_to` gives a database that
+    lives inside a transaction someone else holds on one connection: every session, async or
+    sync, joins that transaction in a savepoint of its own, so its commit releases the savepoint
+    and its rollback rolls back to it (SQLAlchemy's "join a session into an external
+    transaction" recipe). The tests use it to roll each test back; nothing else should.
+    """
+
     sessions: async_sessionmaker[AsyncSession]
-    sync_engine: Engine
-    sync_sessions: sessionmaker[SyncSession]
+    _engine: AsyncEngine | None = None
+    _sync_engine: Engine | None = None
+    _connection: AsyncConnection | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Database:
@@ -35,15 +47,73 @@ class Database:
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
         return cls(
-            engine=engine,
             sessions=async_sessionmaker(engine, expire_on_commit=False),
-            sync_engine=sync_engine,
-            sync_sessions=sessionmaker(sync_engine, expire_on_commit=False),
+            _engine=engine,
+            _sync_engine=sync_engine,
         )
 
+    @classmethod
+    def bound_to(cls, connection: AsyncConnection) -> Database:
+        """Sessions on ``connection``, inside the transaction it is in. The caller owns (and
+        ends) that transaction and the connection; :meth:`close` leaves both alone.
+
+        One connection runs one statement at a time: whoever uses such a database must not let
+        two sessions work at once (no background loops, no concurrent requests).
+        """
+        if not connection.in_transaction():
+            raise ValueError("bind a Database to a connection inside a transaction")
+        return cls(
+            sessions=async_sessionmaker(
+                connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            ),
+            _connection=connection,
+        )
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a few statements outside any ORM session (health checks)."""
+        if self._connection is not None:
+            savepoint = await self._connection.begin_nested()
+            try:
+                yield self._connection
+            finally:
+                await savepoint.rollback()
+            return
+        assert self._engine is not None  # noqa: S101 - one of the two is always set
+        async with self._engine.connect() as connection:
+            yield connection
+
+    async def in_sync_session(self, work: Callable[[SyncSession], _T]) -> _T:
+        """``work(session)`` with a synchronous ORM session (authlib is synchronous); ``work``
+        commits what it means to keep.
+
+        It runs on a worker thread, on a connection of the sync engine, so the event loop serves
+        other requests meanwhile. On a bound database it runs on the event loop, on the shared
+        connection (through SQLAlchemy's greenlet bridge), in a savepoint.
+        """
+        if self._connection is not None:
+            return await self._connection.run_sync(_in_savepoint, work)
+        sync_engine = self._sync_engine
+        assert sync_engine is not None  # noqa: S101 - one of the two is always set
+
+        def run() -> _T:
+            with SyncSession(sync_engine, expire_on_commit=False) as session:
+                return work(session)
+
+        return await run_in_threadpool(run)
+
     async def close(self) -> None:
-        await self.engine.dispose()
-        self.sync_engine.dispose()
+        if self._engine is not None:
+            await self._engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+
+
+def _in_savepoint(connection: Connection, work: Callable[[SyncSession], _T]) -> _T:
+    with SyncSession(
+        connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    ) as session:
+        return work(session)
 
 
 def database(request: Request) -> Database:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from auth.clients import service as clients
 from auth.clients.schemas import ClientCreate, ClientPatch
+from auth.dependencies import NodePasswords
 from auth.scopes import ALL_ROLES, ALL_SCOPES
 from auth.users import repository as user_rows
 from auth.users import service as users
@@ -172,6 +173,7 @@ async def create_user(
     request: Request,
     viewer: UserWriter,
     session: Session,
+    passwords: NodePasswords,
     email: Annotated[str, Form()] = "",
     display_name: Annotated[str, Form()] = "",
     roles: Annotated[list[str] | None, Form()] = None,
@@ -183,7 +185,7 @@ async def create_user(
         data = UserCreate.model_validate(
             form | {"roles": roles or [], "data_roles": _split(data_roles)}
         )
-        return await users.create(session, agency=viewer.agency, data=data)
+        return await users.create(session, agency=viewer.agency, data=data, passwords=passwords)
 
     return await _created(
         request, viewer, session, USERS, form | {"data_roles": data_roles}, create
@@ -196,6 +198,7 @@ async def change_user(
     user_id: uuid.UUID,
     viewer: UserWriter,
     session: Session,
+    passwords: NodePasswords,
     action: Annotated[str, Form()] = "",
 ) -> Response:
     return await _changed(
@@ -205,7 +208,7 @@ async def change_user(
         USERS,
         action,
         lambda patch: users.update(
-            session, principal=viewer.principal, user_id=user_id, patch=patch
+            session, principal=viewer.principal, user_id=user_id, patch=patch, passwords=passwords
         ),
     )
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Annotated
 
 import httpx
@@ -35,6 +37,13 @@ Gate = Callable[[AsyncSession, Envelope], Awaitable[str | None]]
 #: Given the session and the settled outbox row (status delivered, rejected or cancelled).
 SettledHook = Callable[[AsyncSession, "OutboxMessage"], Awaitable[None]]
 HOSTED_TTL = 30.0
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, made once per process: loading the CA bundle takes tens of
+    milliseconds at every node start, and one context may serve many clients."""
+    return httpx.create_ssl_context()
 
 
 @dataclass
@@ -79,7 +88,9 @@ class Federation:
             gates=tuple(gates),
             settled_hooks=dict(settled_hooks or {}),
             directory=DirectoryHolder(settings, db),
-            http=httpx.AsyncClient(timeout=settings.delivery_timeout_seconds),
+            http=httpx.AsyncClient(
+                timeout=settings.delivery_timeout_seconds, verify=_tls_context()
+            ),
             keys=KeyRing(db, master_key),
         )
 
@@ -99,12 +110,15 @@ class Federation:
         return DeliveryWorker(self)
 
     async def start(self) -> None:
-        """Load the held directory, refresh it, and start the background loops."""
+        """Load the held directory, refresh it, and start the background loops (unless
+        ``background_workers`` is off: then whoever holds the node drives each step)."""
         try:
             await self.directory.load_held()
             await self.directory.refresh(self.http)
         except Exception:
             log.exception("directory_start_failed")
+        if not self.settings.background_workers:
+            return
         if self.directory.configured:
             self._tasks.append(asyncio.create_task(self._refresh_directory()))
         if self.settings.delivery_worker:

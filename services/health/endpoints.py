@@ -49,7 +49,7 @@ async def readyz(
 ) -> Readiness:
     db = database(request)
     try:
-        async with db.engine.connect() as conn:
+        async with db.connect() as conn:
             await conn.execute(text("SELECT 1"))
             current = await conn.run_sync(current_revisions)
     except Exception as exc:

@@ -24,17 +24,3 @@ async def unhcr_system(app: FastAPI, agencies: list[str]) -> SeededClient:
 def oauth_client(app: FastAPI, **kwargs: object) -> AsyncOAuth2Client:
     """authlib's standard OAuth client, talking to the app in-process."""
     return AsyncOAuth2Client(transport=httpx.ASGITransport(app=app), base_url=BASE_URL, **kwargs)
-
-
-@pytest.fixture
-def app_sync_session(database_url: str):
-    """A synchronous session on the test database, for the sync helpers authlib's side uses."""
-    from sqlalchemy.orm import Session
-
-    from kit.db.engine import make_sync_engine
-
-    engine = make_sync_engine(database_url)
-    with Session(engine) as session:
-        yield session
-        session.rollback()
-    engine.dispose()

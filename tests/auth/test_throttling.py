@@ -19,7 +19,6 @@ from joserfc.jwk import ECKey
 
 from auth import throttle
 from kit.db.base import utcnow
-from services.app import create_app
 from tests.support.app import make_settings, serving
 from tests.support.identity import (
     BASE_URL,
@@ -169,6 +168,7 @@ async def test_a_right_password_after_25_failures_elsewhere_waits_at_most_five_s
     assert max(guard.slept) == throttle.MAX_DELAY
 
 
+@pytest.mark.fresh_database  # parallel sign-ins: real transactions, racing
 async def test_a_burst_of_parallel_guesses_gets_five_tries(app, client, agencies) -> None:
     person = await _person(app)
 
@@ -186,8 +186,8 @@ async def test_a_burst_of_parallel_guesses_gets_five_tries(app, client, agencies
 
 
 @pytest.fixture
-async def behind_proxy(database_url: str) -> AsyncIterator[FastAPI]:
-    app = create_app(make_settings(database_url, trusted_proxies=f"{PROXY}, 192.0.2.0/24"))
+async def behind_proxy(database_url: str, make_app) -> AsyncIterator[FastAPI]:
+    app = make_app(make_settings(database_url, trusted_proxies=f"{PROXY}, 192.0.2.0/24"))
     async with serving(app):
         await seed_agency(app, "unhcr")
         yield app

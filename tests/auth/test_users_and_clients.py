@@ -119,7 +119,11 @@ async def test_admin_cannot_lock_themselves_out(app, agencies) -> None:
     async with app.state.db.sessions() as session:
         with pytest.raises(Conflict):
             await users.update(
-                session, principal=me, user_id=uuid.UUID(person.id), patch=UserPatch(disabled=True)
+                session,
+                principal=me,
+                user_id=uuid.UUID(person.id),
+                patch=UserPatch(disabled=True),
+                passwords=app.state.passwords,
             )
         with pytest.raises(Conflict):
             await users.update(
@@ -127,6 +131,7 @@ async def test_admin_cannot_lock_themselves_out(app, agencies) -> None:
                 principal=me,
                 user_id=uuid.UUID(person.id),
                 patch=UserPatch(roles=["caseworker"]),
+                passwords=app.state.passwords,
             )
 
 

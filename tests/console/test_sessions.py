@@ -34,10 +34,10 @@ async def test_the_session_cookie_is_httponly_and_samesite_lax(
     assert "Secure" not in cookie, "plain HTTP in this test: a Secure cookie would never return"
 
 
-async def test_the_session_cookie_is_secure_when_served_over_tls(database_url: str) -> None:
-    from services.app import create_app
-
-    app = create_app(make_settings(database_url, public_url="https://accord.example.org"))
+async def test_the_session_cookie_is_secure_when_served_over_tls(
+    database_url: str, make_app
+) -> None:
+    app = make_app(make_settings(database_url, public_url="https://accord.example.org"))
     async with serving(app) as http:
         response = await sign_in(http, await _person(app))
         assert "Secure" in response.headers["set-cookie"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,19 +13,24 @@ from tests.support.postgres import create_database, drop_database
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    """Nodes on 127.0.0.1, each with a database of its own, on SQLite or on PostgreSQL."""
+    """Nodes on 127.0.0.1, each with a database of its own, on SQLite or on PostgreSQL, copied
+    from the session's migrated template (``accord init`` then has no migration to run)."""
     created: list[str] = []
     if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
 
         def url_for(name: str) -> str:
-            return f"sqlite:///{tmp_path / name}.db"
+            target = tmp_path / f"{name}.db"
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}"
     else:
         admin = request.getfixturevalue("postgres_admin_url")
+        pg_template = request.getfixturevalue("postgres_template")
 
         def url_for(name: str) -> str:
             database = f"accord_node_{name}_{uuid.uuid4().hex[:8]}"
             created.append(database)
-            return create_database(admin, database)
+            return create_database(admin, database, template=pg_template)
 
     built = Cluster(tmp_path, url_for)
     try:

@@ -185,11 +185,10 @@ async def test_streamed_oversized_body_is_413(client: httpx.AsyncClient) -> None
     assert_problem(response, 413, "payload-too-large")
 
 
-async def test_body_limit_is_a_setting(tmp_path, database_url: str) -> None:
-    from services.app import create_app
+async def test_body_limit_is_a_setting(tmp_path, database_url: str, make_app) -> None:
     from tests.support.app import make_settings, serving
 
-    small = create_app(make_settings(database_url, max_body_bytes=64))
+    small = make_app(make_settings(database_url, max_body_bytes=64))
     small.include_router(probe)
     async with serving(small) as http:
         response = await http.post("/probe/items", json={"name": "x" * 100, "count": 1})

@@ -63,8 +63,10 @@ async def test_metrics_label_routes_by_template_not_raw_path(
 
 
 @sqlite_only
-async def test_metrics_answer_only_allowed_addresses_or_a_token(database_url: str) -> None:
-    app = create_app(make_settings(database_url, metrics_token="s3cret-scrape-token"))
+async def test_metrics_answer_only_allowed_addresses_or_a_token(
+    database_url: str, make_app
+) -> None:
+    app = make_app(make_settings(database_url, metrics_token="s3cret-scrape-token"))
     async with serving(app):
 
         async def scrape(peer: str, **headers: str) -> int:

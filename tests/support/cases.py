@@ -14,7 +14,6 @@ from sqlalchemy import text
 
 from auth.principal import Principal
 from auth.scopes import ALL_SCOPES
-from kit.db.engine import READ_ONLY_OPTION, make_sync_engine
 from services.cases import service as cases
 from services.consents import service as consents
 from tests.support.identity import bearer, client_token, seed_agency, seed_client
@@ -158,17 +157,12 @@ def caller_factory(app: FastAPI, http: httpx.AsyncClient) -> CallerFactory:
     return make
 
 
-def raw_rows(database_url: str, table: str) -> list[dict[str, Any]]:
-    """Every row of ``table`` as the database holds it, bypassing the application."""
-    engine = make_sync_engine(database_url)
-    try:
-        # Read-only (a deferred BEGIN on SQLite): this runs synchronously inside an async test,
-        # and must not queue for the write lock an app task holds across an await.
-        with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as connection:
-            result = connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
-            return [dict(row._mapping) for row in result]
-    finally:
-        engine.dispose()
+async def raw_rows(app: FastAPI, table: str) -> list[dict[str, Any]]:
+    """Every row of ``table`` as the app's database holds it, bypassing the application's
+    models (and seeing what the test wrote, on its connection, even before it is committed)."""
+    async with app.state.db.connect() as connection:
+        result = await connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+        return [dict(row._mapping) for row in result]
 
 
 def holds_in_clear(rows: list[dict[str, Any]], needle: str) -> bool:

@@ -1,22 +1,24 @@
-"""Real nodes on 127.0.0.1: ``accord init`` and ``accord keys export`` through the CLI, a
-directory signed with a test root, ``accord serve`` in child processes."""
+"""Real nodes on 127.0.0.1: each initialised as ``accord init`` does it, a directory signed with a
+test root, ``accord serve`` in child processes, ``accord keys export`` through the CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from kit.settings import Settings
 from services.demo.nodes import NodeProcess
+from services.init import initialise_node
 from tests.support.app import TEST_MASTER_KEY
 from tests.support.federation import new_root_key, root_setting, write_directory
 
@@ -30,6 +32,11 @@ FAST_NODE_ENV = {
     "ACCORD_DELIVERY_BACKOFF_CAP_SECONDS": "0.5",
     "ACCORD_DELIVERY_TIMEOUT_SECONDS": "5",
     "ACCORD_DELIVERY_LEASE_SECONDS": "6",
+    # The cheap Argon2 profile of the other tests (tests/support/app.py): `init` hashes each
+    # first admin's password, and these nodes never check one.
+    "ACCORD_PASSWORD_TIME_COST": "1",
+    "ACCORD_PASSWORD_MEMORY_COST_KIB": "8",
+    "ACCORD_PASSWORD_PARALLELISM": "1",
 }
 
 
@@ -123,19 +130,26 @@ class Cluster:
         return node
 
     def _init(self, node: Node) -> None:
-        init_args = ["init", "--json"]
-        for agency in node.agencies:
-            init_args += ["--agency", f"{agency}={agency.upper()}"]
-        for entry in accord(*init_args, env=node.process.env)["agencies"]:
+        # What `accord init` does, in this process: a child interpreter would spend two seconds
+        # importing the app first. The command itself is tested in tests/services/test_cli.py.
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            **{
+                name.removeprefix("ACCORD_").lower(): value
+                for name, value in node.process.env.items()
+                if name.startswith("ACCORD_")
+            },
+        )
+        hosted = [(agency, agency.upper()) for agency in node.agencies]
+        for entry in asyncio.run(initialise_node(settings, hosted))["agencies"]:
             node.credentials[entry["agency"]] = entry
 
     def publish(self, *, export: bool = False) -> None:
         """Sign a new directory version listing every node's agencies and current keys
         (as ``accord init`` printed them, or freshly exported after a rotation)."""
-        fresh = [node for node in self.nodes.values() if not node.credentials]
-        # `accord init` is mostly interpreter start-up: run the nodes' inits side by side.
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(self._init, fresh))
+        for node in self.nodes.values():
+            if not node.credentials:
+                self._init(node)
         members = []
         for node in self.nodes.values():
             if export:
@@ -174,31 +188,3 @@ def second_process(cluster: Cluster, node: Node) -> NodeProcess:
     )
     extra.env = {**node.process.env, "ACCORD_PUBLIC_URL": node.url}
     return extra
-
-
-def new_client(
-    node: Node, agency: str, *, roles: list[str], data_roles: list[str] | None = None
-) -> dict[str, str]:
-    """An API client of ``agency`` with exactly these roles, made by its admin client."""
-    from auth.scopes import ALL_SCOPES
-
-    with node.api(agency) as api:
-        created = api.post(
-            "/v1/clients",
-            json={
-                "name": f"{agency} {'/'.join(roles)}",
-                "scopes": sorted(ALL_SCOPES),
-                "roles": roles,
-                "data_roles": data_roles or [],
-            },
-        )
-        created.raise_for_status()
-    body = created.json()
-    response = httpx.post(
-        f"{node.url}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(body["client_id"], body["client_secret"]),
-        timeout=10,
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}

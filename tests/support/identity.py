@@ -83,6 +83,7 @@ async def seed_user(
                 data_roles=data_roles or [],
                 password=password,
             ),
+            passwords=app.state.passwords,
         )
     return SeededUser(id=str(row.id), email=email, password=password, agency=agency)
 

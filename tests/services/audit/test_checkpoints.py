@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -97,6 +98,7 @@ async def test_an_agency_without_keys_does_not_stop_the_others_checkpoints(
     assert await _checkpointed(app, "unhcr") == [1]
 
 
+@pytest.mark.fresh_database  # two transactions at once
 async def test_racing_checkpointers_sign_the_head_once(client, app, agencies) -> None:
     await _record(app, 3)
     first, second = _checkpointer(app), _checkpointer(app)

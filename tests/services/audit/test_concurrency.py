@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from fastapi import FastAPI
 
 from services.audit import service as audit
 
 APPENDS = 60
+#: Many transactions at once: more than one connection can serve.
+pytestmark = pytest.mark.fresh_database
 
 
 async def _append(app: FastAPI, n: int) -> None:

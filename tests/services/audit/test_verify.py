@@ -261,6 +261,7 @@ async def _counts(app: FastAPI) -> tuple[int, int]:
     return events or 0, checkpoints or 0
 
 
+@pytest.mark.fresh_database  # `accord audit verify` reads it on a connection of its own
 async def test_an_untouched_chain_verifies_and_verifying_writes_nothing(
     client, app, auditor, database_url
 ) -> None:
@@ -282,6 +283,7 @@ async def test_an_untouched_chain_verifies_and_verifying_writes_nothing(
     assert await _counts(app) == before
 
 
+@pytest.mark.fresh_database  # `accord audit verify` reads it on a connection of its own
 @pytest.mark.parametrize(
     ("tamper", "problem", "seq"), SCENARIOS, ids=[s[0].__name__ for s in SCENARIOS]
 )
@@ -313,6 +315,7 @@ async def test_tampering_is_named_at_the_first_bad_event(
     assert "unhcr" not in output
 
 
+@pytest.mark.fresh_database  # `accord audit verify` reads it on a connection of its own
 async def test_verify_refuses_an_agency_the_node_does_not_have(client, app, database_url) -> None:
     code, output = await _verify_cli(database_url, "--agency", "nobody")
     assert code == 1

@@ -75,14 +75,14 @@ async def test_caseworker_records_a_case_and_reads_it_back(
 
 
 async def test_case_data_is_sealed_at_rest(
-    client: httpx.AsyncClient, caller: CallerFactory, database_url: str
+    client: httpx.AsyncClient, caller: CallerFactory, app: FastAPI
 ) -> None:
     headers = await caller(data_roles=("protection_officer", "medical"))
     case_id = await _create(client, headers, _with_sensitive())
     await client.patch(
         f"/v1/cases/{case_id}/profile", json={"host_language": "fluent"}, headers=headers
     )
-    cases, data = raw_rows(database_url, "cases"), raw_rows(database_url, "case_data")
+    cases, data = await raw_rows(app, "cases"), await raw_rows(app, "case_data")
     assert len(cases) == 1
     assert {row["category"] for row in data} == {"identity", "skills", "protection", "health"}
     for needle in (
@@ -222,13 +222,13 @@ async def test_a_category_outside_the_vocabulary_is_refused_by_name(
 
 
 async def test_a_refused_case_writes_nothing(
-    client: httpx.AsyncClient, caller: CallerFactory, app: FastAPI, database_url: str
+    client: httpx.AsyncClient, caller: CallerFactory, app: FastAPI
 ) -> None:
     headers = await caller()
     body = adult_case_body(data={"identity": {"sex": "unknown"}, "skills": {"bogus": 1}})
     assert (await client.post("/v1/cases", json=body, headers=headers)).status_code == 422
-    assert raw_rows(database_url, "cases") == []
-    assert raw_rows(database_url, "case_data") == []
+    assert await raw_rows(app, "cases") == []
+    assert await raw_rows(app, "case_data") == []
     assert await _events(app) == []
 
 

@@ -89,7 +89,7 @@ async def test_an_adult_gives_consent_for_themselves(
 
 
 async def test_consent_for_a_child_given_by_self_is_refused(
-    client: httpx.AsyncClient, headers: dict[str, str], database_url: str
+    client: httpx.AsyncClient, headers: dict[str, str], app: FastAPI
 ) -> None:
     case_id = await _case(client, headers, child_case_body())
     response = await client.post(
@@ -104,7 +104,7 @@ async def test_consent_for_a_child_given_by_self_is_refused(
         "CRC art. 12"
         in {e["location"]: e for e in problem["errors"]}["body.child_views"]["message"]
     )
-    assert raw_rows(database_url, "consents") == []
+    assert await raw_rows(app, "consents") == []
 
 
 async def test_an_unaccompanied_person_of_unknown_age_is_consented_for_as_a_child(
@@ -142,11 +142,11 @@ async def test_a_guardian_consents_for_a_child_with_the_childs_views_recorded(
 
 
 async def test_the_childs_views_are_sealed_at_rest(
-    client: httpx.AsyncClient, headers: dict[str, str], database_url: str
+    client: httpx.AsyncClient, headers: dict[str, str], app: FastAPI
 ) -> None:
     case_id = await _case(client, headers, child_case_body())
     await _give(client, headers, case_id, given_by="legal_representative", child_views=CHILD_VIEWS)
-    rows = raw_rows(database_url, "consents")
+    rows = await raw_rows(app, "consents")
     assert len(rows) == 1
     assert rows[0]["child_views_sealed"]
     for needle in ("afraid", "Jugendamt", "partly_agrees", "2026-02-27"):
@@ -220,7 +220,7 @@ async def test_a_withdrawn_consent_reads_as_withdrawn_and_cannot_be_withdrawn_ag
 
 
 async def test_a_withdrawal_reason_is_sealed_and_shown_only_on_a_single_read(
-    client: httpx.AsyncClient, headers: dict[str, str], database_url: str
+    client: httpx.AsyncClient, headers: dict[str, str], app: FastAPI
 ) -> None:
     case_id = await _case(client, headers, adult_case_body())
     consent = await _give(client, headers, case_id)
@@ -229,7 +229,7 @@ async def test_a_withdrawal_reason_is_sealed_and_shown_only_on_a_single_read(
         f"/v1/consents/{consent['id']}/withdraw", json={"reason": reason}, headers=headers
     )
     assert reason not in response.text
-    assert not holds_in_clear(raw_rows(database_url, "consents"), "Novi Sad")
+    assert not holds_in_clear(await raw_rows(app, "consents"), "Novi Sad")
     detail = (await client.get(f"/v1/consents/{consent['id']}", headers=headers)).json()
     assert detail["withdrawal_reason"] == reason
 
@@ -334,11 +334,11 @@ async def test_consent_list_holds_no_childs_words_and_no_other_agencys_consents(
 
 
 async def test_a_consent_for_another_agencys_case_is_refused_as_not_found(
-    client: httpx.AsyncClient, headers: dict[str, str], caller: CallerFactory, database_url: str
+    client: httpx.AsyncClient, headers: dict[str, str], caller: CallerFactory, app: FastAPI
 ) -> None:
     case_id = await _case(client, headers, adult_case_body())
     response = await client.post(
         f"/v1/cases/{case_id}/consents", json=consent_body(), headers=await caller(agency="iom")
     )
     _problem(response, 404, "not-found")
-    assert raw_rows(database_url, "consents") == []
+    assert await raw_rows(app, "consents") == []

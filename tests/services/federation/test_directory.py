@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.app import create_app
 from tests.services.federation.conftest import ROOT
 from tests.support.app import serving
 from tests.support.federation import join, new_root_key, write_directory
@@ -47,12 +46,12 @@ async def test_a_directory_signed_by_another_root_is_refused(
 
 
 async def test_a_restarted_node_keeps_the_newest_directory(
-    app, client, federated, directory_path, settings
+    app, client, federated, directory_path, settings, make_app
 ) -> None:
     await join(app, directory_path, ROOT, BASE_URL, ["unhcr", "iom"], version=4)
     members = json.loads(directory_path.read_text())["members"]
     write_directory(directory_path, ROOT, members, version=2)  # someone rolls the file back
-    restarted = create_app(settings)
+    restarted = make_app(settings)
     async with serving(restarted) as http:
         assert (await http.get("/v1/directory")).json()["version"] == 4
 

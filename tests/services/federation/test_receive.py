@@ -300,6 +300,7 @@ async def test_a_flood_of_forged_messages_writes_no_rows_and_logs_a_few_lines(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.fresh_database  # the command reads the database on a connection of its own
 async def test_operators_see_every_incident_from_the_command_line(
     app, client, federated, outsider, database_url
 ) -> None:

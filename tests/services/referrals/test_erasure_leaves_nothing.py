@@ -184,14 +184,14 @@ async def test_no_stored_envelope_of_an_erased_referral_opens_with_any_agencys_k
 
 
 async def test_the_decline_reason_travels_sealed_and_is_erased_with_the_referral(
-    app, client, tmp_path, database_url
+    app, client, tmp_path
 ) -> None:
     ex = await exchange(app, client, tmp_path)
     referral = await ex.sent()
     await _post(ex, f"/v1/referrals/{referral['id']}/decline", "iom_focal_point", reason=REASON)
     await ex.deliver()
     for table in [t.name for t in Base.metadata.sorted_tables]:
-        assert not holds_in_clear(raw_rows(database_url, table), "Ljubica"), table
+        assert not holds_in_clear(await raw_rows(app, table), "Ljubica"), table
     for who in ("unhcr_focal_point", "iom_focal_point"):
         read = await ex.client.get(f"/v1/referrals/{referral['id']}", headers=ex.people[who])
         assert read.json()["decline_reason"] == REASON, who

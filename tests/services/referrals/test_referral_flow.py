@@ -234,6 +234,7 @@ async def test_evidence_verifies_with_the_senders_published_key(ex: Exchange) ->
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.fresh_database  # two requests at once, each in a real transaction
 async def test_two_concurrent_approvals_exactly_one_wins(ex: Exchange) -> None:
     from tests.support.referrals import person
 
