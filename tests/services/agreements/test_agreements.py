@@ -294,7 +294,9 @@ async def test_listing_takes_as_many_queries_for_many_agreements_as_for_few(
     def count(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    engine = app.state.db.engine.sync_engine
+    # Every engine's statements: the app may run on its own engine or on the test's connection.
+    from sqlalchemy.engine import Engine as engine
+
     queries = []
     for _ in range(2):
         for i in range(3):
