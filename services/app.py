@@ -26,6 +26,7 @@ from kit.http.openapi import install_openapi, operation_id
 from kit.http.problems import install_problem_handlers
 from kit.http.security_headers import ConsoleSecurityHeaders
 from kit.master_key import load_master_key
+from kit.observability.gc_pauses import freeze_startup_objects
 from kit.observability.logging import configure_logging, get_logger
 from kit.observability.metrics import HttpMetrics
 from kit.settings import Settings
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         if settings.background_workers:
             checkpointer.start()
             sweeper.start()
+        freeze_startup_objects()
         try:
             yield
         finally:
