@@ -21,12 +21,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from sop.durations import parse_duration
 from sop.errors import (
+    DecisionMissing,
     DefinitionMismatch,
     GuardError,
     JourneyEnded,
     MissingFacts,
     NoEligibleStage,
     OutcomeNotAllowed,
+    SafeguardMissing,
     StageMismatch,
 )
 from sop.guards import (
@@ -40,6 +42,7 @@ from sop.guards import (
     bind_params,
     guards_of,
 )
+from sop.safeguards import DIVERTED, interrupt_due, is_guarded, is_safeguard, missing_before
 from sop.schema import Branch, Definition, Stage, StageKind
 
 
@@ -49,12 +52,25 @@ class _Frozen(BaseModel):
 
 class HistoryEntry(_Frozen):
     """A visit to a stage: entered ``at``, left with ``outcome`` at ``left_at`` (None while
-    the journey is still there)."""
+    the journey is still there), recorded ``by`` an agency. A decision stage's outcome carries
+    who decided and the reference of the written decision. A visit begun or ended by an
+    interrupt names the facts ``because`` of which, never their values."""
 
     stage: str
     at: AwareDatetime
     outcome: str | None = None
     left_at: AwareDatetime | None = None
+    by: str | None = None
+    decided_by: str | None = None
+    decision_ref: str | None = None
+    because: tuple[str, ...] = ()
+
+
+class Decision(_Frozen):
+    """Who took a written decision (a principal, ``agency/user:...``) and its reference."""
+
+    decided_by: str
+    decision_ref: str | None = None
 
 
 class JourneyState(_Frozen):
@@ -184,6 +200,8 @@ def start(
     facts: Mapping[str, Any],
     params: Mapping[str, Any] | None,
     now: datetime,
+    *,
+    agencies: Mapping[str, str] | None = None,
 ) -> JourneyState:
     """A new journey at the first ``start`` branch that applies to these facts.
 
@@ -191,8 +209,9 @@ def start(
     when facts or parameters do not have their declared types.
     """
     _require_aware(now)
-    bindings, _ = _bindings(definition, facts, params)
+    bindings, bound = _bindings(definition, facts, params)
     stage = _choose(definition, definition.start, bindings, stage="start", outcome="start")
+    _guard(definition, (), stage, bound, agencies)
     return JourneyState(
         definition_id=definition.id,
         definition_version=definition.version,
@@ -226,6 +245,10 @@ def advance(
     facts: Mapping[str, Any],
     params: Mapping[str, Any] | None,
     now: datetime,
+    *,
+    by: str | None = None,
+    decision: Decision | None = None,
+    agencies: Mapping[str, str] | None = None,
 ) -> Step:
     """Record ``outcome`` at ``stage`` and move the journey on.
 
@@ -265,18 +288,115 @@ def advance(
             raise MissingFacts(
                 stage=stage, missing=unrecorded, reason=f"recording outcome {outcome!r}"
             )
+    own = outcome in current.outcomes
+    if own and current.decision and (decision is None or not decision.decision_ref):
+        raise DecisionMissing(stage=stage, outcome=outcome)
     target = _choose(definition, branches, bindings, stage=stage, outcome=outcome)
-    left = state.history[-1].model_copy(update={"outcome": outcome, "left_at": now})
+    recorded: dict[str, Any] = {"outcome": outcome, "left_at": now, "by": by}
+    if own and current.decision and decision is not None:
+        recorded |= decision.model_dump()
+    left = state.history[-1].model_copy(update=recorded)
+    history = (*state.history[:-1], left)
+    entry = HistoryEntry(stage=target.id, at=now)
+    if not target.terminal:
+        # Leaving any stage leads first to a safeguard the facts require and the journey has
+        # not completed, wherever the outcome pointed (DESIGN §9).
+        due = interrupt_due(definition, history, bindings, bound)
+        if due is not None and due.interrupt.stage != target.id:
+            target = definition.stage(due.interrupt.stage)
+            entry = HistoryEntry(stage=target.id, at=now, because=due.facts)
+    _guard(definition, history, target, bound, agencies)
     new_state = JourneyState(
         definition_id=state.definition_id,
         definition_version=state.definition_version,
         stage=target.id,
         entered_at=now,
         due_at=_due(target, now),
-        history=(*state.history[:-1], left, HistoryEntry(stage=target.id, at=now)),
+        history=(*history, entry),
         ended=target.terminal,
     )
     return _step(definition, new_state)
+
+
+def _guard(
+    definition: Definition,
+    history: tuple[HistoryEntry, ...],
+    target: Stage,
+    bound: Mapping[str, Any],
+    agencies: Mapping[str, str] | None,
+) -> None:
+    """The runtime guard: a guarded stage is entered only on a history that holds what the
+    facts require (:func:`sop.safeguards.missing_before`)."""
+    if not is_guarded(target):
+        return
+    acting = (agencies or {}).get(target.actor or "")
+    missing = missing_before(definition, history, target, bound, acting=acting)
+    if missing:
+        raise SafeguardMissing(
+            stage=target.id,
+            missing=[m.kind.value for m in missing],
+            reasons=[m.reason for m in missing],
+        )
+
+
+def check_safeguards(
+    definition: Definition,
+    state: JourneyState,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+    *,
+    agencies: Mapping[str, str] | None = None,
+) -> None:
+    """The runtime guard for the stage the journey is at (before its referral is approved):
+    raises :class:`~sop.errors.SafeguardMissing` when the history lacks what the facts now
+    require."""
+    _pin(definition, state)
+    _, bound = _bindings(definition, facts, params)
+    _guard(definition, state.history[:-1], definition.stage(state.stage), bound, agencies)
+
+
+def divert(
+    definition: Definition,
+    state: JourneyState,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+    now: datetime,
+) -> JourneyState | None:
+    """A fact changed: the journey's new state if an interrupt takes it elsewhere, else None.
+
+    The first interrupt whose condition holds and whose stage the journey has not completed
+    diverts it there at once; the stage it was at is left with outcome ``diverted``, naming
+    the facts (never their values). A journey at a stage that is itself a safeguard stays
+    there: the next safeguard follows when it ends.
+    """
+    _require_aware(now)
+    _pin(definition, state)
+    if state.ended:
+        return None
+    current = definition.stage(state.stage)
+    if is_safeguard(current):
+        return None
+    bindings, bound = _bindings(definition, facts, params)
+    due = interrupt_due(definition, state.history, bindings, bound)
+    if due is None or due.interrupt.stage == current.id:
+        return None
+    target = definition.stage(due.interrupt.stage)
+    left = state.history[-1].model_copy(
+        update={"outcome": DIVERTED, "left_at": now, "because": due.facts}
+    )
+    return JourneyState(
+        definition_id=state.definition_id,
+        definition_version=state.definition_version,
+        stage=target.id,
+        entered_at=now,
+        due_at=_due(target, now),
+        history=(
+            *state.history[:-1],
+            left,
+            HistoryEntry(stage=target.id, at=now, because=due.facts),
+        ),
+        ended=target.terminal,
+    )
 
 
 def overdue(definition: Definition, state: JourneyState, now: datetime) -> list[Overdue]:

@@ -127,3 +127,27 @@ class NoEligibleStage(SopError):
         self.stage = stage
         self.outcome = outcome
         super().__init__(f"no branch of outcome {outcome!r} at stage {stage!r} applies")
+
+
+class SafeguardMissing(SopError):
+    """The journey's history lacks a safeguard the person's current facts require before the
+    stage it is about to enter (DESIGN §9, the runtime guard). ``missing`` names the stage
+    kinds (``bid``), never the facts that require them."""
+
+    def __init__(self, *, stage: str, missing: Iterable[str], reasons: Iterable[str]) -> None:
+        self.stage = stage
+        self.missing = tuple(dict.fromkeys(missing))
+        self.reasons = tuple(reasons)
+        super().__init__(f"stage {stage!r} cannot be entered: " + "; ".join(self.reasons))
+
+
+class DecisionMissing(SopError):
+    """A decision stage's outcome came without the reference of the written decision."""
+
+    def __init__(self, *, stage: str, outcome: str) -> None:
+        self.stage = stage
+        self.outcome = outcome
+        super().__init__(
+            f"outcome {outcome!r} at stage {stage!r} is a written decision: record it with "
+            "decision_ref, the reference of the decision document"
+        )

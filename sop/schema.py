@@ -58,6 +58,10 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 FactType = Literal["bool", "int", "float", "string", "date", "list[string]"]
 
+LegalBasis = Literal["consent", "vital_interest", "legal_obligation", "public_interest"]
+"""Why a stage may process the person's data (DESIGN §5, §7); the covering agreement must rest
+on the same basis. The names are those of ``contracts.agreements.LegalBasis``."""
+
 
 class StageKind(StrEnum):
     """What a stage is, for checks that must not depend on stage ids.
@@ -165,6 +169,30 @@ class Stage(_Model):
         default=(),
         description="Facts the actor must record when completing the stage (e.g. indicators).",
     )
+    legal_basis: LegalBasis = Field(
+        default="consent",
+        description=(
+            "What the stage's processing rests on; the agreement covering it must rest on the "
+            "same. Under anything but consent, withdrawing consent does not end the journey."
+        ),
+    )
+    decision: bool = Field(
+        default=False,
+        description=(
+            "The outcome is a written decision (a best-interests determination, a risk "
+            "assessment): recorded with who decided (decided_by) and its reference "
+            "(decision_ref), and refused without them."
+        ),
+    )
+
+
+class Interrupt(_Model):
+    """A safeguard that follows the facts (DESIGN §9): while ``when`` holds and the journey has
+    not completed ``stage``, the journey is diverted there as soon as a fact changes, and
+    leaving any stage leads there first."""
+
+    when: str
+    stage: Name
 
 
 class Definition(_Model):
@@ -179,6 +207,10 @@ class Definition(_Model):
     params: dict[Name, ParamSpec] = Field(default_factory=dict)
     start: Branches
     always: dict[Name, Branches] = Field(default_factory=dict)
+    interrupts: tuple[Interrupt, ...] = Field(
+        default=(),
+        description="Protective stages the facts require, most urgent first (DESIGN §9).",
+    )
     stages: tuple[Stage, ...]
     """At least one, which verification ensures (``start`` must name a stage)."""
 

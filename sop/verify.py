@@ -73,85 +73,15 @@ from sop.guards import (
 )
 from sop.limits import Breach
 from sop.problems import Problem, SourceMap
+from sop.protections import KIND_WORDS, PROTECTIONS, SAFEGUARD_KINDS, Protection
 from sop.schema import Branch, Definition, FactType, StageKind
 from sop.vocabulary import CATEGORIES, CEL_RESERVED
 
 WITHDRAW = "withdraw"
+FACT_CHANGE = "(a fact changes)"
 
-
-@dataclass(frozen=True)
-class Protection:
-    """A mandatory protection: who it protects, what they must pass, before what."""
-
-    name: str
-    who: str
-    assume: Mapping[str, bool]
-    requires: frozenset[StageKind]
-    before: frozenset[StageKind]
-    source: str
-
-
-PROTECTIONS: tuple[Protection, ...] = (
-    Protection(
-        "unaccompanied-child-bid",
-        "an unaccompanied child",
-        {"unaccompanied": True},
-        frozenset({StageKind.BID}),
-        frozenset({StageKind.DEPARTURE}),
-        "CRC art. 3; UNHCR/IOM/ILO roundtable 2009: BID before the return of a child",
-    ),
-    Protection(
-        "separated-child-bid",
-        "a separated child",
-        {"separated": True},
-        frozenset({StageKind.BID}),
-        frozenset({StageKind.DEPARTURE}),
-        "CRC art. 3; UNHCR/IOM/ILO roundtable 2009: BID before the return of a child",
-    ),
-    Protection(
-        "trafficked-child-bid",
-        "a trafficked child",
-        {"is_child": True, "trafficking_victim": True},
-        frozenset({StageKind.BID}),
-        frozenset({StageKind.DEPARTURE}),
-        "roundtable 2009: risk assessment and BID for trafficked children before return",
-    ),
-    Protection(
-        "trafficking-victim-assessment",
-        "a trafficking victim",
-        {"trafficking_victim": True},
-        frozenset({StageKind.TRAFFICKING_RISK_ASSESSMENT, StageKind.PROTECTION_NEEDS_ANALYSIS}),
-        frozenset({StageKind.DEPARTURE}),
-        "roundtable 2009: risk assessment and protection-needs analysis before any return",
-    ),
-    Protection(
-        "stateless-documentation",
-        "a stateless person",
-        {"stateless": True},
-        frozenset({StageKind.STATELESSNESS_DOCUMENTATION}),
-        frozenset({StageKind.TRAVEL_DOCUMENTS, StageKind.DEPARTURE}),
-        "roundtable 2009: identity and nationality documents (UNHCR) before travel documents",
-    ),
-    Protection(
-        "forced-removal-monitoring",
-        "anyone",
-        {},
-        frozenset({StageKind.INDEPENDENT_MONITORING}),
-        frozenset({StageKind.FORCED_REMOVAL}),
-        "CoE Twenty Guidelines; EU Return Directive art. 8(6): forced return monitored",
-    ),
-)
-
-_KIND_WORDS = {
-    StageKind.BID: "a best-interests determination",
-    StageKind.TRAFFICKING_RISK_ASSESSMENT: "a trafficking risk assessment",
-    StageKind.PROTECTION_NEEDS_ANALYSIS: "a protection-needs analysis",
-    StageKind.STATELESSNESS_DOCUMENTATION: "statelessness documentation",
-    StageKind.INDEPENDENT_MONITORING: "independent monitoring",
-    StageKind.DEPARTURE: "departure",
-    StageKind.TRAVEL_DOCUMENTS: "travel documents",
-    StageKind.FORCED_REMOVAL: "a forced removal",
-}
+DECISION_KINDS = frozenset({StageKind.BID, StageKind.TRAFFICKING_RISK_ASSESSMENT})
+"""Stages whose outcome is a written decision about the person (DESIGN §9)."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +233,15 @@ class _Checker:
                         "unknown-fact",
                         f"stage {stage.id!r} records {fact!r}, which is not a declared fact",
                     )
+            if set(stage.kind) & DECISION_KINDS and not stage.decision:
+                self.report(
+                    here,
+                    "decision-unrecorded",
+                    f"stage {stage.id!r} decides on a person's return "
+                    f"({', '.join(sorted(set(stage.kind) & DECISION_KINDS))}): mark it "
+                    "`decision: true`, so its outcome is recorded with who decided and the "
+                    "reference of the written decision",
+                )
             if stage.terminal and stage.outcomes:
                 self.report(
                     (*here, "outcomes"),
@@ -327,8 +266,25 @@ class _Checker:
                     "unknown-stage",
                     f"{what} leads to {branch.to!r}, which is not a stage",
                 )
+        for k, interrupt in enumerate(d.interrupts):
+            if interrupt.stage not in d.stage_map:
+                self.report(
+                    ("interrupts", k, "stage"),
+                    "unknown-stage",
+                    f"interrupt {k + 1} leads to {interrupt.stage!r}, which is not a stage",
+                )
+            elif d.stage_map[interrupt.stage].terminal:
+                self.report(
+                    ("interrupts", k, "stage"),
+                    "interrupt-terminal",
+                    f"interrupt {k + 1} leads to terminal stage {interrupt.stage!r}; an "
+                    "interrupt requires a safeguard, which a journey must be able to complete",
+                )
         withdraw = d.always.get(WITHDRAW)
-        if withdraw is None:
+        # A process that rests on a legal obligation (a host authority's enforcement) is not
+        # the person's to withdraw from; every other SOP must let them.
+        by_consent = any(s.legal_basis == "consent" for s in d.stages if not s.terminal and s.actor)
+        if withdraw is None and by_consent:
             self.report(
                 ("always",),
                 "missing-withdraw",
@@ -336,7 +292,7 @@ class _Checker:
                 "stage (AVRR principle)",
             )
         else:
-            for j, branch in enumerate(withdraw):
+            for j, branch in enumerate(withdraw or ()):
                 stage = d.stage_map.get(branch.to)
                 if stage is not None and not (
                     stage.terminal and StageKind.WITHDRAWAL in stage.kind
@@ -389,7 +345,11 @@ class _Checker:
             successors.setdefault(edge.source, set()).add(edge.target)
             if edge.source is not None and edge.where[0] == "stages":
                 own.setdefault(edge.source, set()).add(edge.target)
-        reached = _closure(successors, successors.get(None, set()))
+        first = successors.get(None, set())
+        if first:
+            # An interrupt may take a journey to its stage from any stage.
+            first = first | {i.stage for i in d.interrupts if i.stage in d.stage_map}
+        reached = _closure(successors, first)
         for stage_id, i in index.items():
             if stage_id not in reached:
                 self.report(
@@ -413,6 +373,8 @@ class _Checker:
 
     def guard_sites(self) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
         d = self.definition
+        for k, interrupt in enumerate(d.interrupts):
+            yield interrupt.when, ("interrupts", k, "when"), f"condition of interrupt {k + 1}"
         for i, stage in enumerate(d.stages):
             if stage.when is not None:
                 yield stage.when, ("stages", i, "when"), f"entry condition of {stage.id!r}"
@@ -485,12 +447,12 @@ class _Checker:
                 stage = d.stage_map[stage_id]
                 kinds = sorted(set(stage.kind) & protection.before)
                 missing = " and ".join(
-                    _KIND_WORDS.get(k, str(k)) for k in sorted(protection.requires)
+                    KIND_WORDS.get(k, str(k)) for k in sorted(protection.requires)
                 )
                 self.report(
                     ("stages", index[stage_id]),
                     "protection-bypass",
-                    f"{protection.who} can reach {_KIND_WORDS.get(kinds[0], str(kinds[0]))} "
+                    f"{protection.who} can reach {KIND_WORDS.get(kinds[0], str(kinds[0]))} "
                     f"(stage {stage_id!r}) without {missing} ({protection.source}): "
                     + _render_path(path),
                 )
@@ -564,56 +526,133 @@ def _violations(
     protection: Protection,
     grouped: Mapping[str | None, Mapping[str | None, list[Edge]]],
 ) -> dict[str, list[Edge]]:
-    """Target stages reachable without the protection, each with a shortest witness path."""
+    """Target stages reachable without the protection, each with a shortest witness path.
+
+    A search state is (stage, required kinds passed, interrupt stages completed, turned):
+    until ``turned`` the protection's facts are unbound (the person is not known to have the
+    profile); a "turn" step between any two steps makes them true, as a late identification
+    does. Turning, and leaving any stage once turned, follow the engine's interrupts
+    (:mod:`sop.safeguards`): the first whose condition holds and whose stage is not completed
+    takes the journey there, except that a turn does not interrupt a safeguard stage. An
+    interrupt whose condition is undecided under the profile may or may not apply, so both are
+    searched. A violation is any turned state at a target stage without every required kind.
+    """
     assume = {
         fact: value
         for fact, value in protection.assume.items()
         if fact in d.facts and d.facts[fact].type == "bool"
     }
-    bindings = Bindings(assume, None)
-    State = tuple[str, frozenset[StageKind]]
+    profile = Bindings(assume, None)
+    unknown = Bindings({}, None)
+    guarded = {i.stage for i in d.interrupts if i.stage in d.stage_map}
+    State = tuple[str, frozenset[StageKind], frozenset[str], bool]
     parents: dict[State, tuple[State | None, Edge]] = {}
     queue: deque[State] = deque()
     found: dict[str, list[Edge]] = {}
 
-    def enter(previous: State | None, edge: Edge) -> None:
-        passed: frozenset[StageKind] = frozenset()
-        if previous is not None:
-            passed = previous[1]
-            if edge.where[0] == "stages":
-                # A stage is passed when it is completed by one of its own outcomes; leaving
-                # it by an ``always`` outcome does not count as, say, a BID done.
-                passed |= set(d.stage_map[previous[0]].kind) & protection.requires
-        violated = set(d.stage_map[edge.target].kind) & protection.before
-        if violated and not protection.requires <= passed and edge.target not in found:
+    def interrupts(at: str, done: frozenset[str], bindings: Bindings) -> list[str]:
+        """Where the engine may go instead of ``at`` (``at`` itself when it may stay)."""
+        options: list[str] = []
+        for interrupt in d.interrupts:
+            if interrupt.stage not in d.stage_map or interrupt.stage in done:
+                continue
+            truth = _truth(d, bindings, interrupt.when)
+            if truth is Truth.FALSE:
+                continue
+            options.append(interrupt.stage)
+            if truth is Truth.TRUE:
+                return options
+        return [*options, at]
+
+    def visit(previous: State | None, edge: Edge, state: State) -> None:
+        target, passed, _, turned = state
+        violated = set(d.stage_map[target].kind) & protection.before
+        if turned and violated and not protection.requires <= passed and target not in found:
             path = [edge]
             node = previous
             while node is not None:
                 parent, via = parents[node]
                 path.append(via)
                 node = parent
-            found[edge.target] = path[::-1]
-        state: State = (edge.target, passed)
+            found[target] = path[::-1]
         if state not in parents:
             parents[state] = (previous, edge)
             queue.append(state)
 
-    for edge in possible_edges(d, bindings, list(grouped.get(None, {}).get(None, []))):
-        enter(None, edge)
+    def leave(previous: State | None, edge: Edge, turned: bool) -> None:
+        passed: frozenset[StageKind] = frozenset()
+        done: frozenset[str] = frozenset()
+        if previous is not None:
+            source, passed, done, _ = previous
+            if edge.where[0] == "stages":
+                # A stage is passed when it is completed by one of its own outcomes; leaving
+                # it by an ``always`` outcome does not count as, say, a BID done.
+                passed |= set(d.stage_map[source].kind) & protection.requires
+                if source in guarded:
+                    done |= {source}
+        target = d.stage_map[edge.target]
+        bindings = profile if turned else unknown
+        nexts = (
+            [edge.target]
+            if target.terminal or previous is None
+            else interrupts(edge.target, done, bindings)
+        )
+        for stage_id in nexts:
+            hop = edge if stage_id == edge.target else _detour(edge, stage_id)
+            visit(previous, hop, (stage_id, passed, done, turned))
+
+    def change(state: State) -> None:
+        """A fact changes: the protection's (a turn), or any other, at any step."""
+        at, passed, done, turned = state
+        stage = d.stage_map[at]
+        if stage.terminal:
+            return
+        stays = bool(set(stage.kind) & SAFEGUARD_KINDS)
+        for now_turned in (False, True) if not turned else (True,):
+            bindings = profile if now_turned else unknown
+            for stage_id in [at] if stays else interrupts(at, done, bindings):
+                edge = Edge(at, FACT_CHANGE, stage_id, Branch(to=stage_id), ("interrupts",))
+                visit(state, edge, (stage_id, passed, done, now_turned))
+
+    phases = (False, True) if assume else (True,)
+    for turned in phases:
+        bindings = profile if turned else unknown
+        for edge in possible_edges(d, bindings, list(grouped.get(None, {}).get(None, []))):
+            leave(None, edge, turned)
     while queue:
         state = queue.popleft()
+        bindings = profile if state[3] else unknown
         for branches in grouped.get(state[0], {}).values():
             for edge in possible_edges(d, bindings, branches):
-                enter(state, edge)
+                leave(state, edge, state[3])
+        change(state)
     return found
+
+
+def _truth(d: Definition, bindings: Bindings, text: str) -> Truth:
+    try:
+        guard: Guard = guards_of(d).get(text)
+    except GuardInvalid:
+        return Truth.UNKNOWN
+    return bindings.evaluate(guard).truth
+
+
+def _detour(edge: Edge, stage_id: str) -> Edge:
+    """The edge an interrupt makes of ``edge``: same source and outcome, another stage."""
+    return Edge(edge.source, edge.outcome, stage_id, Branch(to=stage_id), ("interrupts",))
 
 
 def _render_path(path: list[Edge]) -> str:
     parts = ["start"]
     for edge in path:
-        parts.append(
-            f"-> {edge.target}" if edge.outcome is None else f"-[{edge.outcome}]-> {edge.target}"
-        )
+        if edge.outcome == FACT_CHANGE:
+            parts.append(f"-(a fact changes)-> {edge.target}")
+        elif edge.outcome is None:
+            parts.append(f"-> {edge.target}")
+        elif edge.where == ("interrupts",):
+            parts.append(f"-[{edge.outcome}]-> {edge.target} (interrupt)")
+        else:
+            parts.append(f"-[{edge.outcome}]-> {edge.target}")
     return " ".join(parts)
 
 
