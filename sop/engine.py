@@ -301,7 +301,9 @@ def advance(
     if not target.terminal:
         # Leaving any stage leads first to a safeguard the facts require and the journey has
         # not completed, wherever the outcome pointed (DESIGN §9).
-        due = interrupt_due(definition, history, bindings, bound)
+        due = interrupt_due(
+            definition, history, bound, bind_params(definition.params, params or {})
+        )
         if due is not None and due.interrupt.stage != target.id:
             target = definition.stage(due.interrupt.stage)
             entry = HistoryEntry(stage=target.id, at=now, because=due.facts)
@@ -361,6 +363,8 @@ def divert(
     facts: Mapping[str, Any],
     params: Mapping[str, Any] | None,
     now: datetime,
+    *,
+    agencies: Mapping[str, str] | None = None,
 ) -> JourneyState | None:
     """A fact changed: the journey's new state if an interrupt takes it elsewhere, else None.
 
@@ -376,14 +380,17 @@ def divert(
     current = definition.stage(state.stage)
     if is_safeguard(current):
         return None
-    bindings, bound = _bindings(definition, facts, params)
-    due = interrupt_due(definition, state.history, bindings, bound)
+    _, bound = _bindings(definition, facts, params)
+    due = interrupt_due(
+        definition, state.history, bound, bind_params(definition.params, params or {})
+    )
     if due is None or due.interrupt.stage == current.id:
         return None
     target = definition.stage(due.interrupt.stage)
     left = state.history[-1].model_copy(
         update={"outcome": DIVERTED, "left_at": now, "because": due.facts}
     )
+    _guard(definition, (*state.history[:-1], left), target, bound, agencies)
     return JourneyState(
         definition_id=state.definition_id,
         definition_version=state.definition_version,

@@ -62,7 +62,7 @@ class Due:
     facts: tuple[str, ...]
 
 
-def _holds(definition: Definition, bindings: Bindings, text: str) -> tuple[bool, frozenset[str]]:
+def _verdict(definition: Definition, bindings: Bindings, text: str) -> tuple[bool, frozenset[str]]:
     try:
         guard = guards_of(definition).get(text)
     except GuardInvalid:
@@ -73,20 +73,36 @@ def _holds(definition: Definition, bindings: Bindings, text: str) -> tuple[bool,
 def interrupt_due(
     definition: Definition,
     history: Iterable[Visit],
-    bindings: Bindings,
     facts: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
 ) -> Due | None:
-    """The first interrupt whose condition holds and whose stage was not completed."""
+    """The first interrupt whose condition holds on the bound ``facts`` and whose stage was not
+    completed, with the facts that make it hold."""
     done = {visit.stage for visit in completed(definition, history)}
+    bindings = Bindings(facts, params)
     for interrupt in definition.interrupts:
         if interrupt.stage in done or interrupt.stage not in definition.stage_map:
             continue
-        holds, reads = _holds(definition, bindings, interrupt.when)
+        holds, reads = _verdict(definition, bindings, interrupt.when)
         if holds:
-            # The facts that made it hold, by name: a true bool fact, or all it reads.
-            named = tuple(sorted(f for f in reads if facts.get(f) is True)) or tuple(sorted(reads))
-            return Due(interrupt, named)
+            return Due(interrupt, _because(definition, interrupt.when, reads, facts, params))
     return None
+
+
+def _because(
+    definition: Definition,
+    text: str,
+    reads: frozenset[str],
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+) -> tuple[str, ...]:
+    """The true facts without which the condition would not hold (``unaccompanied``, not the
+    ``is_child`` beside it); all the true ones it reads when no single one is needed."""
+    true = sorted(f for f in reads if facts.get(f) is True)
+    needed = [
+        f for f in true if not _verdict(definition, Bindings({**facts, f: False}, params), text)[0]
+    ]
+    return tuple(needed or true or sorted(reads))
 
 
 def is_safeguard(stage: Stage) -> bool:

@@ -608,23 +608,27 @@ def _violations(
         if stage.terminal:
             return
         stays = bool(set(stage.kind) & SAFEGUARD_KINDS)
-        for now_turned in (False, True) if not turned else (True,):
+        for now_turned in phases(turned):
             bindings = profile if now_turned else unknown
             for stage_id in [at] if stays else interrupts(at, done, bindings):
                 edge = Edge(at, FACT_CHANGE, stage_id, Branch(to=stage_id), ("interrupts",))
                 visit(state, edge, (stage_id, passed, done, now_turned))
 
-    phases = (False, True) if assume else (True,)
-    for turned in phases:
+    def phases(turned: bool) -> tuple[bool, ...]:
+        """Whether the profile holds at the next step: it may turn with an outcome, too."""
+        return (True,) if turned or not assume else (False, True)
+
+    for turned in phases(False):
         bindings = profile if turned else unknown
         for edge in possible_edges(d, bindings, list(grouped.get(None, {}).get(None, []))):
             leave(None, edge, turned)
     while queue:
         state = queue.popleft()
-        bindings = profile if state[3] else unknown
-        for branches in grouped.get(state[0], {}).values():
-            for edge in possible_edges(d, bindings, branches):
-                leave(state, edge, state[3])
+        for turned in phases(state[3]):
+            bindings = profile if turned else unknown
+            for branches in grouped.get(state[0], {}).values():
+                for edge in possible_edges(d, bindings, branches):
+                    leave(state, edge, turned)
         change(state)
     return found
 

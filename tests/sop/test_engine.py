@@ -36,13 +36,18 @@ from tests.sop.conftest import (
 
 DAY = timedelta(days=1)
 
+DECIDED = engine.Decision(decided_by="unhcr/user:protection-officer", decision_ref="BID-2025-014")
+"""A written decision, for the stages whose outcome is one (the others ignore it)."""
+
 
 def walk(d: Definition, facts: Mapping[str, Any], *steps: tuple[str, str]) -> engine.Step:
     """Start a journey and record ``(stage, outcome)`` steps, one day apart."""
     state = engine.start(d, facts, {}, NOW)
     step = engine.current_step(d, state)
     for day, (stage, outcome) in enumerate(steps, start=1):
-        step = engine.advance(d, step.state, stage, outcome, facts, {}, NOW + day * DAY)
+        step = engine.advance(
+            d, step.state, stage, outcome, facts, {}, NOW + day * DAY, decision=DECIDED
+        )
     return step
 
 
@@ -66,7 +71,9 @@ def explore(d: Definition, facts: Mapping[str, Any]) -> Iterator[engine.JourneyS
         for outcome in engine.allowed_outcomes(d, state):
             if outcome == "withdraw":
                 continue
-            nxt = engine.advance(d, state, state.stage, outcome, facts, {}, NOW).state
+            nxt = engine.advance(
+                d, state, state.stage, outcome, facts, {}, NOW, decision=DECIDED
+            ).state
             key = (nxt.stage, frozenset(kinds_before(d, nxt)))
             if key not in seen:
                 seen.add(key)
@@ -115,9 +122,7 @@ def test_child_departs_with_an_escort(avrr: Definition) -> None:
 
 
 def test_bid_can_find_the_solution_in_the_host_country(avrr: Definition) -> None:
-    step = walk(
-        avrr, UNACCOMPANIED_CHILD, ("profiling", "profiled"), ("bid", "solution_in_host_country")
-    )
+    step = walk(avrr, UNACCOMPANIED_CHILD, ("profiling", "profiled"), ("bid", "local_solution"))
     assert step.entered == "local_solution"
     assert step.ended
 
@@ -141,13 +146,13 @@ def test_trafficking_victim_passes_risk_assessment_before_return(avrr: Definitio
 
 def test_trafficked_child_has_risk_assessment_then_bid(avrr: Definition) -> None:
     child = profile(is_child=True, trafficking_victim=True, age=14)
-    step = walk(avrr, child, ("profiling", "profiled"), ("trafficking_risk_assessment", "assessed"))
+    step = walk(avrr, child, ("profiling", "profiled"), ("trafficking_risk_assessment", "low_risk"))
     assert step.entered == "bid"
     step = walk(
         avrr,
         child,
         ("profiling", "profiled"),
-        ("trafficking_risk_assessment", "assessed"),
+        ("trafficking_risk_assessment", "low_risk"),
         ("bid", "return_in_best_interests"),
     )
     assert step.entered == "protection_needs_analysis"
@@ -161,20 +166,30 @@ def test_stateless_person_is_documented_before_travel_documents(avrr: Definition
             assert StageKind.STATELESSNESS_DOCUMENTATION in kinds_before(avrr, state)
 
 
-def test_forced_removal_only_after_independent_monitoring(avrr: Definition) -> None:
+def test_a_declined_counselling_sends_nothing_anywhere(avrr: Definition) -> None:
+    step = walk(avrr, ADULT, ("profiling", "profiled"), ("counselling", "declined"))
+    assert step.entered == "return_declined"
+    assert step.ended
+    assert step.actor is None
+    assert step.needs == ()
+    assert not any(
+        set(stage.kind) & {StageKind.ENFORCEMENT_REVIEW, StageKind.FORCED_REMOVAL}
+        for stage in avrr.stages
+    ), "enforcement is the host authority's own SOP, not the joint one"
+
+
+def test_a_declined_counselling_re_checks_the_alternatives_first(avrr: Definition) -> None:
+    long_stay = profile(years_in_host_country=7.0, host_language="good")
+    step = walk(avrr, long_stay, ("profiling", "profiled"))
+    assert step.entered == "hardship_commission"
     step = walk(
         avrr,
-        ADULT,
+        long_stay,
         ("profiling", "profiled"),
+        ("hardship_commission", "not_recommended"),
         ("counselling", "declined"),
-        ("enforcement_review", "enforce"),
-        ("readmission_request", "accepted"),
     )
-    assert step.entered == "independent_monitoring"
-    assert step.actor == "monitor"
-    for state in explore(avrr, {**ADULT, **MONITORING}):
-        if StageKind.FORCED_REMOVAL in avrr.stage(state.stage).kind:
-            assert state.history[-2].stage == "independent_monitoring"
+    assert step.entered == "hardship_commission"
 
 
 def test_person_eligible_for_regularization_goes_to_regularization_review_not_counselling(
@@ -237,7 +252,7 @@ def test_counselling_is_reachable_from_several_stages(avrr: Definition) -> None:
         if any(branch.to == "counselling" for branch in branches)
     }
     assert {"profiling", "bid", "regularization_review", "hardship_endorsement"} <= sources
-    assert {"enforcement_review", "counselling", "travel_documents"} <= sources
+    assert {"counselling", "travel_documents"} <= sources
 
 
 def test_undecided_person_is_counselled_again_later(avrr: Definition) -> None:
@@ -508,7 +523,9 @@ def test_random_journeys_stay_in_the_graph_and_protect_children_and_victims(
         allowed = engine.allowed_outcomes(d, state)
         outcome = data.draw(st.sampled_from(allowed))
         facts = {**data.draw(random_facts), **assume}
-        state = engine.advance(d, state, state.stage, outcome, facts, {}, NOW).state
+        state = engine.advance(
+            d, state, state.stage, outcome, facts, {}, NOW, decision=DECIDED
+        ).state
         kinds = set(d.stage(state.stage).kind)
         if kinds & {StageKind.DEPARTURE, StageKind.FORCED_REMOVAL}:
             assert required <= kinds_before(d, state), state.visited()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from functools import partial
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sop import engine
-from sop.errors import NoEligibleStage
+from sop.errors import NoEligibleStage, SafeguardMissing
 from sop.loader import SHIPPED_DIR, check_file, check_text
+from sop.safeguards import completed
 from sop.schema import Definition, StageKind
 from sop.verify import PROTECTIONS, verify
 from tests.sop.conftest import NOW
@@ -30,10 +32,22 @@ def test_shipped_definitions_verify_with_zero_problems() -> None:
         assert check_file(path) == [], path
 
 
-def test_shipped_sop_has_every_protection_stage(avrr: Definition) -> None:
+def test_shipped_sops_have_every_protection_stage_their_departures_need(avrr: Definition) -> None:
     kinds = {kind for stage in avrr.stages for kind in stage.kind}
     for protection in PROTECTIONS:
-        assert protection.requires <= kinds, protection.name
+        if protection.before & kinds - {StageKind.TRAVEL_DOCUMENTS}:
+            assert protection.requires <= kinds, protection.name
+
+
+def test_a_shipped_sop_without_interrupts_fails_the_check() -> None:
+    start = AVRR_TEXT.index("interrupts:\n")
+    end = AVRR_TEXT.index("stages:\n")
+    problems = check_text(AVRR_TEXT[:start] + AVRR_TEXT[end:], "x.yaml")
+    messages = " ".join(p.message for p in problems if p.code == "protection-bypass")
+    # Identified late, at the very stage of departure: nothing takes them to the safeguard.
+    for who in ("an unaccompanied child", "a trafficking victim", "a stateless person"):
+        assert f"{who} can reach departure" in messages
+    assert "-(a fact changes)-> departure" in messages
 
 
 def test_every_non_terminal_stage_names_actor_needs_purpose_and_description(
@@ -54,25 +68,42 @@ def test_protection_data_goes_only_to_the_protection_role(avrr: Definition) -> N
             assert stage.actor == "protection", stage.id
 
 
-def test_bid_listed_after_counselling_is_a_bypass() -> None:
-    broken = AVRR_TEXT.replace(
+BID_INTERRUPT = (
+    "  - when: unaccompanied || separated || (is_child && trafficking_victim)\n    stage: bid\n"
+)
+
+
+def test_the_bid_interrupt_takes_a_child_there_when_the_routing_forgets_it() -> None:
+    without_bid_in_routing = AVRR_TEXT.replace(
         "        - bid\n        - statelessness_documentation\n        - regularization_review",
         "        - statelessness_documentation\n        - regularization_review",
     )
+    assert "protection-bypass" not in codes(without_bid_in_routing)
+    broken = without_bid_in_routing.replace(BID_INTERRUPT, "")
     problems = [p for p in check_text(broken, "x.yaml") if p.code == "protection-bypass"]
     messages = " ".join(p.message for p in problems)
     assert "an unaccompanied child can reach departure" in messages
     assert "a separated child can reach departure" in messages
-    # Forced removal is a departure too: children are protected on that path as well.
-    assert "(stage 'forced_removal')" in messages
     assert "start -> profiling -[profiled]-> counselling" in messages
+
+
+def test_forced_removal_without_an_interrupt_for_a_late_trafficking_victim_is_a_bypass() -> None:
+    text = (SHIPPED_DIR / "enforcement.yaml").read_text(encoding="utf-8")
+    assert check_text(text, "x.yaml") == []
+    start = text.index("interrupts:\n")
+    broken = text[:start] + text[text.index("stages:\n") :]
+    messages = [p.message for p in check_text(broken, "x.yaml") if p.code == "protection-bypass"]
+    assert any(
+        m.startswith("a trafficking victim can reach departure (stage 'forced_removal')")
+        for m in messages
+    )
 
 
 def test_skipping_the_protection_needs_analysis_is_a_bypass() -> None:
     broken = AVRR_TEXT.replace(
-        "      assessed:\n        - bid\n        - protection_needs_analysis",
-        "      assessed:\n        - bid\n        - counselling",
-    )
+        "      low_risk:\n        - bid\n        - protection_needs_analysis",
+        "      low_risk:\n        - bid\n        - counselling",
+    ).replace("  - when: trafficking_victim\n    stage: protection_needs_analysis\n", "")
     messages = [p.message for p in check_text(broken, "x.yaml") if p.code == "protection-bypass"]
     assert any(
         m.startswith("a trafficking victim can reach departure") and "protection-needs" in m
@@ -94,8 +125,22 @@ def test_guard_that_cannot_be_decided_from_the_profile_counts_as_taken() -> None
 
 def test_problems_are_all_reported_not_just_the_first() -> None:
     broken = AVRR_TEXT.replace("needs: [identity, contact, specific_needs]", "needs: [identiy]")
-    broken = broken.replace("due: P7D", "due: 7 days").replace("actor: monitor", "actor: monitr")
+    broken = broken.replace("due: P3D", "due: 3 days").replace("actor: labour", "actor: labor")
     assert {"unknown-category", "bad-due", "unknown-role"} <= set(codes(broken))
+
+
+def test_a_bid_or_risk_assessment_must_be_recorded_as_a_written_decision() -> None:
+    broken = AVRR_TEXT.replace(
+        "    when: trafficking_victim\n    decision: true\n", "    when: trafficking_victim\n"
+    )
+    assert "decision-unrecorded" in codes(broken)
+
+
+def test_an_interrupt_to_nowhere_is_reported() -> None:
+    broken = AVRR_TEXT.replace(
+        "    stage: statelessness_documentation\n", "    stage: stateless_docs\n"
+    )
+    assert "unknown-stage" in codes(broken)
 
 
 def test_protection_facts_may_not_be_nullable() -> None:
@@ -140,10 +185,13 @@ GUARDS = [
     "!unaccompanied || years > 3.0",
 ]
 KINDS: list[Any] = [[], [], ["bid"], ["departure"], ["departure", "forced_removal"]]
-FACT_VALUES = [
-    {"unaccompanied": True, "is_child": child, "years": years}
+LATE = [
+    {"unaccompanied": False, "is_child": child, "years": years}
     for child, years in itertools.product([True, False], [1.0, 5.0])
 ]
+"""Before the person is known to be unaccompanied."""
+FACT_VALUES = [{**facts, "unaccompanied": True} for facts in LATE]
+"""Once they are: from the start, or from any later step on."""
 
 
 @st.composite
@@ -195,41 +243,68 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
         },
         "start": "s0",
         "always": {"withdraw": "withdrawn"},
+        "interrupts": [
+            {
+                "when": draw(st.sampled_from([g for g in GUARDS if g])),
+                "stage": draw(st.sampled_from(ids)),
+            }
+            for _ in range(draw(st.integers(min_value=0, max_value=2)))
+        ],
         "stages": stages,
     }
 
 
 def engine_bypasses(d: Definition) -> set[str]:
-    """Departure stages the engine itself can enter without a BID for an unaccompanied child,
-    exploring every outcome and every value of the other facts at every step."""
-    found = set()
-    start = {engine.start(d, facts, {}, NOW).stage for facts in FACT_VALUES}
-    queue = deque((stage, False) for stage in start)
-    seen = set(queue)
-    while queue:
-        stage_id, passed = queue.popleft()
-        stage = d.stage(stage_id)
-        if StageKind.DEPARTURE in stage.kind and not passed:
-            found.add(stage_id)
-        passed = passed or StageKind.BID in stage.kind
-        if stage.terminal:
-            continue
-        state = engine.JourneyState(
-            definition_id=d.id,
-            definition_version=d.version,
-            stage=stage_id,
-            entered_at=NOW,
-            due_at=None,
-            history=(engine.HistoryEntry(stage=stage_id, at=NOW),),
+    """Departure stages where the engine can hold an unaccompanied child without a BID: entered
+    (or refused entry by the runtime guard, which hides what the routing would do) or sat in
+    when the fact turns up. Every outcome and every value of the other facts at every step;
+    the child may be known as such from the start, or turn out to be one at any later step,
+    with an outcome or on its own (a profile patch)."""
+    found: set[str] = set()
+    queue: deque[tuple[engine.JourneyState, bool]] = deque()
+    seen: set[tuple[str, bool, frozenset[str], bool]] = set()
+
+    def bid_done(state: engine.JourneyState) -> bool:
+        done = completed(d, state.history)
+        return any(StageKind.BID in d.stage(v.stage).kind for v in done)
+
+    def reach(make: Any, known: bool) -> None:
+        try:
+            state = make()
+        except SafeguardMissing as refused:
+            if known and "bid" in refused.missing:
+                found.add(refused.stage)
+            return
+        except NoEligibleStage:
+            return
+        if state is None:
+            return
+        if known and StageKind.DEPARTURE in d.stage(state.stage).kind and not bid_done(state):
+            found.add(state.stage)
+        key = (
+            state.stage,
+            bid_done(state),
+            frozenset(v.stage for v in completed(d, state.history)),
+            known,
         )
-        for outcome, facts in itertools.product(stage.outcomes, FACT_VALUES):
-            try:
-                nxt = engine.advance(d, state, stage_id, outcome, facts, {}, NOW).entered
-            except NoEligibleStage:
-                continue
-            if (nxt, passed) not in seen:
-                seen.add((nxt, passed))
-                queue.append((nxt, passed))
+        if key not in seen:
+            seen.add(key)
+            queue.append((state, known))
+
+    for facts in LATE + FACT_VALUES:
+        reach(partial(engine.start, d, facts, {}, NOW), facts["unaccompanied"])
+    while queue:
+        state, known = queue.popleft()
+        if state.ended:
+            continue
+        for facts in FACT_VALUES if known else LATE + FACT_VALUES:
+            now_known = facts["unaccompanied"]
+            for outcome in d.stage(state.stage).outcomes:
+                advance = partial(engine.advance, d, state, state.stage, outcome, facts, {}, NOW)
+                reach(lambda advance=advance: advance().state, now_known)
+            divert = partial(engine.divert, d, state, facts, {}, NOW)
+            # The fact turned up with nothing moving the journey: it holds the child where it is.
+            reach(lambda divert=divert, state=state: divert() or state, now_known)
     return found
 
 
@@ -240,8 +315,8 @@ def test_verifier_never_misses_a_path_the_engine_can_take(raw: dict[str, Any]) -
     child is reported by the verifier (the verifier may report more: false alarms)."""
     d = Definition.model_validate(raw)
     try:
-        start_ok = all(engine.start(d, f, {}, NOW) for f in FACT_VALUES)
-    except NoEligibleStage:
+        start_ok = all(engine.start(d, f, {}, NOW) for f in LATE + FACT_VALUES)
+    except (NoEligibleStage, SafeguardMissing):
         start_ok = False
     if not start_ok:
         return
