@@ -25,6 +25,13 @@ from contracts.faults import ContractError, InvalidTransition
 
 Side = Literal["outgoing", "incoming"]
 
+ACTOR_PATTERN = r"^[a-z][a-z0-9-]{1,62}/(user|client|node):[A-Za-z0-9._:-]{1,128}$"
+"""Who took a decision, as ``agency/user:<id>``: a principal of the acting agency, never a name."""
+
+DECISION_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,119}$"
+"""The reference of a written decision (``BID-2025-014``), filed by the agency that took it. It
+travels in the open beside the outcome: a reference, never the decision's content."""
+
 
 class ReferralStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
@@ -48,6 +55,7 @@ class Action(StrEnum):
     DECLINE = "decline"
     COMPLETE = "complete"
     CANCEL = "cancel"
+    INTERRUPT = "interrupt"
     REVOKE = "revoke"
     EXPIRE = "expire"
     REJECT = "reject"
@@ -64,6 +72,12 @@ TRANSITIONS: dict[Side, dict[Action, tuple[frozenset[ReferralStatus], ReferralSt
         Action.DECLINE: (frozenset({S.APPROVED, S.SENT}), S.DECLINED),
         Action.COMPLETE: (frozenset({S.ACCEPTED}), S.COMPLETED),
         Action.CANCEL: (frozenset({S.PENDING_APPROVAL, S.APPROVED, S.SENT}), S.CANCELLED),
+        # The journey left the stage for a safeguard the facts now require (DESIGN §9): the
+        # stage's work stops even if the recipient had accepted it, and its copy is erased.
+        Action.INTERRUPT: (
+            frozenset({S.PENDING_APPROVAL, S.APPROVED, S.SENT, S.ACCEPTED}),
+            S.CANCELLED,
+        ),
         Action.REVOKE: (
             frozenset(
                 {
@@ -87,6 +101,7 @@ TRANSITIONS: dict[Side, dict[Action, tuple[frozenset[ReferralStatus], ReferralSt
         Action.DECLINE: (frozenset({S.RECEIVED}), S.DECLINED),
         Action.COMPLETE: (frozenset({S.ACCEPTED}), S.COMPLETED),
         Action.CANCEL: (frozenset({S.RECEIVED}), S.CANCELLED),
+        Action.INTERRUPT: (frozenset({S.RECEIVED, S.ACCEPTED}), S.CANCELLED),
         Action.REVOKE: (
             frozenset({S.RECEIVED, S.ACCEPTED, S.DECLINED, S.COMPLETED, S.EXPIRED, S.CANCELLED}),
             S.REVOKED,
@@ -141,6 +156,7 @@ def _past(action: Action) -> str:
         Action.DECLINE: "declined",
         Action.COMPLETE: "completed",
         Action.CANCEL: "cancelled",
+        Action.INTERRUPT: "interrupted",
         Action.REVOKE: "revoked",
         Action.EXPIRE: "expired",
         Action.REJECT: "rejected",

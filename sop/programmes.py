@@ -32,6 +32,11 @@ class ProgrammeFault:
 
 def _gaps(agreement: AgreementState, stage: Stage, owner: str, actor: str) -> list[str]:
     gaps = []
+    if agreement.terms.legal_basis.value != stage.legal_basis:
+        gaps.append(
+            f"rests on {agreement.terms.legal_basis.value}, not on {stage.legal_basis} as the "
+            "stage does"
+        )
     if stage.purpose is not None and stage.purpose not in agreement.terms.purposes:
         gaps.append(f"does not list purpose {stage.purpose}")
     for need in stage.needs:

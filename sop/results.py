@@ -11,11 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+PROTECTION_FACTS = ("unaccompanied", "separated", "trafficking_victim", "stateless")
+"""Facts a protection assessment may establish, wherever the sender keeps them: what a
+trafficking victim disclosed travels as ``protection``, a child's situation as
+``specific_needs``. They arrive late as often as not (DESIGN §9), and the journey follows."""
+
 
 def facts_from_results(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The SOP facts that ``results`` (category → data) establish; the rest tell the SOP
     nothing."""
     facts: dict[str, Any] = {}
+    for category in ("specific_needs", "protection"):
+        data = results.get(category) or {}
+        for fact in PROTECTION_FACTS:
+            if isinstance(data.get(fact), bool):
+                facts[fact] = data[fact]
+    identity = results.get("identity") or {}
+    if identity.get("nationality_status") == "stateless":
+        facts["stateless"] = True
     monitoring = results.get("monitoring") or {}
     if "willing_to_remain" in monitoring:
         facts["willing_to_remain"] = monitoring["willing_to_remain"]

@@ -196,7 +196,7 @@ class Interrupt(_Model):
 
 
 class Definition(_Model):
-    """A versioned SOP. Journeys pin ``ref`` (``avrr-joint@1.0.0``) when they start."""
+    """A versioned SOP. Journeys pin ``ref`` (``avrr-joint@2.0.0``) when they start."""
 
     id: DefinitionId
     version: SemVer

@@ -17,6 +17,7 @@ from kit.db.session import Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
 from kit.http.state import MasterKey
+from services.federation.runtime import FederationDep
 
 from . import service
 from .schemas import (
@@ -162,9 +163,16 @@ async def update_case_profile(
     principal: Writer,
     session: Session,
     master_key: MasterKey,
+    federation: FederationDep,
 ) -> CaseSummary:
-    """Change profile facts: the facts sent replace those held, `null` clears one."""
+    """Change profile facts: the facts sent replace those held, `null` clears one. An open
+    journey the change puts at risk is diverted to the safeguard it now requires."""
     case = await service.patch_profile(
-        session, principal=principal, case_id=case_id, master_key=master_key, body=body
+        session,
+        principal=principal,
+        case_id=case_id,
+        master_key=master_key,
+        body=body,
+        events=federation.events,
     )
     return CaseSummary.model_validate(case)

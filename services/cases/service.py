@@ -35,6 +35,7 @@ from contracts.profile import CaseProfile
 from kit.db.base import new_id, utcnow
 from kit.db.repository import Page
 from kit.errors import Conflict, Forbidden, NotFound
+from kit.events import Events
 from kit.faults import problem_for
 from services.audit import service as audit
 from services.audit.service import actor_of
@@ -43,6 +44,18 @@ from . import repository
 from .models import Case, CaseData
 from .schemas import CaseCreate
 from .sealing import PROFILE_SLOT, CaseVault, data_slot, new_vault, open_vault
+
+PROFILE_CHANGED = "case.profile_changed"
+
+
+@dataclass(frozen=True)
+class ProfileChanged:
+    """Facts of a case changed; journeys follow them to the safeguards they require (DESIGN
+    §9). Names the case only: listeners read the facts themselves, under their own rules."""
+
+    principal: Principal
+    case_id: uuid.UUID
+
 
 SUBJECT = "case"
 
@@ -281,6 +294,7 @@ async def patch_profile(
     case_id: uuid.UUID,
     master_key: bytes,
     body: object,
+    events: Events | None = None,
 ) -> Case:
     """Change profile facts (``PATCH /v1/cases/{id}/profile``), as a JSON merge patch
     (RFC 7396): a fact sent replaces the one held, ``null`` makes it unknown again, a fact not
@@ -317,6 +331,8 @@ async def patch_profile(
         _about(case.id, case.id),
         detail={"profile_facts": sorted(str(k) for k in body)},
     )
+    if events is not None:
+        await events.emit(session, PROFILE_CHANGED, ProfileChanged(principal, case.id))
     return case
 
 

@@ -31,8 +31,6 @@ BINDINGS = {
     "origin_authority": "gov-xk",
     "hardship_commission": "gov-de",
     "interior_ministry": "gov-de",
-    # UNHCR monitors forced returns independently of the host authority (as at Pristina).
-    "monitor": "unhcr",
 }
 PURPOSES = [
     "case-profiling",
@@ -87,6 +85,11 @@ class Step:
     stage: str
     outcome: str
     facts: dict[str, Any] = field(default_factory=dict)
+    #: The written decision's reference, where the stage's outcome is one (BID, risk assessment).
+    decision_ref: str | None = None
+
+    def decision(self) -> dict[str, str]:
+        return {"decision_ref": self.decision_ref} if self.decision_ref else {}
 
 
 @dataclass
@@ -171,7 +174,7 @@ PEOPLE = [
         _data("Luan", "Krasniqi"),
         [
             Step("profiling", "profiled"),
-            Step("bid", "return_in_best_interests"),
+            Step("bid", "return_in_best_interests", decision_ref="BID-2026-014"),
             Step("counselling", "decided_to_return"),
             Step("travel_documents", "issued"),
             Step("escorted_departure", "departed"),
@@ -186,7 +189,7 @@ PEOPLE = [
         _data("Mira", "Todorova"),
         [
             Step("profiling", "profiled"),
-            Step("trafficking_risk_assessment", "assessed"),
+            Step("trafficking_risk_assessment", "low_risk", decision_ref="TRA-2026-031"),
             Step("protection_needs_analysis", "protection_needed"),
         ],
         "protection_referral",
@@ -383,7 +386,12 @@ class Driver:
                 "worker",
                 "POST",
                 f"/v1/journeys/{journey['id']}/outcomes",
-                json={"stage": step.stage, "outcome": step.outcome, "facts": step.facts},
+                json={
+                    "stage": step.stage,
+                    "outcome": step.outcome,
+                    "facts": step.facts,
+                    **step.decision(),
+                },
             )
             self.say(person.name, step.stage, f"{OWNER} recorded {step.outcome}")
         else:
@@ -393,7 +401,7 @@ class Driver:
                 "worker",
                 "POST",
                 f"/v1/referrals/{referral_id}/complete",
-                json={"outcome": step.outcome},
+                json={"outcome": step.outcome, **step.decision()},
             )
             self.say(person.name, step.stage, f"{acting} completed: {step.outcome}")
         await self.until(

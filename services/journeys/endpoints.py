@@ -110,6 +110,7 @@ async def record_outcome(
         stage=data.stage,
         outcome=data.outcome,
         facts=data.facts,
+        decision_ref=data.decision_ref,
     )
     return await _out(session, principal, journey)
 

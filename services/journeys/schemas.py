@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from contracts.referrals import DECISION_REF_PATTERN
 from kit.http.schemas import Page, RequestModel, ResponseModel
 from sop import engine
 from sop.engine import HistoryEntry
@@ -23,6 +24,13 @@ class OutcomeRequest(RequestModel):
         default_factory=dict,
         description="Facts established with the outcome, by the names the SOP declares.",
     )
+    decision_ref: str | None = Field(
+        default=None,
+        pattern=DECISION_REF_PATTERN,
+        description="Where the stage's outcome is a written decision (a best-interests "
+        "determination, a trafficking risk assessment): the decision's reference, e.g. "
+        "BID-2025-014. Recorded in the history with who decided (you).",
+    )
 
 
 class Blocker(ResponseModel):
@@ -39,7 +47,7 @@ class JourneyOut(ResponseModel):
     agency: str
     case_id: uuid.UUID
     programme_id: uuid.UUID
-    sop: str = Field(examples=["avrr-joint@1.0.0"])
+    sop: str = Field(examples=["avrr-joint@2.0.0"])
     stage: str
     stage_title: str
     acting_agency: str | None

@@ -28,7 +28,13 @@ from services.programmes.models import Programme
 from services.referrals import service as referrals
 from services.referrals.schemas import ReferralCreate
 from sop import engine
-from sop.errors import MissingFacts, OutcomeNotAllowed, SopError
+from sop.errors import (
+    DecisionMissing,
+    MissingFacts,
+    OutcomeNotAllowed,
+    SafeguardMissing,
+    SopError,
+)
 from sop.programmes import covering_agreement
 from sop.schema import Definition
 
@@ -55,6 +61,28 @@ class JourneyFactsMissing(AccordError):
     explanation = (
         "The SOP's guards cannot decide where the journey goes without these facts; record "
         "them on the case profile (or with the outcome) and try again. `missing` lists them."
+    )
+
+
+class SafeguardRefused(AccordError):
+    status = 409
+    slug = "safeguard-missing"
+    title = "A safeguard the person's facts require is missing"
+    explanation = (
+        "The journey's history does not hold what the person's current facts require before "
+        "this stage (a best-interests determination, a trafficking risk assessment, "
+        "statelessness documentation, an independent monitor). `missing` names those stages "
+        "by kind and `violations` gives every reason; complete them first."
+    )
+
+
+class DecisionRefMissing(AccordError):
+    status = 422
+    slug = "decision-ref-missing"
+    title = "A written decision needs its reference"
+    explanation = (
+        "This stage's outcome is a written decision: send `decision_ref`, the reference of the "
+        "decision document, with the outcome."
     )
 
 
@@ -107,6 +135,11 @@ def acting_agency(ctx: Context) -> str | None:
     return ctx.programme.bindings.get(stage.actor) if stage.actor else None
 
 
+def agencies(ctx: Context) -> dict[str, str]:
+    """Role to acting agency, as the runtime guard reads them (who carries out a removal)."""
+    return {role: agency for role, agency in ctx.programme.bindings.items() if agency}
+
+
 def _store(journey: Journey, step_state: engine.JourneyState) -> None:
     journey.state = step_state.model_dump(mode="json")
     journey.stage = step_state.stage
@@ -142,13 +175,17 @@ async def _enter(
             }
         ]
         return
-    consent_id = await consents.covering(
-        session,
-        principal=principal,
-        case_id=ctx.journey.case_id,
-        recipient=actor,
-        purpose=stage.purpose or "",
-        categories=list(stage.needs),
+    consent_id = (
+        await consents.covering(
+            session,
+            principal=principal,
+            case_id=ctx.journey.case_id,
+            recipient=actor,
+            purpose=stage.purpose or "",
+            categories=list(stage.needs),
+        )
+        if stage.legal_basis == "consent"
+        else None
     )
     request = ReferralCreate(
         case_id=ctx.journey.case_id,
@@ -183,6 +220,19 @@ async def _enter(
 
 
 def _sop_refusal(error: SopError, ctx: Context | None) -> AccordError:
+    if isinstance(error, SafeguardMissing):
+        return SafeguardRefused(
+            str(error),
+            extra={
+                "stage": error.stage,
+                "missing": list(error.missing),
+                "violations": [
+                    {"code": "safeguard_missing", "message": reason} for reason in error.reasons
+                ],
+            },
+        )
+    if isinstance(error, DecisionMissing):
+        return DecisionRefMissing(str(error), extra={"stage": error.stage})
     if isinstance(error, MissingFacts):
         return JourneyFactsMissing(str(error), extra={"missing": list(error.missing)})
     if isinstance(error, OutcomeNotAllowed) and ctx is not None:
@@ -217,7 +267,13 @@ async def start(
         agency=principal.agency, case_id=case_id, programme_id=programme.id, stage="", state={}
     )
     try:
-        state = engine.start(definition, facts, programme.params, utcnow())
+        state = engine.start(
+            definition,
+            facts,
+            programme.params,
+            utcnow(),
+            agencies={r: a for r, a in programme.bindings.items() if a},
+        )
     except SopError as error:
         raise _sop_refusal(error, None) from error
     _store(journey, state)
@@ -318,8 +374,10 @@ async def advance(
     outcome: str,
     facts: dict[str, Any],
     by_agency: str,
+    decision: engine.Decision | None = None,
 ) -> Journey:
-    """Record ``outcome`` at ``stage``, decided by ``by_agency``, and enter the next stage."""
+    """Record ``outcome`` at ``stage``, decided by ``by_agency``, and enter the next stage (or
+    the safeguard the facts now require, DESIGN §9)."""
     ctx = await _context(session, principal=principal, journey=journey)
     acting = acting_agency(ctx)
     if outcome != WITHDRAW and acting is not None and by_agency != acting:
@@ -340,7 +398,16 @@ async def advance(
     )
     try:
         step = engine.advance(
-            ctx.definition, ctx.state, stage, outcome, all_facts, ctx.programme.params, utcnow()
+            ctx.definition,
+            ctx.state,
+            stage,
+            outcome,
+            all_facts,
+            ctx.programme.params,
+            utcnow(),
+            by=by_agency,
+            decision=decision,
+            agencies=agencies(ctx),
         )
     except SopError as error:
         raise _sop_refusal(error, ctx) from error
@@ -358,8 +425,94 @@ async def advance(
         outcome=outcome,
         left=stage,
         facts=sorted(facts),
+        **(
+            {"diverted_because": list(step.state.history[-1].because)}
+            if step.state.history[-1].because
+            else {}
+        ),
     )
     return journey
+
+
+async def follow_facts(
+    session: AsyncSession, *, federation: Federation, principal: Principal, journey: Journey
+) -> bool:
+    """A fact of the case changed: divert the journey to the safeguard it now requires, if any
+    (DESIGN §9). The interrupted stage's referral is cancelled and its recipient erases; the
+    history and the audit name the facts, never their values. True when it was diverted."""
+    ctx = await _context(session, principal=principal, journey=journey)
+    case = await cases.get(session, principal=principal, case_id=journey.case_id)
+    facts = await _facts(
+        session,
+        federation=federation,
+        principal=principal,
+        case_id=journey.case_id,
+        recorded=_recorded(journey, federation, case),
+    )
+    try:
+        diverted = engine.divert(
+            ctx.definition, ctx.state, facts, ctx.programme.params, utcnow(), agencies=agencies(ctx)
+        )
+    except SopError as error:
+        raise _sop_refusal(error, ctx) from error
+    if diverted is None:
+        return False
+    left = ctx.state.stage
+    if journey.referral_id is not None:
+        await referrals.interrupt(
+            session, federation=federation, principal=principal, referral_id=journey.referral_id
+        )
+    _store(journey, diverted)
+    ctx.state = diverted
+    await _enter(session, federation=federation, principal=principal, ctx=ctx)
+    await _audit(
+        session,
+        principal,
+        journey,
+        "journey.diverted",
+        left=left,
+        because=list(diverted.history[-1].because),
+    )
+    return True
+
+
+async def check_before_approval(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    journey: Journey,
+    stage: str,
+    federation: Federation,
+) -> None:
+    """The runtime guard again, as a referral for a departure or a forced removal is approved:
+    the facts may have changed since the journey entered the stage."""
+    if journey.stage != stage or journey.ended:
+        return
+    ctx = await _context(session, principal=principal, journey=journey)
+    case = await cases.get(session, principal=principal, case_id=journey.case_id)
+    facts = await _facts(
+        session,
+        federation=federation,
+        principal=principal,
+        case_id=journey.case_id,
+        recorded=_recorded(journey, federation, case),
+    )
+    try:
+        engine.check_safeguards(
+            ctx.definition, ctx.state, facts, ctx.programme.params, agencies=agencies(ctx)
+        )
+    except SopError as error:
+        raise _sop_refusal(error, ctx) from error
+
+
+async def withdrawable(session: AsyncSession, *, principal: Principal, journey: Journey) -> bool:
+    """Whether the person's withdrawal ends the journey: not where the stage rests on a legal
+    obligation (the host authority's own enforcement), nor where the SOP has no withdrawal."""
+    ctx = await _context(session, principal=principal, journey=journey)
+    stage = ctx.definition.stage(ctx.state.stage)
+    return stage.legal_basis == "consent" and WITHDRAW in engine.allowed_outcomes(
+        ctx.definition, ctx.state
+    )
 
 
 async def record_outcome(
@@ -371,6 +524,7 @@ async def record_outcome(
     stage: str,
     outcome: str,
     facts: dict[str, Any],
+    decision_ref: str | None = None,
 ) -> Journey:
     journey = await get(session, principal=principal, journey_id=journey_id, lock=True)
     return await advance(
@@ -382,6 +536,9 @@ async def record_outcome(
         outcome=outcome,
         facts=facts,
         by_agency=principal.agency,
+        decision=engine.Decision(
+            decided_by=referrals.decided_by(principal), decision_ref=decision_ref
+        ),
     )
 
 

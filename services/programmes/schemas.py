@@ -16,7 +16,7 @@ ParamValue = bool | int | float | str | list[str] | None
 
 class ProgrammeCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
-    sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@1.0.0"])
+    sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@2.0.0"])
     bindings: dict[str, str] = Field(description="SOP role -> agency slug.")
     agreements: list[str] = Field(default_factory=list)
     params: dict[str, ParamValue] = Field(
@@ -38,7 +38,7 @@ class ProgrammeOut(ResponseModel):
     id: uuid.UUID
     agency: str
     title: str
-    sop: str = Field(examples=["avrr-joint@1.0.0"])
+    sop: str = Field(examples=["avrr-joint@2.0.0"])
     bindings: dict[str, str]
     agreements: list[str]
     params: dict[str, ParamValue]

@@ -220,6 +220,7 @@ async def complete(
         referral_id=referral_id,
         outcome=data.outcome,
         results=data.results.present(),
+        decision_ref=data.decision_ref,
     )
     return detail(row)
 

@@ -25,7 +25,7 @@ from contracts.consent import ConsentScope
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem, PrivateKey
 from contracts.policy import Decision, decide_received, decide_results
-from contracts.referrals import Action, ReferralStatus
+from contracts.referrals import ACTOR_PATTERN, DECISION_REF_PATTERN, Action, ReferralStatus
 from kit.db.base import new_id
 from services.agreements import repository as agreement_rows
 from services.audit import service as audit
@@ -48,10 +48,13 @@ _B = TypeVar("_B", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Completed:
-    """The sender learnt a referral's outcome (and opened what came back with it)."""
+    """The sender learnt a referral's outcome (and opened what came back with it), with who
+    decided and the reference of the written decision when the recipient gave them."""
 
     row: Referral
     results: dict[str, dict[str, Any]]
+    decided_by: str | None = None
+    decision_ref: str | None = None
 
 
 class ReferralRefused(ContentRefused):
@@ -93,6 +96,8 @@ def _refuse(code: str, message: str) -> ReferralRefused:
 
 _Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 _Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+_Actor = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
+_DecisionRef = Annotated[str, StringConstraints(pattern=DECISION_REF_PATTERN)]
 
 
 class _Body(BaseModel):
@@ -119,6 +124,12 @@ class _Answer(_Body):
 
 class _Completion(_Answer):
     outcome: _Slug
+    decided_by: _Actor | None = None
+    decision_ref: _DecisionRef | None = None
+
+
+class _Cancellation(_Answer):
+    reason: Literal["diverted"] | None = None
 
 
 class _Notice(_Answer):
@@ -390,7 +401,11 @@ async def on_completed(session: AsyncSession, received: Received) -> None:
         await service._audit(
             session, None, row, "referral.results_received", categories=sorted(results)
         )
-    await received.federation.events.emit(session, COMPLETED_EVENT, Completed(row, results))
+    await received.federation.events.emit(
+        session,
+        COMPLETED_EVENT,
+        Completed(row, results, decided_by=body.decided_by, decision_ref=body.decision_ref),
+    )
 
 
 def _require_same_agreement(received: Received, agreement: AgreementState) -> None:
@@ -403,11 +418,13 @@ def _require_same_agreement(received: Received, agreement: AgreementState) -> No
 
 
 async def on_cancelled(session: AsyncSession, received: Received) -> None:
-    """The sender cancelled before acceptance: the received copy is erased at once."""
-    body = _body(_Answer, received)
+    """The sender cancelled before acceptance, or its journey left the stage for a safeguard
+    (``reason: diverted``, accepted or not): the received copy is erased at once."""
+    body = _body(_Cancellation, received)
     row = await _held(session, received, _referral_id(received, body.referral_id), "incoming")
+    action = Action.INTERRUPT if body.reason == "diverted" else Action.CANCEL
     try:
-        service.move(row, Action.CANCEL, f"{PEER}:{row.counterpart}", at=body.at)
+        service.move(row, action, f"{PEER}:{row.counterpart}", at=body.at)
     except ContractError:
         pass  # accepted already: the sender's cancellation came too late to apply
     else:

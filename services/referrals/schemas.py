@@ -10,7 +10,7 @@ from contracts.agencies import AgencySlug
 from contracts.agreements import AgreementRef
 from contracts.categories import Category, CategoryData
 from contracts.envelope import EnvelopeEvidence, SignedReceipt
-from contracts.referrals import ReferralStatus
+from contracts.referrals import DECISION_REF_PATTERN, ReferralStatus
 from kit.http.schemas import Page, RequestModel, ResponseModel
 
 from .models import Referral
@@ -39,6 +39,13 @@ class DeclineRequest(RequestModel):
 
 class CompleteRequest(RequestModel):
     outcome: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    decision_ref: str | None = Field(
+        default=None,
+        pattern=DECISION_REF_PATTERN,
+        description="For a stage whose outcome is a written decision (a best-interests "
+        "determination, a trafficking risk assessment): the decision's reference, e.g. "
+        "BID-2025-014. Sent beside the outcome, so a reference only, never its content.",
+    )
     results: CategoryData = Field(
         default_factory=CategoryData,
         description="Result categories sealed back to the sender (the agreement must allow), "

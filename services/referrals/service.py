@@ -50,6 +50,18 @@ ACCEPTED = "referral.accepted"
 DECLINED = "referral.declined"
 COMPLETED = "referral.completed"
 CANCELLED = "referral.cancelled"
+APPROVING = "referral.approving"
+
+
+@dataclass(frozen=True)
+class Approving:
+    """A focal point is approving an outgoing referral: a listener may still refuse it (the
+    journey's runtime guard before a departure), and the approval rolls back with it."""
+
+    principal: Principal
+    row: Referral
+
+
 CONSENT_WITHDRAWN = "consent.withdrawn"
 ERASED = "referral.erased"
 BREAK_GLASS = "referral.break_glass"
@@ -318,6 +330,7 @@ async def approve(
         )
     except ContractError as error:
         raise _refused(error) from error
+    await federation.events.emit(session, APPROVING, Approving(principal, row))
     row.approved_by = actor_of(principal)
     assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
     case = await cases.get(session, principal=principal, case_id=row.case_id)
@@ -460,7 +473,10 @@ async def complete(
     referral_id: str,
     outcome: str,
     results: dict[str, dict[str, Any]],
+    decision_ref: str | None = None,
 ) -> Referral:
+    """Complete an accepted referral with the stage's outcome and any results. A decision's
+    reference travels with who took it (``agency/user:...``), for the sender's journey."""
     row = await get_row(session, principal=principal, referral_id=referral_id)
     if results:
         agreement = await agreement_of(
@@ -487,7 +503,14 @@ async def complete(
         referral_id=referral_id,
         action=Action.COMPLETE,
         message_type=COMPLETED,
-        body={"outcome": outcome},
+        body={
+            "outcome": outcome,
+            **(
+                {"decided_by": decided_by(principal), "decision_ref": decision_ref}
+                if decision_ref
+                else {}
+            ),
+        },
         results=results,
     )
     completed.outcome = outcome
@@ -520,6 +543,38 @@ async def cancel(
             referral=row.referral_id,
         )
     await _audit(session, principal, row, "referral.cancelled")
+    return row
+
+
+def decided_by(principal: Principal) -> str:
+    """Who took a decision, as the journey's history records it: agency and principal, the
+    principal's id rather than a name."""
+    return f"{principal.agency}/{actor_of(principal)}"
+
+
+async def interrupt(
+    session: AsyncSession, *, federation: Federation, principal: Principal, referral_id: str
+) -> Referral | None:
+    """The journey left the referral's stage for a safeguard (DESIGN §9): the referral is
+    cancelled even after acceptance, and the recipient told, so that it erases its copy. A
+    referral already closed is left as it is (None)."""
+    row = await get_row(session, principal=principal, referral_id=referral_id, lock=True)
+    was = row.status
+    try:
+        move(row, Action.INTERRUPT, actor_of(principal))
+    except ContractError:
+        return None
+    if was != ReferralStatus.PENDING_APPROVAL.value:
+        await send(
+            session,
+            federation,
+            sender=row.agency,
+            recipient=row.counterpart,
+            type=CANCELLED,
+            body={"referral_id": row.referral_id, "at": utcnow().isoformat(), "reason": "diverted"},
+            referral=row.referral_id,
+        )
+    await _audit(session, principal, row, "referral.interrupted")
     return row
 
 

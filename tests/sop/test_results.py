@@ -22,3 +22,14 @@ def test_participation_needs_both_social_life_and_meaningful_employment() -> Non
 
 def test_results_without_monitoring_establish_no_fact() -> None:
     assert facts_from_results({"reintegration": {"plan_agreed_on": "2026-11-20"}}) == {}
+
+
+def test_a_trafficking_victim_identified_by_the_acting_agency_becomes_a_fact() -> None:
+    facts = facts_from_results({"specific_needs": {"trafficking_victim": True, "pregnant": True}})
+    assert facts == {"trafficking_victim": True}
+
+
+def test_a_person_found_stateless_in_the_identity_sent_back_becomes_a_fact() -> None:
+    assert facts_from_results({"identity": {"nationality_status": "stateless"}}) == {
+        "stateless": True
+    }
