@@ -644,7 +644,11 @@ def test_an_amendment_retires_the_old_version_only_once_every_old_party_signed_i
         terms(
             parties=["iom", "ilo"],
             categories={
-                "skills": {"senders": ["iom"], "recipients": ["ilo"]},
+                "skills": {
+                    "senders": ["iom"],
+                    "recipients": ["ilo"],
+                    "data_roles": ["reintegration_officer"],
+                },
             },
         ),
         by="iom",
@@ -682,7 +686,11 @@ def test_only_a_party_of_the_held_version_proposes_the_next() -> None:
         terms(
             parties=["iom", "gov-de"],
             categories={
-                "identity": {"senders": ["gov-de"], "recipients": ["iom"]},
+                "identity": {
+                    "senders": ["gov-de"],
+                    "recipients": ["iom"],
+                    "data_roles": ["counsellor"],
+                },
             },
         ),
         by="gov-de",

@@ -314,7 +314,11 @@ def test_specific_needs_carries_the_flags_sop_guards_branch_on() -> None:
 
 # DESIGN §9: the facts whose disclosure can itself endanger the person.
 PROTECTION_SENSITIVE_FACTS = {
-    Category.SPECIFIC_NEEDS: ["trafficking_victim", "survivor_of_violence", "mental_health_condition"],
+    Category.SPECIFIC_NEEDS: [
+        "trafficking_victim",
+        "survivor_of_violence",
+        "mental_health_condition",
+    ],
     Category.IDENTITY: ["ethnic_origin"],
 }
 
@@ -392,10 +396,10 @@ def test_case_data_reports_the_faults_of_every_category_together() -> None:
                 "identity": {"sex": "M"},
                 "contact": {"phones": [{"number": "0151 123"}]},
                 "skills": EXAMPLES[Category.SKILLS],
-                "biometrics": {},
+                "religion": {},
             }
         )
-    assert {f.loc[0] for f in caught.value.faults} == {"identity", "contact", "biometrics"}
+    assert {f.loc[0] for f in caught.value.faults} == {"identity", "contact", "religion"}
 
 
 def test_case_data_returns_every_category_normalised() -> None:
