@@ -233,7 +233,9 @@ async def test_nothing_queued_under_a_suspended_agreement_is_delivered(
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_proposals_reach_a_party_on_another_node(app, client, admins, node) -> None:
     body = terms(["unhcr", "ngo-x"], legal_basis="public_interest")
-    body["categories"] = {"identity": {"senders": ["unhcr"], "recipients": ["ngo-x"]}}
+    body["categories"] = {
+        "identity": {"senders": ["unhcr"], "recipients": ["ngo-x"], "data_roles": ["counsellor"]}
+    }
     agreement = await _draft(client, admins, body)
     await client.post(f"/v1/agreements/{agreement['id']}/propose", headers=admins["unhcr"])
     async with app.state.db.sessions() as session:
