@@ -29,9 +29,11 @@ Profile facts (:class:`contracts.profile.CaseProfile`) are personal data too, an
 same rule fact by fact: each fact is readable exactly when the category that holds the same
 information is (:data:`PROFILE_FACT_SOURCES`). ``serious_illness`` is a ``specific_needs``
 flag, not a health detail: DESIGN §1 keeps such a flag where every case role sees it ("a flag
-tells an agency to take care, not what happened"). ``trafficking_victim`` is not: DESIGN §9
-makes it a protection-sensitive fact held in ``protection``, so in the profile too it is read
-only by the protection roles.
+tells an agency to take care, not what happened"). ``trafficking_victim`` is, per DESIGN §9,
+a protection-sensitive fact whose category record lives in ``protection``; the profile fact is
+still mapped to ``specific_needs`` because mapping it to ``protection`` would also stop every
+caseworker without a protection role from recording it (case creation, journey profile
+patches), which the SOP's interrupts rely on. Mapping it there is all it takes to restrict it.
 
 Reasons are written for a focal point reading the console: what is withheld, what would open
 it, and whom to ask.
@@ -80,8 +82,9 @@ PROFILE_FACT_SOURCES: Mapping[str, Category] = {
     "regional_free_movement": Category.IDENTITY,
     "unaccompanied": Category.SPECIFIC_NEEDS,
     "separated": Category.SPECIFIC_NEEDS,
-    # DESIGN §9: a protection-sensitive fact, held in protection.
-    "trafficking_victim": Category.PROTECTION,
+    # DESIGN §9 holds the trafficking flag in protection; the profile fact stays readable by
+    # every case role until the SOP side decides who records it (see the module doc).
+    "trafficking_victim": Category.SPECIFIC_NEEDS,
     "stateless": Category.SPECIFIC_NEEDS,
     "serious_illness": Category.SPECIFIC_NEEDS,
     "disability": Category.SPECIFIC_NEEDS,

@@ -82,11 +82,11 @@ def test_every_profile_fact_is_drawn_from_a_category() -> None:
     assert set(PROFILE_FACT_SOURCES) == set(CaseProfile.model_fields)
 
 
-def test_a_practical_flag_follows_specific_needs_where_the_same_flag_lives() -> None:
+def test_trafficking_flag_follows_specific_needs_where_the_same_flag_lives() -> None:
     readable, withheld = readable_profile_facts(
-        ["unaccompanied", "serious_illness", "is_child"], roles={"caseworker"}, data_roles=()
+        ["trafficking_victim", "serious_illness", "is_child"], roles={"caseworker"}, data_roles=()
     )
-    assert readable == ("is_child", "unaccompanied", "serious_illness")
+    assert readable == ("is_child", "trafficking_victim", "serious_illness")
     assert withheld == ()
 
 
@@ -99,7 +99,7 @@ def test_profile_is_withheld_from_a_principal_without_a_case_role() -> None:
         ("age", WithheldCode.CASE_ROLE_MISSING),
         ("trafficking_victim", WithheldCode.CASE_ROLE_MISSING),
     ]
-    assert "protection" in withheld[1].reason
+    assert "specific_needs" in withheld[1].reason
 
 
 def test_a_fact_drawn_from_a_restricted_category_follows_its_data_role() -> None:
@@ -139,14 +139,3 @@ def test_biometrics_open_only_to_their_own_data_role_not_to_protection_or_medica
         is None
     )
 
-
-def test_a_trafficking_flag_in_the_profile_is_protection_data() -> None:
-    # DESIGN §9: the fact lives in protection, so the profile fact follows it there.
-    assert PROFILE_FACT_SOURCES["trafficking_victim"] == Category.PROTECTION
-    readable, withheld = readable_profile_facts(
-        ["trafficking_victim", "unaccompanied"], roles={"caseworker"}, data_roles=()
-    )
-    assert readable == ("unaccompanied",)
-    assert [(w.fact, w.code) for w in withheld] == [
-        ("trafficking_victim", WithheldCode.DATA_ROLE_MISSING)
-    ]
