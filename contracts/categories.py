@@ -59,8 +59,12 @@ them only to their own data roles (``contracts.case_access``), and they never go
 person's own state. ``biometrics`` is the most restricted: a fingerprint cannot be changed
 once leaked, so no other data role opens it."""
 
-PROTECTION_SENSITIVE_FACTS: dict[Category, tuple[str, ...]] = {
-    Category.SPECIFIC_NEEDS: ("trafficking_victim", "survivor_of_violence", "mental_health_condition"),
+PROTECTION_SENSITIVE_FACTS: Mapping[Category, tuple[str, ...]] = {
+    Category.SPECIFIC_NEEDS: (
+        "trafficking_victim",
+        "survivor_of_violence",
+        "mental_health_condition",
+    ),
     Category.IDENTITY: ("ethnic_origin",),
 }
 """Facts that lived in ``specific_needs`` and ``identity`` until DESIGN §9 moved them into
@@ -664,9 +668,7 @@ class Monitoring(_Schema):
 # --- biometrics ---------------------------------------------------------------------------
 
 
-TemplateRef = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+TemplateRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 """The reference of a template in the capturing agency's biometric system (e.g. a BIMS or
 national AFIS record id): the template itself stays there."""
 

@@ -64,8 +64,8 @@ from pydantic import (
 
 from contracts.agencies import AgencySlug
 from contracts.agreements import AgreementRef
-from contracts.categories import SENSITIVE_CATEGORIES
 from contracts.canonical import b64url_encode, canonical_bytes, canonical_digest, sha256_hex
+from contracts.categories import SENSITIVE_CATEGORIES
 from contracts.keys import (
     KeyKind,
     PrivateKey,

@@ -104,10 +104,9 @@ class AgreementWarning(ResponseModel):
     message: str
 
 
-_WARNINGS = Field(
-    default_factory=list,
-    description="Empty for terms drafted under today's rules; e.g. a category signed without "
-    "named data roles, which every user at its recipients who reads referrals may read.",
+_WARNINGS_DESCRIPTION = (
+    "Empty for terms drafted under today's rules; e.g. a category signed without named data "
+    "roles, which every user at its recipients who reads referrals may read."
 )
 
 
@@ -130,7 +129,9 @@ class AgreementOut(ResponseModel):
     superseded_by: AgreementRef | None
     suspended_by: list[str]
     history: list[HistoryEntry]
-    warnings: list[AgreementWarning] = _WARNINGS
+    warnings: list[AgreementWarning] = Field(
+        default_factory=list, description=_WARNINGS_DESCRIPTION
+    )
 
 
 class AgreementSummary(ResponseModel):
@@ -141,7 +142,9 @@ class AgreementSummary(ResponseModel):
     parties: list[str]
     purposes: list[str]
     digest: str
-    warnings: list[AgreementWarning] = _WARNINGS
+    warnings: list[AgreementWarning] = Field(
+        default_factory=list, description=_WARNINGS_DESCRIPTION
+    )
 
 
 class AgreementPage(Page[AgreementSummary]):

@@ -195,6 +195,4 @@ async def test_an_agreement_signed_without_data_roles_shows_a_notice(
     assert page.status_code == 200
     notice = re.search(r'<[^>]*id="agreement-warnings".*?</(div|section)>', page.text, re.S)
     assert notice is not None, "the page warns about the category without data roles"
-    assert "everyone at iom who reads referrals may read identity" in html.unescape(
-        notice.group(0)
-    )
+    assert "everyone at iom who reads referrals may read identity" in html.unescape(notice.group(0))

@@ -138,4 +138,3 @@ def test_biometrics_open_only_to_their_own_data_role_not_to_protection_or_medica
         )
         is None
     )
-

@@ -71,9 +71,7 @@ async def test_an_agreement_stored_without_data_roles_keeps_working_with_warning
 ) -> None:
     legacy = terms(["unhcr", "iom"])
     del legacy["categories"]["identity"]["data_roles"]
-    state = new_draft(
-        str(new_id()), AgreementTerms.model_validate(legacy), by="unhcr", at=utcnow()
-    )
+    state = new_draft(str(new_id()), AgreementTerms.model_validate(legacy), by="unhcr", at=utcnow())
     async with app.state.db.sessions.begin() as session:
         await repository.save(session, state)
 

@@ -21,8 +21,8 @@ from services.federation.models import InboxMessage, OutboxMessage
 from services.keys import store
 from services.referrals.models import Referral, ReferralData
 from services.referrals.sweeper import Sweeper
-from tests.support.cases import holds_in_clear, raw_rows
 from tests.support.agreements import READERS
+from tests.support.cases import holds_in_clear, raw_rows
 from tests.support.referrals import Exchange, exchange
 
 RESULTS_BACK = {

@@ -266,10 +266,8 @@ async def test_cancelling_before_acceptance_erases_the_recipients_copy(ex: Excha
 async def test_results_sealed_back_on_completion_are_read_by_role_at_the_sender(
     app, client, tmp_path
 ) -> None:
-    from tests.support.referrals import exchange
-
     from tests.support.agreements import READERS
-    from tests.support.referrals import person
+    from tests.support.referrals import exchange, person
 
     categories = {
         "identity": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
