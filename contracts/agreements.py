@@ -31,6 +31,7 @@ from pydantic import (
 from contracts.agencies import AgencySlug
 from contracts.canonical import canonical_digest
 from contracts.categories import CATEGORY_NAMES, SENSITIVE_CATEGORIES, Category, ShortText
+from contracts.data_roles import SUGGESTED_DATA_ROLES
 from contracts.faults import (
     ContractError,
     Fault,
@@ -58,6 +59,7 @@ __all__ = [
     "Signature",
     "SignedDigest",
     "StaleDigest",
+    "TermsWarning",
     "amend",
     "break_glass_allowed",
     "canonical",
@@ -76,6 +78,7 @@ __all__ = [
     "supersede",
     "suspend",
     "terminate",
+    "terms_warnings",
     "validate_terms",
 ]
 
@@ -140,8 +143,11 @@ class _Frozen(BaseModel):
 class CategoryTerms(_Frozen):
     """Who may send one category, who may receive it, and who inside a recipient may read it.
 
-    ``data_roles`` empty means any user of a recipient agency who may read its referrals may
-    read this category; sensitive categories must name roles (checked by :func:`validate_terms`).
+    DESIGN §9: every category names the data roles that may read it; a draft that names none
+    is refused (:func:`validate_terms`). Terms signed before that rule may still hold an empty
+    list, which means any user of a recipient agency who may read its referrals may read the
+    category, except a sensitive one, which then opens to nobody; such terms carry a warning
+    (:func:`terms_warnings`) until an amendment names the roles.
     """
 
     senders: tuple[AgencySlug, ...] = Field(min_length=1)
@@ -165,7 +171,8 @@ class AgreementFault(StrEnum):
     BREAK_GLASS_BASIS = "break_glass_basis"
 
 
-_EXAMPLE_ROLE = {Category.HEALTH: "medical", Category.PROTECTION: "protection_officer"}
+def _example_role(category: Category) -> str:
+    return SUGGESTED_DATA_ROLES[category][0].value
 
 
 class AgreementTerms(_Frozen):
@@ -203,6 +210,8 @@ class AgreementTerms(_Frozen):
             legal_basis=self.legal_basis,
             break_glass=self.break_glass,
             known_agencies=None,
+            # Terms already signed may predate the rule; they load, and carry a warning.
+            drafting=False,
         )
         if faults:
             raise ValueError("; ".join(f"{f.path}: {f.message}" for f in faults))
@@ -278,6 +287,19 @@ def _parse_categories(data: Mapping[str, Any]) -> tuple[dict[Category, CategoryT
     return parsed, faults
 
 
+def _no_data_roles(category: Category, terms: CategoryTerms) -> str:
+    if category in SENSITIVE_CATEGORIES:
+        return (
+            f"{category.value} is a sensitive category: name the data roles that may read "
+            f"it (for example {_example_role(category)})"
+        )
+    return (
+        f"name the data roles that may read {category.value} at "
+        f"{', '.join(sorted(set(terms.recipients)))} (for example {_example_role(category)}): "
+        "with none named, everyone there who reads referrals would read it"
+    )
+
+
 def _rule_faults(
     *,
     parties: tuple[str, ...] | None,
@@ -287,8 +309,13 @@ def _rule_faults(
     legal_basis: LegalBasis | None,
     break_glass: bool | None,
     known_agencies: Collection[str] | None,
+    drafting: bool,
 ) -> list[Fault]:
-    """The rules across fields; a rule whose inputs failed to parse is skipped, not guessed."""
+    """The rules across fields; a rule whose inputs failed to parse is skipped, not guessed.
+
+    ``drafting``: new terms from this node, held to every rule; otherwise terms already held
+    (stored, or signed elsewhere), which keep working under the rules they were signed under.
+    """
     faults: list[Fault] = []
     if parties is not None:
         if len(set(parties)) < 2:
@@ -334,12 +361,16 @@ def _rule_faults(
                 f"is {terms.senders[0]}"
             )
             faults.append(Fault(loc, message, AgreementFault.CATEGORY_NO_FLOW))
-        if category in SENSITIVE_CATEGORIES and not terms.data_roles:
-            message = (
-                f"{category.value} is a sensitive category: name the data roles that may read "
-                f"it (for example {_EXAMPLE_ROLE[category]})"
+        # DESIGN §9: an empty list would open the category to everyone at the recipient. Terms
+        # already held keep it (a sensitive category then opens to nobody, contracts.policy).
+        if not terms.data_roles and (drafting or category in SENSITIVE_CATEGORIES):
+            faults.append(
+                Fault(
+                    (*loc, "data_roles"),
+                    _no_data_roles(category, terms),
+                    AgreementFault.DATA_ROLES_MISSING,
+                )
             )
-            faults.append(Fault((*loc, "data_roles"), message, AgreementFault.DATA_ROLES_MISSING))
     if valid_from is not None and valid_until is not None and valid_until <= valid_from:
         message = (
             f"valid_until ({rfc3339(valid_until)}) must be after valid_from ({rfc3339(valid_from)})"
@@ -359,8 +390,8 @@ def validate_terms(data: object, *, known_agencies: Collection[str]) -> Agreemen
 
     ``known_agencies`` are the agency slugs of the current directory. Raises
     :class:`AgreementInvalid` listing every fault: the shape of each field, categories
-    outside the vocabulary, senders or recipients who are not parties, sensitive categories
-    (health, protection) without named data roles, ``valid_until`` not after ``valid_from``,
+    outside the vocabulary, senders or recipients who are not parties, categories without
+    named data roles (DESIGN §9), ``valid_until`` not after ``valid_from``,
     parties unknown to the directory, break-glass without vital interest. ``data`` is the
     request body as parsed JSON, whatever its shape (anything but an object is a fault).
     """
@@ -384,6 +415,7 @@ def validate_terms(data: object, *, known_agencies: Collection[str]) -> Agreemen
             legal_basis=values.get("legal_basis") if "legal_basis" in raw else LegalBasis.CONSENT,
             break_glass=values.get("break_glass"),
             known_agencies=known_agencies,
+            drafting=True,
         )
     )
     if faults:
@@ -397,6 +429,48 @@ def validate_terms(data: object, *, known_agencies: Collection[str]) -> Agreemen
 def break_glass_allowed(terms: AgreementTerms) -> bool:
     """Whether a focal point may open a withheld category under these terms (DESIGN §6)."""
     return terms.break_glass and terms.legal_basis == LegalBasis.VITAL_INTEREST
+
+
+# --- warnings about terms already held -----------------------------------------------------
+
+
+class TermsWarning(_Frozen):
+    """What is wrong with terms a node holds but would refuse to draft today (DESIGN §9).
+
+    The agreement keeps working as signed; the warning tells its parties what an amendment
+    should fix. ``code`` is stable for clients, ``message`` is for a focal point.
+    """
+
+    code: str
+    category: Category
+    message: str
+
+
+def terms_warnings(terms: AgreementTerms) -> tuple[TermsWarning, ...]:
+    """Warnings for terms signed before every category had to name its data roles: one per
+    category with none, in vocabulary order; empty for terms drafted under today's rules."""
+    warnings: list[TermsWarning] = []
+    for category in Category:
+        category_terms = terms.categories.get(category)
+        if category_terms is None or category_terms.data_roles:
+            continue
+        recipients = ", ".join(sorted(set(category_terms.recipients)))
+        who = (
+            f"nobody at {recipients} may read {category.value}, a sensitive category"
+            if category in SENSITIVE_CATEGORIES
+            else f"everyone at {recipients} who reads referrals may read {category.value}"
+        )
+        warnings.append(
+            TermsWarning(
+                code=AgreementFault.DATA_ROLES_MISSING.value,
+                category=category,
+                message=(
+                    f"category {category.value} names no data roles, so {who}; amend the "
+                    f"agreement to name them (for example {_example_role(category)})"
+                ),
+            )
+        )
+    return tuple(warnings)
 
 
 # --- canonical form -----------------------------------------------------------------------

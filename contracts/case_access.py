@@ -16,7 +16,9 @@ The rule, for a principal of the owning agency:
    principal who also holds its data role (:data:`RESTRICTED_CATEGORY_ROLES`): ``protection``
    to a ``protection_officer`` (risk assessments, BID, and what a trafficking victim disclosed,
    whose confidentiality the roundtable insists on: threats may come from state officials
-   too), ``health`` to ``medical`` staff (medical confidentiality). A sensitive category with
+   too; a ``child_protection_officer`` reads it too, for the BID), ``health`` to ``medical``
+   staff (medical confidentiality), ``biometrics`` to a ``biometrics_officer`` and nobody else
+   (the most restricted: a leaked fingerprint cannot be reissued). A sensitive category with
    no data role listed here opens to nobody: the rule fails closed, so adding a sensitive
    category without deciding who reads it hides it rather than exposing it.
 4. Writing follows reading: a principal may replace only a category it may read. Nobody
@@ -25,12 +27,13 @@ The rule, for a principal of the owning agency:
 
 Profile facts (:class:`contracts.profile.CaseProfile`) are personal data too, and follow the
 same rule fact by fact: each fact is readable exactly when the category that holds the same
-information is (:data:`PROFILE_FACT_SOURCES`). The flags ``trafficking_victim`` and
-``serious_illness`` are ``specific_needs`` flags, not protection or health details: DESIGN §1
-keeps the flag where every case role sees it ("a flag tells an agency to take care, not what
-happened") and the details in the restricted categories. Hiding in the profile a flag the
-caller reads in ``specific_needs`` anyway would protect nothing; should a fact ever be drawn
-from ``health`` or ``protection``, mapping it there is all it takes to restrict it.
+information is (:data:`PROFILE_FACT_SOURCES`). ``serious_illness`` is a ``specific_needs``
+flag, not a health detail: DESIGN §1 keeps such a flag where every case role sees it ("a flag
+tells an agency to take care, not what happened"). ``trafficking_victim`` is, per DESIGN §9,
+a protection-sensitive fact whose category record lives in ``protection``; the profile fact is
+still mapped to ``specific_needs`` because mapping it to ``protection`` would also stop every
+caseworker without a protection role from recording it (case creation, journey profile
+patches), which the SOP's interrupts rely on. Mapping it there is all it takes to restrict it.
 
 Reasons are written for a focal point reading the console: what is withheld, what would open
 it, and whom to ask.
@@ -62,11 +65,12 @@ CASE_ROLES: frozenset[str] = frozenset({"caseworker", "focal_point"})
 """Agency roles (DESIGN §3) that work cases; ``auth.scopes.Role`` spells the same names."""
 
 RESTRICTED_CATEGORY_ROLES: Mapping[Category, frozenset[str]] = {
-    Category.PROTECTION: frozenset({"protection_officer"}),
+    Category.PROTECTION: frozenset({"protection_officer", "child_protection_officer"}),
     Category.HEALTH: frozenset({"medical"}),
+    Category.BIOMETRICS: frozenset({"biometrics_officer"}),
 }
 """The data roles that open each sensitive category at the owning agency (DESIGN §3 names
-``protection_officer`` and ``medical`` among the data roles)."""
+``protection_officer`` and ``medical`` among the data roles; see ``contracts.data_roles``)."""
 
 PROFILE_FACT_SOURCES: Mapping[str, Category] = {
     "date_of_birth": Category.IDENTITY,
@@ -78,6 +82,8 @@ PROFILE_FACT_SOURCES: Mapping[str, Category] = {
     "regional_free_movement": Category.IDENTITY,
     "unaccompanied": Category.SPECIFIC_NEEDS,
     "separated": Category.SPECIFIC_NEEDS,
+    # DESIGN §9 holds the trafficking flag in protection; the profile fact stays readable by
+    # every case role until the SOP side decides who records it (see the module doc).
     "trafficking_victim": Category.SPECIFIC_NEEDS,
     "stateless": Category.SPECIFIC_NEEDS,
     "serious_illness": Category.SPECIFIC_NEEDS,

@@ -47,12 +47,29 @@ class Category(StrEnum):
     RETURN_PLAN = "return_plan"
     REINTEGRATION = "reintegration"
     MONITORING = "monitoring"
+    BIOMETRICS = "biometrics"
 
 
-SENSITIVE_CATEGORIES: frozenset[Category] = frozenset({Category.HEALTH, Category.PROTECTION})
-"""Categories an agreement may share only with named data roles (DESIGN §1: protection is the most
-restricted; what a trafficking victim disclosed stays confidential), and which envelopes seal
-with the post-quantum hybrid by default (DESIGN §4)."""
+SENSITIVE_CATEGORIES: frozenset[Category] = frozenset(
+    {Category.HEALTH, Category.PROTECTION, Category.BIOMETRICS}
+)
+"""DESIGN §9: categories whose disclosure can itself endanger the person. Envelopes seal them
+with the post-quantum hybrid whatever the agreement says (DESIGN §4), the owning agency opens
+them only to their own data roles (``contracts.case_access``), and they never go to the
+person's own state. ``biometrics`` is the most restricted: a fingerprint cannot be changed
+once leaked, so no other data role opens it."""
+
+PROTECTION_SENSITIVE_FACTS: Mapping[Category, tuple[str, ...]] = {
+    Category.SPECIFIC_NEEDS: (
+        "trafficking_victim",
+        "survivor_of_violence",
+        "mental_health_condition",
+    ),
+    Category.IDENTITY: ("ethnic_origin",),
+}
+"""Facts that lived in ``specific_needs`` and ``identity`` until DESIGN §9 moved them into
+``protection`` under the same names (migration 0013 re-sealed stored data): what is held about
+a trafficking victim, a survivor of violence or a minority is read only by protection roles."""
 
 CATEGORY_NAMES: frozenset[str] = frozenset(c.value for c in Category)
 
@@ -114,7 +131,8 @@ class Identity(_Schema):
     other_nationalities: list[CountryCode] = Field(default_factory=list, max_length=5)
     #: Stateless persons may be unable to prove any nationality (roundtable: Roma, Ashkali).
     nationality_status: Literal["confirmed", "claimed", "undetermined", "stateless"] | None = None
-    ethnic_origin: ShortText | None = None
+    # No ethnic origin here: it is protection data (DESIGN §9; Roma, Ashkali and Egyptian
+    # returnees to Kosovo were at risk for it), see :class:`Protection`.
     languages: list[LanguageCode] = Field(default_factory=list, max_length=20)
 
 
@@ -325,23 +343,29 @@ class Family(_Schema):
 
 
 class SpecificNeeds(_Schema):
-    """The flags that drive SOP branches (DESIGN §1). Details stay in ``health`` and
-    ``protection``: a flag tells an agency to take care, not what happened."""
+    """The flags that drive SOP branches and the practical needs a receiving state or a
+    transport escort may need (DESIGN §1, §9). Details stay in ``health`` and ``protection``:
+    a flag tells an agency to take care, not what happened.
+
+    Protection-sensitive facts (trafficking victim, survivor of violence, mental health) are
+    not here: they are in :class:`Protection`, read only by protection roles (DESIGN §9).
+    """
 
     child: bool | None = None
     unaccompanied: bool | None = None
     separated: bool | None = None
-    trafficking_victim: bool | None = None
     stateless: bool | None = None
     at_risk_of_statelessness: bool | None = None
     disability: bool | None = None
     serious_illness: bool | None = None
-    mental_health_condition: bool | None = None
     older_person: bool | None = None
     single_parent: bool | None = None
     pregnant: bool | None = None
-    survivor_of_violence: bool | None = None
     needs_escort: bool | None = None
+    #: What travel and reception must provide for, without the diagnosis behind it.
+    mobility: Literal["independent", "walking_aid", "wheelchair", "stretcher"] | None = None
+    medical_escort: bool | None = None
+    fit_to_travel: Literal["fit", "fit_with_medical_escort", "unfit", "not_assessed"] | None = None
     assessed_on: date | None = None
     assessed_by: AgencySlug | None = None
 
@@ -466,6 +490,21 @@ class Protection(_Schema):
     protection_needs_analysis: ProtectionNeedsAnalysis | None = None
     trafficking: TraffickingCase | None = None
     confidential_account: Text | None = None
+    # DESIGN §9: the protection-sensitive facts. Each can endanger the person if it reaches the
+    # wrong reader (threats may come from state officials), so they are held here and nowhere
+    # else, as flags: SOP guards and risk assessments need to know, not the details.
+    trafficking_victim: bool | None = None
+    survivor_of_violence: bool | None = None
+    mental_health_condition: bool | None = None
+    #: As the person describes it (Roma, Ashkali, Egyptian): what post-return monitoring of
+    #: minorities needs (roundtable, Kosovo).
+    ethnic_origin: ShortText | None = None
+    #: At risk on account of a political opinion, held or imputed (1951 Convention art. 1A(2)).
+    #: The opinion itself is not recorded.
+    political_opinion_at_risk: bool | None = None
+    #: At risk on account of sexual orientation or gender identity (UNHCR Guidelines on
+    #: International Protection No. 9). The orientation or identity itself is not recorded.
+    sogi_at_risk: bool | None = None
 
 
 # --- skills -------------------------------------------------------------------------------
@@ -626,6 +665,41 @@ class Monitoring(_Schema):
     next_visit_due: date | None = None
 
 
+# --- biometrics ---------------------------------------------------------------------------
+
+
+TemplateRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+"""The reference of a template in the capturing agency's biometric system (e.g. a BIMS or
+national AFIS record id): the template itself stays there."""
+
+
+class FingerprintRecord(_Schema):
+    template_ref: TemplateRef
+    fingers: Annotated[int, Field(ge=0, le=10)] | None = None
+    quality: Literal["good", "acceptable", "poor"] | None = None
+
+
+class TemplateRecord(_Schema):
+    template_ref: TemplateRef
+    quality: Literal["good", "acceptable", "poor"] | None = None
+
+
+class Biometrics(_Schema):
+    """References to biometric templates, never the images or templates themselves: the most
+    restricted category (DESIGN §9). A fingerprint cannot be reissued once leaked, and a match
+    against an origin state's database can expose a person who fled it."""
+
+    captured_on: date | None = None
+    captured_by: AgencySlug | None = None
+    #: The system holding the templates (``BIMS``, ``Eurodac``, a national AFIS).
+    system: ShortText | None = None
+    fingerprints: FingerprintRecord | None = None
+    iris: TemplateRecord | None = None
+    face: TemplateRecord | None = None
+    #: The consent (or the legal basis's reference) under which they were captured.
+    consent_ref: Reference | None = None
+
+
 SCHEMAS: Mapping[Category, type[BaseModel]] = {
     Category.IDENTITY: Identity,
     Category.CONTACT: Contact,
@@ -639,6 +713,7 @@ SCHEMAS: Mapping[Category, type[BaseModel]] = {
     Category.RETURN_PLAN: ReturnPlan,
     Category.REINTEGRATION: Reintegration,
     Category.MONITORING: Monitoring,
+    Category.BIOMETRICS: Biometrics,
 }
 
 
@@ -658,6 +733,7 @@ class CategoryData(_Schema):
     return_plan: ReturnPlan | None = None
     reintegration: Reintegration | None = None
     monitoring: Monitoring | None = None
+    biometrics: Biometrics | None = None
 
     def present(self) -> dict[str, dict[str, Any]]:
         """The categories given, as JSON values, each with only the fields given."""

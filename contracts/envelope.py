@@ -28,7 +28,8 @@ An envelope is JSON::
   must be canonical: every signed value has exactly one spelling, so parsing and re-serialising
   reproduces the signed bytes.
 
-Suite choice: ``hpke-mlkem768-x25519`` for ``health`` and ``protection`` always, and for every
+Suite choice: ``hpke-mlkem768-x25519`` for the sensitive categories (``health``, ``protection``,
+``biometrics``) always, and for every
 category when the agreement's ``encryption`` asks for it; ``hpke-x25519`` otherwise. The sender
 picks keys accordingly (:func:`encryption_kids`), and both :func:`seal` and
 :func:`open_category` refuse a weaker suite than the rule requires.
@@ -64,6 +65,7 @@ from pydantic import (
 from contracts.agencies import AgencySlug
 from contracts.agreements import AgreementRef
 from contracts.canonical import b64url_encode, canonical_bytes, canonical_digest, sha256_hex
+from contracts.categories import SENSITIVE_CATEGORIES
 from contracts.keys import (
     KeyKind,
     PrivateKey,
@@ -127,8 +129,8 @@ __all__ = [
 SIGNATURE_ALG: Final = "EdDSA"
 DEFAULT_SKEW: Final = timedelta(minutes=5)
 #: Categories sealed post-quantum whatever the agreement says: their sensitivity outlives
-#: today's curves (DESIGN §4), so "harvest now, decrypt later" must not pay off.
-POST_QUANTUM_CATEGORIES: Final = frozenset({"health", "protection"})
+#: today's curves (DESIGN §4, §9), so "harvest now, decrypt later" must not pay off.
+POST_QUANTUM_CATEGORIES: Final = frozenset(c.value for c in SENSITIVE_CATEGORIES)
 
 _INFO_PREFIX: Final = b"accord/v1|"
 _ED25519_SIGNATURE_BYTES: Final = 64

@@ -121,6 +121,7 @@ def serve(
     import uvicorn
 
     from kit.db.migrate import upgrade_to_head
+    from kit.master_key import load_master_key
 
     settings = Settings()
     try:
@@ -131,7 +132,7 @@ def serve(
     # The workers read their settings from the environment: they advertise the same URL.
     os.environ["ACCORD_PUBLIC_URL"] = public_url
     if migrate:
-        upgrade_to_head(settings.database_url)
+        upgrade_to_head(settings.database_url, master_key=load_master_key(settings))
     typer.echo(f"accord serve: listening on {host}:{port}, advertising {public_url}", err=True)
     uvicorn.run(
         "services.asgi:create_app_from_environment",

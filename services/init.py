@@ -67,7 +67,7 @@ async def _admin_client(session: AsyncSession, agency: str) -> dict[str, Any]:
 
 async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> dict[str, Any]:
     master_key = load_master_key(settings)
-    upgrade_to_head(settings.database_url)
+    upgrade_to_head(settings.database_url, master_key=master_key)
     db = Database.open(settings)
     passwords = Passwords.from_settings(settings)
     try:

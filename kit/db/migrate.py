@@ -25,13 +25,19 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_to_head(database_url: str) -> None:
-    """Bring the database at ``database_url`` to the newest schema, in one transaction."""
+def upgrade_to_head(database_url: str, *, master_key: bytes | None = None) -> None:
+    """Bring the database at ``database_url`` to the newest schema, in one transaction.
+
+    ``master_key``: the node master key, for migrations that re-seal stored data (0013); one
+    that needs it and is not given it stops, unless there is nothing to re-seal.
+    """
     engine = make_sync_engine(database_url)
     try:
         with engine.begin() as connection:
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
+            if master_key is not None:
+                config.attributes["master_key"] = master_key
             command.upgrade(config, "head")
     finally:
         engine.dispose()

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.dependencies import Requires
 from auth.principal import Principal
-from contracts.agreements import AgreementState, AgreementStatus, AgreementTerms, effective_status
+from contracts.agreements import (
+    AgreementState,
+    AgreementStatus,
+    AgreementTerms,
+    effective_status,
+    terms_warnings,
+)
 from kit.db.base import utcnow
 from kit.db.session import Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
@@ -24,6 +30,7 @@ from .schemas import (
     AgreementOut,
     AgreementPage,
     AgreementSummary,
+    AgreementWarning,
     CanonicalTerms,
     DecisionOut,
     DecisionRequest,
@@ -65,6 +72,10 @@ _SIGN = {**_STATE, 409: {"description": "Not proposed, or `digest` is not the cu
 _CHANGE_TERMS = {**_STATE, **_TERMS}
 
 
+def warnings_of(state: AgreementState) -> list[AgreementWarning]:
+    return [AgreementWarning.model_validate(w.model_dump()) for w in terms_warnings(state.terms)]
+
+
 def describe(state: AgreementState, federation: Federation) -> AgreementOut:
     return AgreementOut(
         id=state.id,
@@ -84,6 +95,7 @@ def describe(state: AgreementState, federation: Federation) -> AgreementOut:
         superseded_by=state.superseded_by,
         suspended_by=list(state.suspended_by),
         history=list(state.history),
+        warnings=warnings_of(state),
     )
 
 
@@ -96,6 +108,7 @@ def summarize(state: AgreementState, now: datetime) -> AgreementSummary:
         parties=sorted(set(state.terms.parties)),
         purposes=sorted(set(state.terms.purposes)),
         digest=state.digest,
+        warnings=warnings_of(state),
     )
 
 

@@ -95,6 +95,21 @@ class SignatureCheck(ResponseModel):
     signed_at: Rfc3339
 
 
+class AgreementWarning(ResponseModel):
+    """Something a node would refuse to draft today in terms it holds (DESIGN §9): the
+    agreement keeps working as signed; an amendment fixes it."""
+
+    code: str = Field(description="Stable code, e.g. `data_roles_missing`.")
+    category: Category
+    message: str
+
+
+_WARNINGS_DESCRIPTION = (
+    "Empty for terms drafted under today's rules; e.g. a category signed without named data "
+    "roles, which every user at its recipients who reads referrals may read."
+)
+
+
 class AgreementOut(ResponseModel):
     id: str
     version: int
@@ -114,6 +129,9 @@ class AgreementOut(ResponseModel):
     superseded_by: AgreementRef | None
     suspended_by: list[str]
     history: list[HistoryEntry]
+    warnings: list[AgreementWarning] = Field(
+        default_factory=list, description=_WARNINGS_DESCRIPTION
+    )
 
 
 class AgreementSummary(ResponseModel):
@@ -124,6 +142,9 @@ class AgreementSummary(ResponseModel):
     parties: list[str]
     purposes: list[str]
     digest: str
+    warnings: list[AgreementWarning] = Field(
+        default_factory=list, description=_WARNINGS_DESCRIPTION
+    )
 
 
 class AgreementPage(Page[AgreementSummary]):

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from contracts.categories import CATEGORY_NAMES
+from contracts.data_roles import SUGGESTED_DATA_ROLES, FieldDataRole
 
 OWNER = "unhcr"
 #: Who acts for each SOP role in the demo federation (DESIGN §1's agencies).
@@ -53,8 +54,13 @@ PURPOSES = [
     "statelessness-documentation",
     "post-return-monitoring",
 ]
-DATA_ROLES = {"health": ["medical"], "protection": ["protection_officer"]}
-PEOPLE_DATA_ROLES = ["medical", "protection_officer", "counsellor"]
+#: Who reads each category at a recipient (DESIGN §9: every category names its data roles).
+DATA_ROLES = {
+    category.value: [r.value for r in roles] for category, roles in SUGGESTED_DATA_ROLES.items()
+}
+#: The demo's people work every part of a case, except biometrics, which no demo person reads:
+#: the most restricted category opens only to a role nobody here holds.
+PEOPLE_DATA_ROLES = [r.value for r in FieldDataRole if r is not FieldDataRole.BIOMETRICS_OFFICER]
 
 
 def agreement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:
@@ -68,7 +74,7 @@ def agreement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:
             category: {
                 "senders": [OWNER],
                 "recipients": partners,
-                "data_roles": DATA_ROLES.get(category, []),
+                "data_roles": DATA_ROLES[category],
             }
             for category in sorted(CATEGORY_NAMES)
         },
@@ -131,7 +137,8 @@ def _data(given: str, family: str, **extra: Any) -> dict[str, Any]:
     return {
         "identity": {"names": {"given_names": given, "family_name": family}, "nationality": "SRB"},
         "contact": {"email": f"{given.lower()}@example.org", "safe_to_contact": True},
-        "specific_needs": {"trafficking_victim": False},
+        # Practical needs only: protection-sensitive facts are protection data (DESIGN §9).
+        "specific_needs": {"needs_escort": False},
         "asylum_history": {},
         "documents": {},
         "return_plan": {},
@@ -186,7 +193,7 @@ PEOPLE = [
         "Mira T. (trafficked)",
         "trafficking risk assessment",
         _adult(trafficking_victim=True),
-        _data("Mira", "Todorova"),
+        _data("Mira", "Todorova", protection={"trafficking_victim": True}),
         [
             Step("profiling", "profiled"),
             Step("trafficking_risk_assessment", "low_risk", decision_ref="TRA-2026-031"),

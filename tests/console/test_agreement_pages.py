@@ -12,6 +12,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from contracts.agreements import AgreementTerms, new_draft
+from kit.db.base import new_id, utcnow
+from services.agreements import repository as agreements_repository
 from tests.support.console import signed_in, submit
 from tests.support.federation import join
 from tests.support.identity import seed_user
@@ -40,7 +43,14 @@ def _form(**changes: str) -> dict[str, str]:
         "valid_from": "2026-01-01",
         "valid_until": "2030-01-01",
         "categories": json.dumps(
-            {"identity": {"senders": ["unhcr"], "recipients": ["iom"]}}, indent=2
+            {
+                "identity": {
+                    "senders": ["unhcr"],
+                    "recipients": ["iom"],
+                    "data_roles": ["counsellor"],
+                }
+            },
+            indent=2,
         ),
     }
     return form | changes
@@ -139,3 +149,50 @@ async def test_suspending_needs_a_reason_and_a_focal_point_cannot_sign(
         assert "Propose" not in page.text
         refused = await submit(browser, f"/console/agreements/{agreement_id}/propose", csrf)
         assert refused.status_code == 403
+
+
+async def test_a_category_without_data_roles_is_refused_in_the_console_with_what_to_write(
+    app: FastAPI, client: httpx.AsyncClient, federation: None
+) -> None:
+    admin = await seed_user(app, "unhcr", "admin@unhcr.test", roles=["admin"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, admin)
+        categories = {
+            "identity": {"senders": ["unhcr"], "recipients": ["iom"]},
+            "skills": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": []},
+        }
+        refused = await submit(
+            browser, "/console/agreements/new", csrf, **_form(categories=json.dumps(categories))
+        )
+        assert refused.status_code == 422
+        text = html.unescape(refused.text)
+        assert "name the data roles that may read identity at iom" in text
+        assert "name the data roles that may read skills at iom" in text
+
+
+async def test_an_agreement_signed_without_data_roles_shows_a_notice(
+    app: FastAPI, client: httpx.AsyncClient, federation: None
+) -> None:
+    # Stored as a node held it before every category had to name its data roles.
+    terms = AgreementTerms.model_validate(
+        {
+            "title": "Signed in 2025",
+            "parties": ["unhcr", "iom"],
+            "purposes": ["avrr-counselling"],
+            "categories": {"identity": {"senders": ["unhcr"], "recipients": ["iom"]}},
+            "retention_days": 365,
+            "valid_from": "2026-01-01T00:00:00Z",
+            "valid_until": "2030-01-01T00:00:00Z",
+        }
+    )
+    state = new_draft(str(new_id()), terms, by="unhcr", at=utcnow())
+    async with app.state.db.sessions.begin() as session:
+        await agreements_repository.save(session, state)
+    admin = await seed_user(app, "unhcr", "admin@unhcr.test", roles=["admin"])
+    async with _browser(app) as browser:
+        await signed_in(browser, admin)
+        page = await browser.get(f"/console/agreements/{state.id}")
+    assert page.status_code == 200
+    notice = re.search(r'<[^>]*id="agreement-warnings".*?</(div|section)>', page.text, re.S)
+    assert notice is not None, "the page warns about the category without data roles"
+    assert "everyone at iom who reads referrals may read identity" in html.unescape(notice.group(0))

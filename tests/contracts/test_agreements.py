@@ -43,9 +43,12 @@ from contracts.agreements import (
     supersede,
     suspend,
     terminate,
+    terms_warnings,
     validate_terms,
 )
 from contracts.canonical import sha256_hex
+from contracts.categories import Category
+from contracts.policy import readable_by_agreement
 
 DIRECTORY = {"unhcr", "iom", "ilo", "gov-de", "gov-xk"}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,8 +60,16 @@ def raw_terms(**changes: Any) -> dict[str, Any]:
         "parties": ["unhcr", "iom", "ilo"],
         "purposes": ["avrr-counselling", "reintegration-employment"],
         "categories": {
-            "identity": {"senders": ["unhcr"], "recipients": ["iom", "ilo"]},
-            "skills": {"senders": ["unhcr", "iom"], "recipients": ["ilo"]},
+            "identity": {
+                "senders": ["unhcr"],
+                "recipients": ["iom", "ilo"],
+                "data_roles": ["counsellor"],
+            },
+            "skills": {
+                "senders": ["unhcr", "iom"],
+                "recipients": ["ilo"],
+                "data_roles": ["reintegration_officer"],
+            },
             "health": {
                 "senders": ["unhcr"],
                 "recipients": ["iom"],
@@ -71,6 +82,14 @@ def raw_terms(**changes: Any) -> dict[str, Any]:
     }
     terms.update(changes)
     return terms
+
+
+def legacy_raw_terms() -> dict[str, Any]:
+    """Terms as parties signed them before every category had to name its data roles."""
+    data = raw_terms()
+    for category in ("identity", "skills"):
+        del data["categories"][category]["data_roles"]
+    return data
 
 
 def terms(**changes: Any) -> AgreementTerms:
@@ -152,8 +171,8 @@ FAULT_CASES: list[tuple[str, Change, list[tuple[str, str]]]] = [
     ("no categories", _set(["categories"], {}), [("categories", "categories_empty")]),
     (
         "category outside the vocabulary",
-        _set(["categories", "biometrics"], {"senders": ["unhcr"], "recipients": ["iom"]}),
-        [("categories.biometrics", "category_unknown")],
+        _set(["categories", "religion"], {"senders": ["unhcr"], "recipients": ["iom"]}),
+        [("categories.religion", "category_unknown")],
     ),
     (
         "sender not a party",
@@ -167,13 +186,26 @@ FAULT_CASES: list[tuple[str, Change, list[tuple[str, str]]]] = [
     ),
     (
         "category flows nowhere",
-        _set(["categories", "skills"], {"senders": ["ilo"], "recipients": ["ilo"]}),
+        _set(
+            ["categories", "skills"],
+            {"senders": ["ilo"], "recipients": ["ilo"], "data_roles": ["counsellor"]},
+        ),
         [("categories.skills", "category_no_flow")],
     ),
     (
         "sensitive category without data roles",
         _set(["categories", "protection"], {"senders": ["unhcr"], "recipients": ["iom"]}),
         [("categories.protection.data_roles", "data_roles_missing")],
+    ),
+    (
+        "category without data roles",
+        _set(["categories", "identity", "data_roles"], []),
+        [("categories.identity.data_roles", "data_roles_missing")],
+    ),
+    (
+        "biometrics without data roles",
+        _set(["categories", "biometrics"], {"senders": ["unhcr"], "recipients": ["iom"]}),
+        [("categories.biometrics.data_roles", "data_roles_missing")],
     ),
     (
         "valid_until before valid_from",
@@ -217,16 +249,20 @@ def test_every_fault_is_listed_at_once_not_only_the_first() -> None:
         break_glass=True,
     )
     data["categories"] = {
-        "biometrics": {"senders": ["unhcr"], "recipients": ["iom"]},
-        "identity": {"senders": ["unhcr", "gov-de"], "recipients": ["gov-xk"]},
-        "skills": {"senders": ["ilo"], "recipients": ["ilo"]},
+        "religion": {"senders": ["unhcr"], "recipients": ["iom"]},
+        "identity": {
+            "senders": ["unhcr", "gov-de"],
+            "recipients": ["gov-xk"],
+            "data_roles": ["counsellor"],
+        },
+        "skills": {"senders": ["ilo"], "recipients": ["ilo"], "data_roles": ["counsellor"]},
         "protection": {"senders": ["unhcr"], "recipients": ["iom"]},
     }
     assert sorted(faults_of(data)) == sorted(
         [
             ("parties[3]", "party_duplicate"),
             ("parties[4]", "party_unknown"),
-            ("categories.biometrics", "category_unknown"),
+            ("categories.religion", "category_unknown"),
             ("categories.identity.senders[1]", "sender_not_party"),
             ("categories.identity.recipients[0]", "recipient_not_party"),
             ("categories.skills", "category_no_flow"),
@@ -241,7 +277,7 @@ def test_a_malformed_field_does_not_hide_the_rules_about_the_others() -> None:
     data = raw_terms(valid_from="next monday", retention_days=0)
     data["categories"]["identity"]["senders"] = ["gov-de"]
     data["categories"]["health"] = {"senders": ["unhcr"], "recipients": ["iom"]}
-    data["categories"]["skills"] = {"senders": "unhcr"}
+    data["categories"]["skills"] = {"senders": "unhcr", "data_roles": ["counsellor"]}
     paths = {path for path, _ in faults_of(data)}
     assert {
         "valid_from",
@@ -321,7 +357,7 @@ def test_canonical_form_names_every_term_with_times_in_utc_z() -> None:
     assert doc["categories"]["identity"] == {
         "senders": ["unhcr"],
         "recipients": ["ilo", "iom"],
-        "data_roles": [],
+        "data_roles": ["counsellor"],
     }
     json.dumps(doc)  # plain JSON values only
 
@@ -331,8 +367,8 @@ def test_digest_is_hex_sha256_of_the_rfc8785_form() -> None:
     assert digest(t) == sha256_hex(rfc8785.dumps(canonical(t)))
 
 
-# The exact bytes every party signs for ``terms()``. Changing how terms are canonicalised
-# changes these bytes, and then no agreement signed before verifies any more.
+# The exact bytes every party signed for ``legacy_raw_terms()``. Changing how terms are
+# canonicalised changes these bytes, and then no agreement signed before verifies any more.
 SIGNED_BYTES = (
     b'{"break_glass":false,"break_glass_hours":3,"categories":{"health":{"data_roles":["medical"],'
     b'"recipients":["iom"],"senders":["unhcr"]},"identity":{"data_roles":[],"recipients":["ilo",'
@@ -345,8 +381,46 @@ SIGNED_BYTES = (
 
 
 def test_signed_bytes_are_pinned_so_a_change_to_the_signed_form_is_noticed() -> None:
-    assert rfc8785.dumps(canonical(terms())) == SIGNED_BYTES
-    assert digest(terms()) == hashlib.sha256(SIGNED_BYTES).hexdigest()
+    signed = AgreementTerms.model_validate(legacy_raw_terms())
+    assert rfc8785.dumps(canonical(signed)) == SIGNED_BYTES
+    assert digest(signed) == hashlib.sha256(SIGNED_BYTES).hexdigest()
+
+
+# --- data roles: DESIGN §9 "a category with none is refused at drafting" ------------------
+
+
+def test_every_category_without_data_roles_is_refused_at_drafting_all_named_at_once() -> None:
+    data = raw_terms()
+    data["categories"]["identity"]["data_roles"] = []
+    del data["categories"]["skills"]["data_roles"]
+    with pytest.raises(AgreementInvalid) as caught:
+        validate_terms(data, known_agencies=DIRECTORY)
+    assert [(f.path, f.code) for f in caught.value.faults] == [
+        ("categories.identity.data_roles", "data_roles_missing"),
+        ("categories.skills.data_roles", "data_roles_missing"),
+    ]
+    # Says what an empty list would have done, and what to write instead.
+    assert caught.value.faults[0].message == (
+        "name the data roles that may read identity at ilo, iom (for example counsellor): "
+        "with none named, everyone there who reads referrals would read it"
+    )
+
+
+def test_an_agreement_signed_without_data_roles_keeps_working_and_carries_warnings() -> None:
+    # Signed before the rule: it still loads, verifies and decides as it did.
+    signed = AgreementTerms.model_validate(legacy_raw_terms())
+    assert signed.data_roles_of(Category.IDENTITY) == frozenset()
+    readable, _ = readable_by_agreement(signed, ["identity", "health"], data_roles=())
+    assert readable == (Category.IDENTITY,)
+
+    warnings = terms_warnings(signed)
+
+    assert [(w.code, w.category) for w in warnings] == [
+        ("data_roles_missing", "identity"),
+        ("data_roles_missing", "skills"),
+    ]
+    assert "everyone at ilo, iom who reads referrals may read identity" in warnings[0].message
+    assert terms_warnings(terms()) == ()
 
 
 def test_same_terms_in_another_key_order_give_the_same_digest() -> None:
@@ -570,7 +644,11 @@ def test_an_amendment_retires_the_old_version_only_once_every_old_party_signed_i
         terms(
             parties=["iom", "ilo"],
             categories={
-                "skills": {"senders": ["iom"], "recipients": ["ilo"]},
+                "skills": {
+                    "senders": ["iom"],
+                    "recipients": ["ilo"],
+                    "data_roles": ["reintegration_officer"],
+                },
             },
         ),
         by="iom",
@@ -608,7 +686,11 @@ def test_only_a_party_of_the_held_version_proposes_the_next() -> None:
         terms(
             parties=["iom", "gov-de"],
             categories={
-                "identity": {"senders": ["gov-de"], "recipients": ["iom"]},
+                "identity": {
+                    "senders": ["gov-de"],
+                    "recipients": ["iom"],
+                    "data_roles": ["counsellor"],
+                },
             },
         ),
         by="gov-de",

@@ -123,3 +123,18 @@ def test_an_unclassified_fact_is_withheld_from_everyone() -> None:
     )
     assert readable == ()
     assert withheld[0].code == WithheldCode.FACT_UNCLASSIFIED
+
+
+def test_biometrics_open_only_to_their_own_data_role_not_to_protection_or_medical() -> None:
+    # The most restricted category: neither a protection officer nor medical staff reads
+    # fingerprint and face templates by virtue of their other data roles.
+    for other in ({"protection_officer", "medical", "child_protection_officer"}, set()):
+        refusal = category_access(Category.BIOMETRICS, roles={"caseworker"}, data_roles=other)
+        assert refusal is not None
+        assert refusal.code == WithheldCode.DATA_ROLE_MISSING
+    assert (
+        category_access(
+            Category.BIOMETRICS, roles={"caseworker"}, data_roles={"biometrics_officer"}
+        )
+        is None
+    )

@@ -30,6 +30,7 @@ DESIGN_VOCABULARY = [
     "return_plan",
     "reintegration",
     "monitoring",
+    "biometrics",
 ]
 
 # What a caseworker would enter, one realistic record per category.
@@ -93,8 +94,10 @@ EXAMPLES: dict[Category, dict[str, Any]] = {
         "child": True,
         "unaccompanied": True,
         "separated": False,
-        "trafficking_victim": True,
         "stateless": False,
+        "mobility": "wheelchair",
+        "medical_escort": True,
+        "fit_to_travel": "fit_with_medical_escort",
         "disability": False,
         "serious_illness": False,
         "assessed_on": "2026-01-10",
@@ -134,6 +137,12 @@ EXAMPLES: dict[Category, dict[str, Any]] = {
             "recommendation": "subsequent_application",
         },
         "trafficking": {"forms_of_exploitation": ["labour"], "cooperating_with_authorities": True},
+        "trafficking_victim": True,
+        "survivor_of_violence": True,
+        "mental_health_condition": False,
+        "ethnic_origin": "Ashkali",
+        "political_opinion_at_risk": False,
+        "sogi_at_risk": False,
     },
     Category.SKILLS: {
         "education": [{"level": "vocational", "field": "welding", "completed": True}],
@@ -173,15 +182,25 @@ EXAMPLES: dict[Category, dict[str, Any]] = {
         "needs_identified": ["education", "language_support"],
         "referral_recommended_to": ["ilo"],
     },
+    Category.BIOMETRICS: {
+        "captured_on": "2026-01-12",
+        "captured_by": "unhcr",
+        "system": "BIMS",
+        "fingerprints": {"template_ref": "bims:fp:7f3a91", "fingers": 10},
+        "iris": {"template_ref": "bims:iris:7f3a91"},
+        "face": {"template_ref": "bims:face:7f3a91"},
+        "consent_ref": "cns-91b2",
+    },
 }
 
 
-def test_vocabulary_is_exactly_the_twelve_categories_of_design() -> None:
+def test_vocabulary_is_exactly_the_categories_of_design() -> None:
     assert [c.value for c in Category] == DESIGN_VOCABULARY
 
 
-def test_health_and_protection_are_the_sensitive_categories() -> None:
-    assert {Category.HEALTH, Category.PROTECTION} == SENSITIVE_CATEGORIES
+def test_health_protection_and_biometrics_are_the_sensitive_categories() -> None:
+    # DESIGN §9: hybrid post-quantum sealing and restricted data roles for these three.
+    assert {Category.HEALTH, Category.PROTECTION, Category.BIOMETRICS} == SENSITIVE_CATEGORIES
 
 
 def test_every_category_has_a_schema() -> None:
@@ -287,11 +306,64 @@ def test_specific_needs_carries_the_flags_sop_guards_branch_on() -> None:
         "child",
         "unaccompanied",
         "separated",
-        "trafficking_victim",
         "stateless",
         "disability",
         "serious_illness",
     } <= fields
+
+
+# DESIGN §9: the facts whose disclosure can itself endanger the person.
+PROTECTION_SENSITIVE_FACTS = {
+    Category.SPECIFIC_NEEDS: [
+        "trafficking_victim",
+        "survivor_of_violence",
+        "mental_health_condition",
+    ],
+    Category.IDENTITY: ["ethnic_origin"],
+}
+
+
+@pytest.mark.parametrize(
+    ("category", "fact"),
+    [(category, fact) for category, facts in PROTECTION_SENSITIVE_FACTS.items() for fact in facts],
+)
+def test_a_protection_sensitive_fact_travels_only_as_protection(
+    category: Category, fact: str
+) -> None:
+    # A survivor of violence's disclosure, a trafficking flag, an ethnic origin: each is refused
+    # where any case role reads it, and kept where only the protection roles do.
+    value = "Roma" if fact == "ethnic_origin" else True
+    with pytest.raises(CategoryDataInvalid) as caught:
+        validate_category_data(category, {fact: value})
+    [fault] = caught.value.faults
+    assert fault.loc == (category.value, fact)
+    assert fault.code == "extra_forbidden"
+    assert validate_category_data(Category.PROTECTION, {fact: value}) == {fact: value}
+
+
+def test_protection_records_political_opinion_and_sogi_as_a_risk_not_as_the_opinion() -> None:
+    fields = SCHEMAS[Category.PROTECTION].model_fields
+    assert {"political_opinion_at_risk", "sogi_at_risk"} <= set(fields)
+    # The opinion, orientation or identity itself is never a field: only that it puts the
+    # person at risk (UNHCR SOGI guidelines: record what protection needs, no more).
+    assert not {"political_opinion", "sexual_orientation", "gender_identity"} & set(fields)
+    with pytest.raises(CategoryDataInvalid):
+        validate_category_data(Category.PROTECTION, {"sogi_at_risk": "lesbian"})
+
+
+def test_specific_needs_keeps_the_practical_needs_a_receiving_state_may_need() -> None:
+    needs = {"mobility": "wheelchair", "medical_escort": True, "fit_to_travel": "fit"}
+    assert validate_category_data(Category.SPECIFIC_NEEDS, needs) == needs
+
+
+def test_biometrics_hold_template_references_never_images() -> None:
+    fields = set(SCHEMAS[Category.BIOMETRICS].model_fields)
+    assert {"fingerprints", "face", "captured_on", "captured_by"} <= fields
+    with pytest.raises(CategoryDataInvalid) as caught:
+        validate_category_data(
+            Category.BIOMETRICS, {"face": {"template_ref": "x", "image": "data:image/jpeg;..."}}
+        )
+    assert [f.loc for f in caught.value.faults] == [("biometrics", "face", "image")]
 
 
 def test_protection_holds_risk_assessment_bid_and_protection_needs_analysis() -> None:
@@ -324,10 +396,10 @@ def test_case_data_reports_the_faults_of_every_category_together() -> None:
                 "identity": {"sex": "M"},
                 "contact": {"phones": [{"number": "0151 123"}]},
                 "skills": EXAMPLES[Category.SKILLS],
-                "biometrics": {},
+                "religion": {},
             }
         )
-    assert {f.loc[0] for f in caught.value.faults} == {"identity", "contact", "biometrics"}
+    assert {f.loc[0] for f in caught.value.faults} == {"identity", "contact", "religion"}
 
 
 def test_case_data_returns_every_category_normalised() -> None:

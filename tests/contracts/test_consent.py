@@ -123,7 +123,7 @@ def test_category_outside_the_vocabulary_is_refused_at_its_position() -> None:
 
 def test_every_consent_fault_is_listed_at_once() -> None:
     data = raw_consent(
-        categories=["identity", "biometrics"],
+        categories=["identity", "religion"],
         method="verbal",
         valid_until="2026-01-01T00:00:00Z",
     )

@@ -216,6 +216,21 @@ def test_health_and_protection_are_sealed_post_quantum_by_default() -> None:
     assert required_kind("identity", "hpke-x25519") is KeyKind.X25519
 
 
+def test_biometrics_are_sealed_with_the_hybrid_even_under_a_classical_agreement() -> None:
+    # DESIGN §9: a fingerprint template outlives any curve; it never travels X25519 alone.
+    templates = {"fingerprints": {"template_ref": "bims:fp:7f3a91"}}
+    assert required_kind("biometrics", "hpke-x25519") is KeyKind.MLKEM768_X25519
+
+    env = envelope({"biometrics": templates, "identity": CASE["identity"]}, encryption=None)
+
+    p = parties()
+    assert env.header.kids.enc == {
+        "biometrics": p.recipient_hybrid.kid,
+        "identity": p.recipient_x25519.kid,
+    }
+    assert open_category(env, "biometrics", p.recipient_private) == templates
+
+
 def test_agreement_can_ask_for_post_quantum_for_every_category() -> None:
     assert required_kind("identity", PQ) is KeyKind.MLKEM768_X25519
 

@@ -65,9 +65,18 @@ def agreement_terms(**changes: Any) -> AgreementTerms:
             "identity": {
                 "senders": ["unhcr", "iom"],
                 "recipients": ["unhcr", "iom", "ilo", "gov-xk"],
+                "data_roles": ["counsellor"],
             },
-            "documents": {"senders": ["unhcr"], "recipients": ["iom", "gov-xk"]},
-            "skills": {"senders": ["unhcr"], "recipients": ["iom", "ilo"]},
+            "documents": {
+                "senders": ["unhcr"],
+                "recipients": ["iom", "gov-xk"],
+                "data_roles": ["counsellor"],
+            },
+            "skills": {
+                "senders": ["unhcr"],
+                "recipients": ["iom", "ilo"],
+                "data_roles": ["reintegration_officer"],
+            },
             "health": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": ["medical"]},
             "protection": {
                 "senders": ["unhcr"],
@@ -226,7 +235,7 @@ CASES: dict[str, tuple[Disclosure, set[ReasonCode]]] = {
     ),
     "no category named": (replace(BASE, categories=()), {R.NO_CATEGORIES}),
     "category outside the vocabulary": (
-        replace(BASE, categories=("identity", "biometrics")),
+        replace(BASE, categories=("identity", "religion")),
         {R.CATEGORY_UNKNOWN},
     ),
     "category outside the agreement": (
@@ -286,7 +295,7 @@ CASES: dict[str, tuple[Disclosure, set[ReasonCode]]] = {
             sender="gov-de",
             recipient="ngo-z",
             purpose="research",
-            categories=("identity", "biometrics"),
+            categories=("identity", "religion"),
         ),
         {
             R.SENDER_NOT_PARTY,
@@ -340,7 +349,7 @@ READING_CASES: dict[str, tuple[tuple[str, ...], set[str], set[ReasonCode]]] = {
         {"counsellor"},
         {R.DATA_ROLE_MISSING},
     ),
-    "category outside the vocabulary": (("biometrics",), {"medical"}, {R.CATEGORY_UNKNOWN}),
+    "category outside the vocabulary": (("religion",), {"medical"}, {R.CATEGORY_UNKNOWN}),
     "category outside the agreement": (("monitoring",), set(), {R.CATEGORY_NOT_IN_AGREEMENT}),
 }
 
@@ -534,11 +543,11 @@ def test_erasure_receipt_not_yet_due_does_not_block() -> None:
 
 def test_categories_that_could_go_are_listed_when_only_some_categories_fail() -> None:
     decision = replace(
-        BASE, recipient="ilo", categories=("identity", "health", "skills", "biometrics")
+        BASE, recipient="ilo", categories=("identity", "health", "skills", "religion")
     ).decide()
     assert not decision.allowed
     assert decision.categories_allowed == (Category.IDENTITY, Category.SKILLS)
-    assert [r.category for r in decision.reasons] == ["health", "biometrics"]
+    assert [r.category for r in decision.reasons] == ["health", "religion"]
 
 
 def test_no_category_is_allowed_when_the_whole_disclosure_is_refused() -> None:
@@ -611,7 +620,7 @@ def test_refusal_raises_policy_refused_with_every_reason() -> None:
 
 def test_category_opens_only_for_a_principal_holding_one_of_its_data_roles() -> None:
     categories = ("identity", "health", "protection")
-    readable, withheld = readable_by_agreement(ACTIVE.terms, categories, {"medical"})
+    readable, withheld = readable_by_agreement(ACTIVE.terms, categories, {"medical", "counsellor"})
     assert readable == (Category.IDENTITY, Category.HEALTH)
     [reason] = withheld
     assert reason.category == "protection"
@@ -621,8 +630,13 @@ def test_category_opens_only_for_a_principal_holding_one_of_its_data_roles() -> 
     )
 
 
-def test_category_without_named_roles_is_open_to_every_reader_of_the_recipient() -> None:
-    readable, withheld = readable_by_agreement(ACTIVE.terms, ("identity", "skills"), set())
+def test_category_signed_without_named_roles_stays_open_to_every_reader_of_the_recipient() -> None:
+    # Drafting refuses such terms now (DESIGN §9); those signed before keep working as signed.
+    data = ACTIVE.terms.model_dump()
+    for name in ("identity", "skills"):
+        data["categories"][name]["data_roles"] = ()
+    signed_before = AgreementTerms.model_validate(data)
+    readable, withheld = readable_by_agreement(signed_before, ("identity", "skills"), set())
     assert readable == (Category.IDENTITY, Category.SKILLS)
     assert withheld == ()
 
@@ -771,7 +785,7 @@ def worlds(draw: Callable[..., Any], forced: str | None = None) -> Disclosure:
     if "purpose_outside" in broken:
         purpose = draw(st.sampled_from([p for p in [*PURPOSES, "p-x"] if p not in purposes]))
     extra: dict[str, list[str]] = {
-        "unknown_category": ["biometrics"],
+        "unknown_category": ["religion"],
         "category_outside": [c for c in ALL_CATEGORIES if c not in categories],
         "category_not_from_sender": [
             n for n, r in categories.items() if sender not in r["senders"]

@@ -100,6 +100,9 @@ def agreement(
         "valid_until": "2027-01-01T00:00:00Z",
         **changes,
     }
+    for category_terms in raw["categories"].values():
+        # Who reads each category does not change whether a programme is covered.
+        category_terms.setdefault("data_roles", ["counsellor"])
     terms = validate_terms(raw, known_agencies=KNOWN)
     state = new_draft(f"{number:08d}-0000-7000-8000-000000000001", terms, by=sender, at=T0)
     state = propose(state, by=sender, at=T0)

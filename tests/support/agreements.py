@@ -7,6 +7,10 @@ from typing import Any
 
 from kit.db.base import utcnow
 
+#: Who reads the everyday categories at a recipient: its counsellors, and the protection
+#: officers who work the same cases.
+READERS = ["counsellor", "protection_officer"]
+
 
 def terms(parties: list[str], *, legal_basis: str = "consent", **overrides: Any) -> dict[str, Any]:
     now = utcnow().replace(microsecond=0)
@@ -15,14 +19,30 @@ def terms(parties: list[str], *, legal_basis: str = "consent", **overrides: Any)
         "title": "AVRR counselling and protection",
         "parties": parties,
         "purposes": ["avrr-counselling", "best-interests-determination"],
+        # Every category names who may read it at the recipient (DESIGN §9), each of the
+        # field's data roles gating at least one.
         "categories": {
-            "identity": {"senders": [sender], "recipients": recipients},
-            "contact": {"senders": [sender], "recipients": recipients},
-            "specific_needs": {"senders": [sender], "recipients": recipients},
+            "identity": {"senders": [sender], "recipients": recipients, "data_roles": READERS},
+            "contact": {"senders": [sender], "recipients": recipients, "data_roles": READERS},
+            "specific_needs": {
+                "senders": [sender],
+                "recipients": recipients,
+                "data_roles": READERS,
+            },
             "protection": {
                 "senders": [sender],
                 "recipients": recipients,
-                "data_roles": ["protection_officer"],
+                "data_roles": ["protection_officer", "child_protection_officer"],
+            },
+            "asylum_history": {
+                "senders": [sender],
+                "recipients": recipients,
+                "data_roles": ["legal_counsel"],
+            },
+            "reintegration": {
+                "senders": [sender],
+                "recipients": recipients,
+                "data_roles": ["reintegration_officer"],
             },
         },
         "legal_basis": legal_basis,

@@ -26,7 +26,7 @@ def case_with_everything() -> dict[str, Any]:
     body["data"].update(
         {
             "contact": {"email": "a.h@example.org", "safe_to_contact": True},
-            "specific_needs": {"trafficking_victim": True},
+            "specific_needs": {"needs_escort": True},
             "protection": PROTECTION,
         }
     )

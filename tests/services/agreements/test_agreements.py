@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from contracts.agreements import AgreementRef
+from contracts.agreements import AgreementRef, AgreementTerms, new_draft
 from contracts.canonical import canonical_digest
+from kit.db.base import new_id, utcnow
+from services.agreements import repository
 from services.federation.models import FederationIncident, OutboxMessage
 from services.federation.outbox import DeliveryWorker, send
 from tests.support.agreements import terms
@@ -48,6 +50,46 @@ async def test_every_fault_of_a_draft_is_named(client, admins) -> None:
     assert ("recipient_not_party", "body.categories.contact.recipients.0") in codes
     assert ("data_roles_missing", "body.categories.health.data_roles") in codes
     assert any(code == "validity_order" for code, _ in codes)
+
+
+async def test_every_category_without_data_roles_is_refused_at_drafting(client, admins) -> None:
+    # DESIGN §9: an empty list would let everyone at the recipient read the category.
+    body = terms(["unhcr", "iom"])
+    del body["categories"]["identity"]["data_roles"]
+    body["categories"]["contact"]["data_roles"] = []
+    response = await client.post("/v1/agreements", json=body, headers=admins["unhcr"])
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [(e["code"], e["location"]) for e in response.json()["errors"]] == [
+        ("data_roles_missing", "body.categories.identity.data_roles"),
+        ("data_roles_missing", "body.categories.contact.data_roles"),
+    ]
+
+
+async def test_an_agreement_stored_without_data_roles_keeps_working_with_warnings(
+    app, client, admins
+) -> None:
+    legacy = terms(["unhcr", "iom"])
+    del legacy["categories"]["identity"]["data_roles"]
+    state = new_draft(str(new_id()), AgreementTerms.model_validate(legacy), by="unhcr", at=utcnow())
+    async with app.state.db.sessions.begin() as session:
+        await repository.save(session, state)
+
+    got = await client.get(f"/v1/agreements/{state.id}", headers=admins["unhcr"])
+    assert got.status_code == 200, got.text
+    [warning] = got.json()["warnings"]
+    assert (warning["code"], warning["category"]) == ("data_roles_missing", "identity")
+    assert "everyone at iom who reads referrals may read identity" in warning["message"]
+    assert got.json()["canonical"]["categories"]["identity"]["data_roles"] == []
+
+    listed = await client.get("/v1/agreements", headers=admins["unhcr"])
+    [summary] = [a for a in listed.json()["items"] if a["id"] == state.id]
+    assert summary["warnings"] == got.json()["warnings"]
+
+    proposed = await client.post(f"/v1/agreements/{state.id}/propose", headers=admins["unhcr"])
+    assert proposed.status_code == 200, "a held agreement still moves through its lifecycle"
+    current = await _activate(client, admins, terms(["unhcr", "iom"]))
+    assert current["warnings"] == []
 
 
 async def test_two_parties_sign_the_same_text_and_it_becomes_active(client, admins) -> None:
@@ -189,7 +231,9 @@ async def test_nothing_queued_under_a_suspended_agreement_is_delivered(
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_proposals_reach_a_party_on_another_node(app, client, admins, node) -> None:
     body = terms(["unhcr", "ngo-x"], legal_basis="public_interest")
-    body["categories"] = {"identity": {"senders": ["unhcr"], "recipients": ["ngo-x"]}}
+    body["categories"] = {
+        "identity": {"senders": ["unhcr"], "recipients": ["ngo-x"], "data_roles": ["counsellor"]}
+    }
     agreement = await _draft(client, admins, body)
     await client.post(f"/v1/agreements/{agreement['id']}/propose", headers=admins["unhcr"])
     async with app.state.db.sessions() as session:

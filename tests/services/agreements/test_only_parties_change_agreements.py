@@ -37,7 +37,13 @@ async def node(app, client, tmp_path) -> tuple[ForeignAgency, ForeignAgency]:
 
 def _state(agreement_id: str, version: int, parties: list[str], supersedes: int | None) -> Any:
     body = terms(parties)
-    body["categories"] = {"identity": {"senders": [parties[0]], "recipients": parties[1:]}}
+    body["categories"] = {
+        "identity": {
+            "senders": [parties[0]],
+            "recipients": parties[1:],
+            "data_roles": ["counsellor"],
+        }
+    }
     return AgreementState(
         id=agreement_id,
         version=version,

@@ -82,7 +82,7 @@ async def test_refer_read_complete_withdraw_erase_on_three_nodes(nodes: Nodes) -
     case["data"].update(
         {
             "contact": {"email": "a.h@example.org"},
-            "specific_needs": {"trafficking_victim": True},
+            "specific_needs": {"needs_escort": True},
             "protection": PROTECTION,
         }
     )

@@ -21,19 +21,24 @@ from services.federation.models import InboxMessage, OutboxMessage
 from services.keys import store
 from services.referrals.models import Referral, ReferralData
 from services.referrals.sweeper import Sweeper
+from tests.support.agreements import READERS
 from tests.support.cases import holds_in_clear, raw_rows
 from tests.support.referrals import Exchange, exchange
 
 RESULTS_BACK = {
-    "identity": {"senders": ["unhcr"], "recipients": ["iom"]},
-    "contact": {"senders": ["unhcr"], "recipients": ["iom"]},
-    "specific_needs": {"senders": ["unhcr"], "recipients": ["iom"]},
+    "identity": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
+    "contact": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
+    "specific_needs": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
     "protection": {
         "senders": ["unhcr"],
         "recipients": ["iom"],
         "data_roles": ["protection_officer"],
     },
-    "reintegration": {"senders": ["iom"], "recipients": ["unhcr"]},
+    "reintegration": {
+        "senders": ["iom"],
+        "recipients": ["unhcr"],
+        "data_roles": ["reintegration_officer"],
+    },
 }
 PLAN = {"plan_agreed_on": "2026-11-20"}
 REASON = "Counsellor Ljubica is on leave until the hearing in Prizren"

@@ -266,18 +266,23 @@ async def test_cancelling_before_acceptance_erases_the_recipients_copy(ex: Excha
 async def test_results_sealed_back_on_completion_are_read_by_role_at_the_sender(
     app, client, tmp_path
 ) -> None:
-    from tests.support.referrals import exchange
+    from tests.support.agreements import READERS
+    from tests.support.referrals import exchange, person
 
     categories = {
-        "identity": {"senders": ["unhcr"], "recipients": ["iom"]},
-        "contact": {"senders": ["unhcr"], "recipients": ["iom"]},
-        "specific_needs": {"senders": ["unhcr"], "recipients": ["iom"]},
+        "identity": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
+        "contact": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
+        "specific_needs": {"senders": ["unhcr"], "recipients": ["iom"], "data_roles": READERS},
         "protection": {
             "senders": ["unhcr"],
             "recipients": ["iom"],
             "data_roles": ["protection_officer"],
         },
-        "reintegration": {"senders": ["iom"], "recipients": ["unhcr"]},
+        "reintegration": {
+            "senders": ["iom"],
+            "recipients": ["unhcr"],
+            "data_roles": ["reintegration_officer"],
+        },
     }
     ex = await exchange(app, client, tmp_path, categories=categories)
     referral = await ex.sent()
@@ -301,6 +306,11 @@ async def test_results_sealed_back_on_completion_are_read_by_role_at_the_sender(
     assert done.status_code == 200, done.text
     await ex.deliver()
     outgoing = (await _get(ex, referral["id"], "unhcr_focal_point")).json()
+    assert outgoing["data"] == {}, "reintegration opens only to a reintegration officer"
+    ex.people["unhcr_reintegration"] = await person(
+        app, client, "unhcr", ["focal_point"], ["reintegration_officer"]
+    )
+    outgoing = (await _get(ex, referral["id"], "unhcr_reintegration")).json()
     assert outgoing["data"] == {"reintegration": {"plan_agreed_on": "2026-11-20"}}
 
 
