@@ -172,6 +172,24 @@ class PersonStates:
     def own_states(self) -> frozenset[str]:
         return self.nationalities | self.countries_of_origin
 
+    @classmethod
+    def recorded(
+        cls,
+        identity: Mapping[str, Any] | None,
+        *,
+        nationality: str | None = None,
+        country_of_origin: str | None = None,
+    ) -> PersonStates:
+        """The states recorded in an ``identity`` category (``nationality``,
+        ``other_nationalities``) and in the profile facts ``nationality`` and
+        ``country_of_origin``; every one counts, so a dual national is either state's."""
+        identity = identity or {}
+        found = [identity.get("nationality"), nationality, *identity.get("other_nationalities", [])]
+        return cls(
+            nationalities=frozenset(n for n in found if isinstance(n, str)),
+            countries_of_origin=frozenset({country_of_origin} if country_of_origin else ()),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Reason:

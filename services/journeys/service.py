@@ -28,6 +28,7 @@ from services.programmes.models import Programme
 from services.referrals import service as referrals
 from services.referrals.schemas import ReferralCreate
 from sop import engine
+from sop.bindings import BindingUnresolved, is_per_nationality, resolve
 from sop.errors import MissingFacts, OutcomeNotAllowed, SopError
 from sop.programmes import covering_agreement
 from sop.schema import Definition
@@ -102,9 +103,47 @@ async def _context(session: AsyncSession, *, principal: Principal, journey: Jour
     )
 
 
+def _per_nationality(ctx: Context) -> bool:
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    return actor is not None and is_per_nationality(ctx.programme.bindings.get(actor, ""))
+
+
 def acting_agency(ctx: Context) -> str | None:
-    stage = ctx.definition.stage(ctx.state.stage)
-    return ctx.programme.bindings.get(stage.actor) if stage.actor else None
+    """Who acts at the current stage: the first agency bound to its role, or, for a role bound
+    per nationality, the authority picked when the stage was entered (None if none could be)."""
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    if actor is None or actor not in ctx.programme.bindings:
+        return None
+    if _per_nationality(ctx):
+        return ctx.journey.acting_agency
+    return resolve(ctx.programme.bindings[actor], None, role=actor).agency
+
+
+async def _pick_acting_agency(
+    session: AsyncSession, *, federation: Federation, principal: Principal, ctx: Context
+) -> str | None:
+    """DESIGN §7: a role bound per nationality acts through the authority of the person's
+    nationality (profile and recorded facts first, else the identity category). Raises
+    ``BindingUnresolved`` when the nationality is unknown or not bound."""
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    if actor is None or not _per_nationality(ctx):
+        return acting_agency(ctx)
+    case = await cases.get(session, principal=principal, case_id=ctx.journey.case_id)
+    facts = await _facts(
+        session,
+        federation=federation,
+        principal=principal,
+        case_id=ctx.journey.case_id,
+        recorded=_recorded(ctx.journey, federation, case),
+    )
+    nationality = facts.get("nationality")
+    if not nationality:
+        states = await cases.states_of(session, case=case, master_key=federation.master_key)
+        nationality = next(iter(states.nationalities)) if len(states.nationalities) == 1 else None
+    ctx.journey.acting_agency = resolve(
+        ctx.programme.bindings[actor], nationality, role=actor
+    ).agency
+    return ctx.journey.acting_agency
 
 
 def _store(journey: Journey, step_state: engine.JourneyState) -> None:
@@ -114,6 +153,7 @@ def _store(journey: Journey, step_state: engine.JourneyState) -> None:
     journey.due_at = step_state.due_at
     journey.updated_at = utcnow()
     journey.referral_id = None
+    journey.acting_agency = None
     journey.blocked = None
     journey.overdue_reported = None
 
@@ -124,8 +164,16 @@ async def _enter(
     """The stage just entered: if another agency acts there, draft its referral with exactly
     the stage's needs (a focal point still approves it)."""
     stage = ctx.definition.stage(ctx.state.stage)
-    actor = acting_agency(ctx)
-    if ctx.state.ended or actor is None or actor == ctx.programme.agency:
+    if ctx.state.ended:
+        return
+    try:
+        actor = await _pick_acting_agency(
+            session, federation=federation, principal=principal, ctx=ctx
+        )
+    except BindingUnresolved as unresolved:
+        ctx.journey.blocked = [{"code": unresolved.code, "message": str(unresolved)}]
+        return
+    if actor is None or actor == ctx.programme.agency:
         return
     agreement = covering_agreement(
         stage,
@@ -322,6 +370,12 @@ async def advance(
     """Record ``outcome`` at ``stage``, decided by ``by_agency``, and enter the next stage."""
     ctx = await _context(session, principal=principal, journey=journey)
     acting = acting_agency(ctx)
+    if outcome != WITHDRAW and acting is None and _per_nationality(ctx):
+        raise OutcomeRefused(
+            f"No agency acts at stage {ctx.state.stage} until the person's state's authority "
+            "is picked: see the journey's `blocked` reasons.",
+            extra=_allowed(ctx),
+        )
     if outcome != WITHDRAW and acting is not None and by_agency != acting:
         raise OutcomeRefused(
             f"{by_agency} does not act at stage {ctx.state.stage}; {acting} does.",
