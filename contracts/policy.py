@@ -23,9 +23,10 @@ Rules, each a :class:`ReasonCode`:
   for a state role's purpose (:data:`STATE_ROLE_PURPOSES`: travel documents, readmission,
   reception) goes to a government only if the person is its national; and
   :data:`COUNTRY_OF_ORIGIN_PROTECTED_CATEGORIES` never go to a government whose country is
-  the person's nationality or country of origin. Both fail closed: a nationality that is not
-  recorded, or a government whose directory entry names no country, is refused, because
-  neither can be shown to be safe.
+  the person's nationality or country of origin. A government whose directory entry names no
+  country fails both closed; so does a request for a state role's purpose about a person whose
+  nationality is not recorded (a person of undetermined nationality still has their asylum
+  history seen by the host state's authorities).
 
 Where the basis is not consent (vital interest, legal obligation, public interest) no consent is
 needed. A consent cited anyway is still checked: a referral that cites a consent claims to rest
@@ -689,13 +690,11 @@ def _own_state_reasons(
                 )
             )
     protected = [name for name in requested if name in COUNTRY_OF_ORIGIN_PROTECTED_CATEGORIES]
+    # A person whose states are not recorded is not refused here: the host state's own
+    # authorities need the asylum history of a person of undetermined nationality, and the
+    # requests that go to an origin state (STATE_ROLE_PURPOSES) fail closed above anyway.
     if country is None:
         why = f"the directory names no state for government {recipient}, so it may be it"
-    elif not person.own_states:
-        why = (
-            "neither the person's nationality nor country of origin is recorded, so "
-            f"{recipient} ({country}) may be it"
-        )
     elif country in person.own_states:
         why = f"{recipient} acts for {country}"
     else:

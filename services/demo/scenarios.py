@@ -19,16 +19,20 @@ from typing import Any
 import httpx
 
 from contracts.categories import CATEGORY_NAMES
+from sop.bindings import agencies_of
 
 OWNER = "unhcr"
+#: The state each government of the demo federation acts for (its directory ``country``).
+COUNTRIES = {"gov-de": "DEU", "gov-xk": "XKX", "gov-rs": "SRB"}
 #: Who acts for each SOP role in the demo federation (DESIGN §1's agencies).
-BINDINGS = {
+BINDINGS: dict[str, Any] = {
     "host_authority": "gov-de",
     "protection": "unhcr",
     "return_agency": "iom",
     "reception_agency": "iom",
     "labour": "ilo",
-    "origin_authority": "gov-xk",
+    # Travel documents are the state of nationality's to issue (DESIGN §7, §9).
+    "origin_authority": {"SRB": "gov-rs", "XKX": "gov-xk"},
     "hardship_commission": "gov-de",
     "interior_ministry": "gov-de",
     # UNHCR monitors forced returns independently of the host authority (as at Pristina).
@@ -55,13 +59,15 @@ PURPOSES = [
     "statelessness-documentation",
     "post-return-monitoring",
 ]
+#: Every agency the programme binds, each once.
+BOUND = sorted({agency for binding in BINDINGS.values() for agency in agencies_of(binding)})
 DATA_ROLES = {"health": ["medical"], "protection": ["protection_officer"]}
 PEOPLE_DATA_ROLES = ["medical", "protection_officer", "counsellor"]
 
 
 def agreement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:
     """One multilateral agreement: UNHCR may send each partner what the SOP's stages need."""
-    partners = sorted(set(BINDINGS.values()) - {OWNER})
+    partners = sorted(set(BOUND) - {OWNER})
     return {
         "title": "Joint AVRR and solutions programme for non-refugees",
         "parties": [OWNER, *partners],
@@ -295,7 +301,7 @@ class Driver:
                 "data": person.data,
             },
         )
-        partners = sorted(set(BINDINGS.values()) - {OWNER})
+        partners = sorted(set(BOUND) - {OWNER})
         consent_body: dict[str, Any] = {
             "purposes": PURPOSES,
             "recipients": partners,

@@ -96,5 +96,8 @@ def test_every_shape_fault_is_listed_at_once() -> None:
         ("monitor", "binding_invalid"),
     }
     invalid_keys = [f for f in faults if f.code == "country_code_invalid"]
-    assert [f.path for f in invalid_keys] == [("origin_authority", "srb"), ("origin_authority", "RS")]
+    assert [f.path for f in invalid_keys] == [
+        ("origin_authority", "srb"),
+        ("origin_authority", "RS"),
+    ]
     assert all(f.message for f in faults)

@@ -328,7 +328,11 @@ def test_every_agency_a_list_binds_needs_an_agreement() -> None:
     """An alternate may be picked instead of the first, so it needs an agreement too."""
     found = faults(
         agreement(),
-        bindings={"caseworker": "unhcr", "counsellor": ["iom", "gov-rs"], "employer_liaison": "ilo"},
+        bindings={
+            "caseworker": "unhcr",
+            "counsellor": ["iom", "gov-rs"],
+            "employer_liaison": "ilo",
+        },
     )
     assert {(f.code, f.role) for f in found} == {
         ("agency_unknown", "counsellor"),
