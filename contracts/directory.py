@@ -48,8 +48,8 @@ from pydantic import (
 )
 
 from contracts.agencies import AgencySlug
-from contracts.categories import CountryCode
 from contracts.canonical import canonical_digest
+from contracts.categories import CountryCode
 from contracts.envelope import (
     BadSignature,
     SignatureBlock,

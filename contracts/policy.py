@@ -138,7 +138,9 @@ DISCLOSURE_REASON_CODES: frozenset[ReasonCode] = (
 """What :func:`decide` can give."""
 
 
-STATE_ROLE_PURPOSES: frozenset[str] = frozenset({"travel-documents", "readmission", "avrr-reception"})
+STATE_ROLE_PURPOSES: frozenset[str] = frozenset(
+    {"travel-documents", "readmission", "avrr-reception"}
+)
 """The purposes of the roles that act for a state (``origin_authority``, ``reception_agency``;
 DESIGN §7): a government serves them only for its own nationals."""
 

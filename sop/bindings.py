@@ -148,9 +148,7 @@ def _slugs_faults(role: str, path: tuple[str, ...], value: object) -> list[Bindi
     elif isinstance(value, list | tuple):
         slugs = list(value)
         if not slugs:
-            return [
-                BindingFault(role, path, "binding_empty", f"{where}: name at least one agency")
-            ]
+            return [BindingFault(role, path, "binding_empty", f"{where}: name at least one agency")]
     else:
         return [
             BindingFault(
@@ -185,8 +183,7 @@ def binding_faults(bindings: Mapping[str, object]) -> list[BindingFault]:
                     role,
                     (role,),
                     "binding_not_per_nationality",
-                    f"{role} acts the same for everyone: only {roles} may be bound per "
-                    "nationality",
+                    f"{role} acts the same for everyone: only {roles} may be bound per nationality",
                 )
             )
             continue

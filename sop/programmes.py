@@ -103,8 +103,8 @@ def programme_faults(
             )
         )
     for stage in acting:
-        binding = bindings.get(stage.actor or "")
-        for actor in agencies_of(binding) if binding is not None else ():
+        bound = bindings.get(stage.actor or "")
+        for actor in agencies_of(bound) if bound is not None else ():
             faults.extend(
                 _stage_faults(stage, owner=owner, actor=actor, agreements=agreements, now=now)
             )

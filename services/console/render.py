@@ -76,7 +76,7 @@ def binding(value: Any) -> str:
         return " · ".join(f"{country}: {binding(slugs)}" for country, slugs in value.items())
     if isinstance(value, list):
         first, *others = value or [""]
-        return first + (f" (alternates: {', '.join(others)})" if others else "")
+        return str(first) + (f" (alternates: {', '.join(others)})" if others else "")
     return str(value or "")
 
 

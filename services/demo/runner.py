@@ -1,10 +1,11 @@
 """``accord demo``: a local federation on 127.0.0.1 running the joint SOP, end to end.
 
 Five nodes on SQLite under ./var/demo (UNHCR; IOM and ILO sharing one; the host government;
-the two origin governments, Kosovo and Serbia, each receiving requests for its own nationals), a directory signed by a demo root key, the multilateral agreement
-proposed and signed by every party, the avrr-joint programme at UNHCR, and then the people of
-the SOP issue walked through it over the public HTTP API. Work is left waiting for people in
-the console: a referral to approve at UNHCR and one to accept at IOM.
+the two origin governments, Kosovo and Serbia, each asked only about its own nationals), a
+directory signed by a demo root key, the multilateral agreement proposed and signed by every
+party, the avrr-joint programme at UNHCR, and then the people of the SOP issue walked through
+it over the public HTTP API. Work is left waiting for people in the console: a referral to
+approve at UNHCR and one to accept at IOM.
 """
 
 from __future__ import annotations

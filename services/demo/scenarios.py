@@ -130,9 +130,12 @@ def _adult(**facts: Any) -> dict[str, Any]:
     }
 
 
-def _data(given: str, family: str, **extra: Any) -> dict[str, Any]:
+def _data(given: str, family: str, nationality: str = "SRB", **extra: Any) -> dict[str, Any]:
     return {
-        "identity": {"names": {"given_names": given, "family_name": family}, "nationality": "SRB"},
+        "identity": {
+            "names": {"given_names": given, "family_name": family},
+            "nationality": nationality,
+        },
         "contact": {"email": f"{given.lower()}@example.org", "safe_to_contact": True},
         "specific_needs": {"trafficking_victim": False},
         "asylum_history": {},
@@ -174,7 +177,7 @@ PEOPLE = [
         "Luan K. (unaccompanied, 15)",
         "best-interests determination then return",
         _adult(date_of_birth="2011-03-14", is_child=True, unaccompanied=True, nationality="XKX"),
-        _data("Luan", "Krasniqi"),
+        _data("Luan", "Krasniqi", nationality="XKX"),
         [
             Step("profiling", "profiled"),
             Step("bid", "return_in_best_interests"),

@@ -17,8 +17,8 @@ from auth.principal import Principal
 from contracts import referrals as flow
 from contracts.agreements import AgreementRef, AgreementState, break_glass_allowed
 from contracts.consent import ConsentRecord, ConsentScope
-from contracts.faults import ContractError
 from contracts.directory import UnknownMember
+from contracts.faults import ContractError
 from contracts.policy import (
     DirectoryEntry,
     PersonStates,

@@ -137,7 +137,7 @@ def test_a_government_member_names_the_state_it_acts_for() -> None:
 def test_a_government_without_a_country_is_not_signed() -> None:
     document = unsigned()
     del document["members"][3]["country"]
-    with pytest.raises(InvalidDirectory, match="gov-xk.*country"):
+    with pytest.raises(InvalidDirectory, match=r"gov-xk.*country"):
         sign_directory(document, root())
 
 
