@@ -4,7 +4,9 @@ DESIGN §4. A JSON document::
 
     {"federation": "accord-demo", "version": 7, "issued_at": "2026-05-01T12:00:00Z",
      "members": [{"agency": "unhcr", "name": "UNHCR", "kind": "un_agency",
-                  "node_url": "https://accord.unhcr.example", "jwks": {"keys": [...]}}, ...],
+                  "node_url": "https://accord.unhcr.example", "jwks": {"keys": [...]}},
+                 {"agency": "gov-xk", "name": "...", "kind": "government", "country": "XKX",
+                  ...}, ...],
      "signature": {"kid": <root kid>, "alg": "EdDSA", "value": <base64url>}}
 
 signed by the federation's root key (Ed25519) over the RFC 8785 form of the document without
@@ -14,6 +16,14 @@ it, is older than the one they hold, or claims the version they hold with differ
 
 Every member's keys are parsed when the directory is, so one malformed key refuses the whole
 document: a node never runs on half a directory.
+
+A government names the state it acts for (``country``, ISO 3166-1 alpha-3, ``XKX`` for Kosovo):
+the policy needs it to send the state roles' requests only to the person's state of nationality
+and never to send asylum history or protection details to the person's own state (DESIGN §9).
+A directory is *issued* (:func:`sign_directory`) only with a country for every government. A
+document signed before countries existed still verifies, so an upgraded node keeps running on
+the directory it holds; such a government is of unknown country, and the policy fails closed
+wherever the country matters until the operator issues a directory that names it.
 """
 
 from __future__ import annotations
@@ -29,13 +39,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
 from contracts.agencies import AgencySlug
 from contracts.canonical import canonical_digest
+from contracts.categories import CountryCode
 from contracts.envelope import (
     BadSignature,
     SignatureBlock,
@@ -79,6 +93,9 @@ __all__ = [
 ]
 
 MemberKind = Literal["un_agency", "government", "ngo"]
+GOVERNMENT: MemberKind = "government"
+#: Validation context of a directory being issued: the rules for new documents apply.
+_ISSUING = "issuing"
 
 
 class DirectoryError(Exception):
@@ -130,8 +147,33 @@ class Member(BaseModel):
     agency: AgencySlug
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     kind: MemberKind
+    #: The state a government acts for (DESIGN §4); optional for other kinds.
+    country: CountryCode | None = None
     node_url: Annotated[str, AfterValidator(_check_node_url)]
     jwks: JWKSet
+
+    @model_validator(mode="after")
+    def _government_names_its_state(self, info: ValidationInfo) -> Member:
+        issuing = bool(info.context and info.context.get(_ISSUING))
+        if issuing and self.kind == GOVERNMENT and self.country is None:
+            raise ValueError(
+                f"member {self.agency}: a government names the state it acts for in country "
+                "(ISO 3166-1 alpha-3, XKX for Kosovo)"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent_country(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A member without a country is dumped without the key, so a document signed before
+        # countries existed re-serialises to the bytes that were signed.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("country") is None:
+            data.pop("country", None)
+        return data
+
+    @property
+    def is_government(self) -> bool:
+        return self.kind == GOVERNMENT
 
     @model_validator(mode="after")
     def _keys_parse(self) -> Member:
@@ -227,9 +269,9 @@ class Directory(BaseModel):
         return self.member(agency).current_key(kind, at=at)
 
 
-def _parse(document: Mapping[str, Any]) -> Directory:
+def _parse(document: Mapping[str, Any], *, issuing: bool = False) -> Directory:
     try:
-        return Directory.model_validate(document)
+        return Directory.model_validate(document, context={_ISSUING: issuing})
     except ValidationError as exc:
         raise InvalidDirectory(f"not a valid directory: {exc}") from exc
 
@@ -238,11 +280,12 @@ def sign_directory(unsigned_doc: Mapping[str, Any], root_private_key: PrivateKey
     """Validate a directory document and sign it with the federation root key.
 
     The signature's kid is the root key's kid. Refuses an already signed document, a malformed
-    one, and a root key not valid at ``issued_at``.
+    one (a government without its ``country`` included), and a root key not valid at
+    ``issued_at``.
     """
     if "signature" in unsigned_doc:
         raise InvalidDirectory("the document is already signed")
-    directory = _parse(unsigned_doc)
+    directory = _parse(unsigned_doc, issuing=True)
     root_private_key.check_usable_at(directory.issued_at)
     content = directory.content()
     signature = sign_json(content, root_private_key)

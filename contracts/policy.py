@@ -18,7 +18,15 @@ Rules, each a :class:`ReasonCode`:
 - data the sender itself received from another agency goes on only if the agreement it was
   received under allows onward sharing (DESIGN §5: ``onward_sharing``, false by default);
 - the recipient owes no overdue erasure receipt under this agreement (DESIGN §6, "Erasure
-  fails closed").
+  fails closed");
+- data only to the right state (DESIGN §9 "States"), whatever the agreement says: a request
+  for a state role's purpose (:data:`STATE_ROLE_PURPOSES`: travel documents, readmission,
+  reception) goes to a government only if the person is its national; and
+  :data:`COUNTRY_OF_ORIGIN_PROTECTED_CATEGORIES` never go to a government whose country is
+  the person's nationality or country of origin. A government whose directory entry names no
+  country fails both closed; so does a request for a state role's purpose about a person whose
+  nationality is not recorded (a person of undetermined nationality still has their asylum
+  history seen by the host state's authorities).
 
 Where the basis is not consent (vital interest, legal obligation, public interest) no consent is
 needed. A consent cited anyway is still checked: a referral that cites a consent claims to rest
@@ -52,10 +60,14 @@ from contracts.consent import ConsentRecord, ConsentScope, ConsentStatus, scope_
 from contracts.faults import ContractError
 
 __all__ = [
+    "COUNTRY_OF_ORIGIN_PROTECTED_CATEGORIES",
     "DISCLOSURE_REASON_CODES",
     "READING_REASON_CODES",
     "RECEIVING_REASON_CODES",
+    "STATE_ROLE_PURPOSES",
     "Decision",
+    "DirectoryEntry",
+    "PersonStates",
     "PolicyRefused",
     "Reason",
     "ReasonCode",
@@ -96,6 +108,9 @@ class ReasonCode(StrEnum):
     CONSENT_RECIPIENT_NOT_COVERED = "consent_recipient_not_covered"
     CONSENT_PURPOSE_NOT_COVERED = "consent_purpose_not_covered"
     CONSENT_CATEGORY_NOT_COVERED = "consent_category_not_covered"
+    # The person's own state (DESIGN §9).
+    NOT_STATE_OF_NATIONALITY = "not_state_of_nationality"
+    COUNTRY_OF_ORIGIN_PROTECTED = "country_of_origin_protected"
     # What only the recipient can see (decide_received).
     CONSENT_NOT_CARRIED = "consent_not_carried"
     SEAL_REFUSED = "seal_refused"
@@ -121,6 +136,62 @@ DISCLOSURE_REASON_CODES: frozenset[ReasonCode] = (
     frozenset(ReasonCode) - {ReasonCode.DATA_ROLE_MISSING} - RECEIVING_REASON_CODES
 )
 """What :func:`decide` can give."""
+
+
+STATE_ROLE_PURPOSES: frozenset[str] = frozenset(
+    {"travel-documents", "readmission", "avrr-reception"}
+)
+"""The purposes of the roles that act for a state (``origin_authority``, ``reception_agency``;
+DESIGN §7): a government serves them only for its own nationals."""
+
+COUNTRY_OF_ORIGIN_PROTECTED_CATEGORIES: frozenset[str] = frozenset(
+    {"asylum_history", "protection", "biometrics"}
+)
+"""Never to the person's own state, whatever the agreement says (DESIGN §9): what a person
+told the host state about fleeing, the risks they face, and what identifies them beyond doubt.
+Compared by name, so a category joins the rule the day it joins the vocabulary."""
+
+GOVERNMENT = "government"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """What the directory says of the recipient (DESIGN §4): its ``kind`` and, for a
+    government, the state it acts for (``None`` in a directory issued before countries)."""
+
+    kind: str
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonStates:
+    """The states the person belongs to, as the deciding agency knows them (ISO 3166-1
+    alpha-3): every nationality recorded and the country of origin. Empty = not recorded."""
+
+    nationalities: frozenset[str] = frozenset()
+    countries_of_origin: frozenset[str] = frozenset()
+
+    @property
+    def own_states(self) -> frozenset[str]:
+        return self.nationalities | self.countries_of_origin
+
+    @classmethod
+    def recorded(
+        cls,
+        identity: Mapping[str, Any] | None,
+        *,
+        nationality: str | None = None,
+        country_of_origin: str | None = None,
+    ) -> PersonStates:
+        """The states recorded in an ``identity`` category (``nationality``,
+        ``other_nationalities``) and in the profile facts ``nationality`` and
+        ``country_of_origin``; every one counts, so a dual national is either state's."""
+        identity = identity or {}
+        found = [identity.get("nationality"), nationality, *identity.get("other_nationalities", [])]
+        return cls(
+            nationalities=frozenset(n for n in found if isinstance(n, str)),
+            countries_of_origin=frozenset({country_of_origin} if country_of_origin else ()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +386,8 @@ def decide(
     now: datetime,
     erasure_due: datetime | None = None,
     received_under: AgreementState | None = None,
+    recipient_entry: DirectoryEntry | None = None,
+    person: PersonStates | None = None,
 ) -> Decision:
     """May ``sender`` disclose ``categories`` of a person to ``recipient`` for ``purpose`` at
     ``now``, under ``agreement`` and ``consent``? Every reason against, in one answer.
@@ -325,6 +398,9 @@ def decide(
     ``recipient`` under this agreement until the receipt arrives (DESIGN §6).
     ``received_under`` is the agreement under which the sender received this data, when the
     data is not the sender's own (a referral passed on); ``None`` for the sender's own case.
+    ``recipient_entry`` is the recipient's directory entry and ``person`` the states the person
+    belongs to: the rules of the person's own state (DESIGN §9) apply when the entry is a
+    government's (``None``: the directory was not consulted, and those rules do not apply).
     """
     general, per_category, requested = _disclosure_reasons(
         agreement=agreement,
@@ -337,6 +413,8 @@ def decide(
         erasure_due=erasure_due,
         received_under=received_under,
         returning=False,
+        recipient_entry=recipient_entry,
+        person=person,
     )
     return _decision(general, per_category, requested)
 
@@ -352,6 +430,8 @@ def decide_received(
     categories: Sequence[str],
     seal_faults: Mapping[str, str],
     now: datetime,
+    recipient_entry: DirectoryEntry | None = None,
+    person: PersonStates | None = None,
 ) -> Decision:
     """The recipient's re-check of a referral that arrived (DESIGN §4, refusal receipts).
 
@@ -359,6 +439,7 @@ def decide_received(
     only the recipient can see: that the consent the header cites is the one whose scope the
     body carries, and that every category opened with the suite the agreement and the
     category require (``seal_faults``: category → what was wrong with its seal).
+    ``person`` is what the message itself says of the person's states (its ``identity``).
     """
     general, per_category, requested = _disclosure_reasons(
         agreement=agreement,
@@ -371,6 +452,8 @@ def decide_received(
         erasure_due=None,
         received_under=None,
         returning=False,
+        recipient_entry=recipient_entry,
+        person=person,
     )
     if cited_consent is not None and (consent is None or consent.id != cited_consent):
         general = [r for r in general if r.code != ReasonCode.CONSENT_MISSING]
@@ -395,6 +478,8 @@ def decide_results(
     categories: Sequence[str],
     seal_faults: Mapping[str, str] | None = None,
     now: datetime,
+    recipient_entry: DirectoryEntry | None = None,
+    person: PersonStates | None = None,
 ) -> Decision:
     """May the recipient of a referral send ``categories`` back to its sender as results?
 
@@ -403,6 +488,7 @@ def decide_results(
     for the referral's purpose. Where the agreement rests on consent, the referral's consent
     must still be in force and cover the purpose; it need not name the sender as a recipient
     or the result categories, because the results go back to the agency that holds it.
+    The protected categories never go back to a government that is the person's own state.
     """
     general, per_category, requested = _disclosure_reasons(
         agreement=agreement,
@@ -415,6 +501,8 @@ def decide_results(
         erasure_due=None,
         received_under=None,
         returning=True,
+        recipient_entry=recipient_entry,
+        person=person,
     )
     general = [r for r in general if r.code != ReasonCode.NO_CATEGORIES]
     per_category.extend(_seal_reasons(seal_faults or {}))
@@ -451,6 +539,8 @@ def _disclosure_reasons(
     erasure_due: datetime | None,
     received_under: AgreementState | None,
     returning: bool,
+    recipient_entry: DirectoryEntry | None = None,
+    person: PersonStates | None = None,
 ) -> tuple[list[Reason], list[Reason], list[str]]:
     terms = agreement.terms
     label = f"agreement {agreement.ref}"
@@ -505,6 +595,16 @@ def _disclosure_reasons(
         )
 
     requested = list(dict.fromkeys(categories))
+    if recipient_entry is not None and recipient_entry.kind == GOVERNMENT:
+        state_general, state_per_category = _own_state_reasons(
+            recipient,
+            recipient_entry.country,
+            person or PersonStates(),
+            purpose=None if returning else purpose,
+            requested=requested,
+        )
+        general.extend(state_general)
+        per_category.extend(state_per_category)
     if not requested:
         general.append(
             Reason(ReasonCode.NO_CATEGORIES, "the disclosure names no data category to send")
@@ -559,6 +659,62 @@ def _disclosure_reasons(
             )
         )
     return general, per_category, requested
+
+
+def _own_state_reasons(
+    recipient: str,
+    country: str | None,
+    person: PersonStates,
+    *,
+    purpose: str | None,
+    requested: Sequence[str],
+) -> tuple[list[Reason], list[Reason]]:
+    """DESIGN §9 "States" for a government recipient; ``purpose`` is None for results.
+
+    Messages name the recipient and its state, never the person's nationality.
+    """
+    general: list[Reason] = []
+    if purpose in STATE_ROLE_PURPOSES:
+        if country is None:
+            why = f"the directory names no state for government {recipient}"
+        elif not person.nationalities:
+            why = "the person's nationality is not recorded"
+        elif country not in person.nationalities:
+            why = f"the person is not a national of {country}, the state {recipient} acts for"
+        else:
+            why = None
+        if why is not None:
+            general.append(
+                Reason(
+                    ReasonCode.NOT_STATE_OF_NATIONALITY,
+                    f"purpose {purpose} goes only to the authority of the person's state of "
+                    f"nationality, and {why}",
+                )
+            )
+    protected = [name for name in requested if name in COUNTRY_OF_ORIGIN_PROTECTED_CATEGORIES]
+    # A person whose states are not recorded is not refused here: the host state's own
+    # authorities need the asylum history of a person of undetermined nationality, and the
+    # requests that go to an origin state (STATE_ROLE_PURPOSES) fail closed above anyway.
+    if country is None:
+        why = f"the directory names no state for government {recipient}, so it may be it"
+    elif country in person.own_states:
+        why = f"{recipient} acts for {country}"
+    else:
+        why = None
+    per_category = (
+        [
+            Reason(
+                ReasonCode.COUNTRY_OF_ORIGIN_PROTECTED,
+                f"category {name} never goes to the person's state of nationality or country "
+                f"of origin, whatever the agreement says, and {why}",
+                name,
+            )
+            for name in protected
+        ]
+        if why is not None
+        else []
+    )
+    return general, per_category
 
 
 def _in_request_order(reasons: list[Reason], requested: list[str]) -> list[Reason]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -43,11 +44,27 @@ def _parse_agency(value: str) -> tuple[str, str]:
     return slug, name.strip()
 
 
+def _parse_country(value: str) -> tuple[str, str]:
+    slug, sep, country = value.partition("=")
+    if not sep or re.fullmatch(r"[A-Z]{3}", country.strip()) is None:
+        raise typer.BadParameter(
+            f"{value!r} is not SLUG=ISO3, e.g. gov-xk=XKX (ISO 3166-1 alpha-3, XKX for Kosovo)"
+        )
+    return slug.strip(), country.strip()
+
+
 @cli.command()
 def init(
     agency: Annotated[
         list[str] | None,
         typer.Option("--agency", help="An agency hosted on this node, as SLUG=NAME. Repeatable."),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country",
+            help="The state a government acts for, as SLUG=ISO3 (gov-xk=XKX). Repeatable.",
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout and nothing else.")
@@ -59,8 +76,9 @@ def init(
 
     settings = Settings()
     agencies = [_parse_agency(value) for value in agency or []]
+    countries = dict(_parse_country(value) for value in country or [])
     try:
-        result = asyncio.run(initialise_node(settings, agencies))
+        result = asyncio.run(initialise_node(settings, agencies, countries=countries))
     except MasterKeyMissing as exc:
         typer.echo(f"accord init: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -21,7 +21,7 @@ from kit.db.session import Database
 from kit.master_key import MasterKeyMissing, load_master_key
 from kit.settings import Settings
 from services.agencies.models import Agency
-from services.agencies.service import default_member_kind
+from services.agencies.service import default_member_kind, member_entry
 from services.federation.models import FederationIncident
 from services.keys import store
 
@@ -54,13 +54,12 @@ async def _members(
                 if rotate:
                     await store.add_keys(session, master_key=master_key, agency=agency.slug)
                 members.append(
-                    {
-                        "agency": agency.slug,
-                        "name": agency.name,
-                        "kind": kinds.get(agency.slug, default_member_kind(agency.slug)),
-                        "node_url": node_url,
-                        "jwks": await store.public_jwks(session, agency=agency.slug),
-                    }
+                    member_entry(
+                        agency,
+                        kind=kinds.get(agency.slug, default_member_kind(agency.slug)),
+                        node_url=node_url,
+                        jwks=await store.public_jwks(session, agency=agency.slug),
+                    )
                 )
             return members
     finally:

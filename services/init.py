@@ -3,6 +3,7 @@ give each a first admin and an admin API client, whose secrets are printed once,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -65,7 +66,15 @@ async def _admin_client(session: AsyncSession, agency: str) -> dict[str, Any]:
     return {"client_id": client.client_id, "client_secret": secret, "scopes": client.scopes}
 
 
-async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> dict[str, Any]:
+async def initialise_node(
+    settings: Settings,
+    hosted: list[tuple[str, str]],
+    *,
+    countries: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``countries``: the state each hosted government acts for (slug -> ISO 3166-1 alpha-3);
+    a government's directory entry cannot be signed without it (DESIGN §4)."""
+    countries = countries or {}
     master_key = load_master_key(settings)
     upgrade_to_head(settings.database_url, master_key=master_key)
     db = Database.open(settings)
@@ -75,7 +84,9 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
             await session.run_sync(lambda s: ensure_token_key(s, master_key))
             rows = []
             for slug, name in hosted:
-                agency, created = await agencies.ensure_hosted(session, slug=slug, name=name)
+                agency, created = await agencies.ensure_hosted(
+                    session, slug=slug, name=name, country=countries.get(slug)
+                )
                 await agency_keys.ensure_keys(session, master_key=master_key, agency=slug)
                 rows.append(
                     {
@@ -85,13 +96,12 @@ async def initialise_node(settings: Settings, hosted: list[tuple[str, str]]) -> 
                         "admin": await _first_admin(session, slug, passwords),
                         "client": await _admin_client(session, slug),
                         # The entry the federation operator puts in the directory.
-                        "member": {
-                            "agency": slug,
-                            "name": agency.name,
-                            "kind": agencies.default_member_kind(slug),
-                            "node_url": settings.issuer,
-                            "jwks": await agency_keys.public_jwks(session, agency=slug),
-                        },
+                        "member": agencies.member_entry(
+                            agency,
+                            kind=agencies.default_member_kind(slug),
+                            node_url=settings.issuer,
+                            jwks=await agency_keys.public_jwks(session, agency=slug),
+                        ),
                     }
                 )
     finally:

@@ -6,6 +6,10 @@ The owner is the agency whose case walks the SOP: it sends each other actor what
 needs, so for each such stage some agreement of the programme must be in force with owner
 and actor as parties, list the stage's purpose, and let the owner send each needed category
 to the actor.
+
+A role may be bound to a list of agencies or, for a state role, per nationality
+(:mod:`sop.bindings`): every agency that may act for the role, alternates included, must be
+known and covered, since the journey may pick any of them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import datetime
 
 from contracts.agreements import AgreementState, AgreementStatus, effective_status, short_id
 from contracts.categories import Category
+from sop.bindings import Binding, agencies_of
 from sop.schema import Definition, Stage
 
 
@@ -72,26 +77,27 @@ def programme_faults(
     definition: Definition,
     *,
     owner: str,
-    bindings: Mapping[str, str],
+    bindings: Mapping[str, Binding],
     agreements: Sequence[AgreementState],
     known_agencies: Collection[str],
     now: datetime,
 ) -> list[ProgrammeFault]:
     """Every reason the programme cannot run now; empty when it can."""
     faults: list[ProgrammeFault] = []
-    for role, agency in sorted(bindings.items()):
+    for role, binding in sorted(bindings.items()):
         if role not in definition.roles:
             faults.append(
                 ProgrammeFault("role_unknown", f"{definition.ref} has no role {role}", role=role)
             )
-        if agency not in known_agencies:
-            faults.append(
-                ProgrammeFault(
-                    "agency_unknown",
-                    f"{agency} (bound to {role}) is not in the directory",
-                    role=role,
-                )
+        faults.extend(
+            ProgrammeFault(
+                "agency_unknown",
+                f"{agency} (bound to {role}) is not in the directory",
+                role=role,
             )
+            for agency in agencies_of(binding)
+            if agency not in known_agencies
+        )
     acting = [s for s in definition.stages if not s.terminal and s.actor is not None]
     unbound = sorted({s.actor for s in acting if s.actor is not None and s.actor not in bindings})
     for role in unbound:
@@ -102,38 +108,53 @@ def programme_faults(
             )
         )
     for stage in acting:
-        actor = bindings.get(stage.actor or "")
-        if actor is None or actor == owner:
-            continue
-        if (
-            covering_agreement(stage, owner=owner, actor=actor, agreements=agreements, now=now)
-            is not None
-        ):
-            continue
-        candidates = [a for a in agreements if {owner, actor} <= set(a.terms.parties)]
-        if not candidates:
-            faults.append(
-                ProgrammeFault(
-                    "no_agreement",
-                    f"stage {stage.id}: no agreement of the programme between {owner} and "
-                    f"{actor} ({stage.actor})",
-                    stage=stage.id,
-                    role=stage.actor,
-                )
+        bound = bindings.get(stage.actor or "")
+        for actor in agencies_of(bound) if bound is not None else ():
+            faults.extend(
+                _stage_faults(stage, owner=owner, actor=actor, agreements=agreements, now=now)
             )
-            continue
-        for agreement in candidates:
-            status = effective_status(agreement, now)
-            label = f"agreement {short_id(agreement.id)} v{agreement.version}"
-            reasons = _gaps(agreement, stage, owner, actor)
-            if status != AgreementStatus.ACTIVE:
-                reasons.insert(0, f"is {status.value}")
-            faults.append(
-                ProgrammeFault(
-                    "agreement_does_not_cover",
-                    f"stage {stage.id} ({stage.actor} = {actor}): {label} " + "; ".join(reasons),
-                    stage=stage.id,
-                    role=stage.actor,
-                )
+    return faults
+
+
+def _stage_faults(
+    stage: Stage,
+    *,
+    owner: str,
+    actor: str,
+    agreements: Sequence[AgreementState],
+    now: datetime,
+) -> list[ProgrammeFault]:
+    """Why ``actor`` cannot act at ``stage`` for ``owner`` now; empty when it can."""
+    if (
+        actor == owner
+        or covering_agreement(stage, owner=owner, actor=actor, agreements=agreements, now=now)
+        is not None
+    ):
+        return []
+    candidates = [a for a in agreements if {owner, actor} <= set(a.terms.parties)]
+    if not candidates:
+        return [
+            ProgrammeFault(
+                "no_agreement",
+                f"stage {stage.id}: no agreement of the programme between {owner} and "
+                f"{actor} ({stage.actor})",
+                stage=stage.id,
+                role=stage.actor,
             )
+        ]
+    faults = []
+    for agreement in candidates:
+        status = effective_status(agreement, now)
+        label = f"agreement {short_id(agreement.id)} v{agreement.version}"
+        reasons = _gaps(agreement, stage, owner, actor)
+        if status != AgreementStatus.ACTIVE:
+            reasons.insert(0, f"is {status.value}")
+        faults.append(
+            ProgrammeFault(
+                "agreement_does_not_cover",
+                f"stage {stage.id} ({stage.actor} = {actor}): {label} " + "; ".join(reasons),
+                stage=stage.id,
+                role=stage.actor,
+            )
+        )
     return faults

@@ -13,3 +13,5 @@ class Agency(Timestamped, Base):
 
     slug: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: The state a government acts for (ISO 3166-1 alpha-3), for its directory entry (DESIGN §4).
+    country: Mapped[str | None] = mapped_column(String(3))

@@ -31,6 +31,7 @@ from contracts.categories import (
     validate_category_data,
 )
 from contracts.faults import Fault, FaultsError, faults_from_validation_error, parse_fields
+from contracts.policy import PersonStates
 from contracts.profile import CaseProfile
 from kit.db.base import new_id, utcnow
 from kit.db.repository import Page
@@ -199,6 +200,26 @@ def profile_of(case: Case, vault: CaseVault) -> CaseProfile:
     """The case's profile facts, unsealed, for the owner's own decisions (the consent rules for
     a child, SOP guards). Callers that show them to a person use :func:`read` instead."""
     return CaseProfile.model_validate(vault.open(PROFILE_SLOT, case.profile_sealed))
+
+
+async def states_of(session: AsyncSession, *, case: Case, master_key: bytes) -> PersonStates:
+    """The states the person belongs to, as this agency records them (profile facts and the
+    ``identity`` category): what the policy checks a disclosure to a government against."""
+    vault = vault_of(case, master_key)
+    profile = profile_of(case, vault)
+    identity = next(
+        (
+            vault.open(data_slot(row.category), row.sealed)
+            for row in await repository.data_of(session, case.id)
+            if row.category == Category.IDENTITY.value
+        ),
+        None,
+    )
+    return PersonStates.recorded(
+        identity if isinstance(identity, dict) else None,
+        nationality=profile.nationality,
+        country_of_origin=profile.country_of_origin,
+    )
 
 
 async def read(

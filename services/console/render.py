@@ -70,7 +70,17 @@ def words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
 
-TEMPLATES.filters.update(when=when, due=due, words=words)
+def binding(value: Any) -> str:
+    """Who acts for a role: "iom", "iom (alternates: unhcr)", "SRB: gov-rs · XKX: gov-xk"."""
+    if isinstance(value, dict):
+        return " · ".join(f"{country}: {binding(slugs)}" for country, slugs in value.items())
+    if isinstance(value, list):
+        first, *others = value or [""]
+        return str(first) + (f" (alternates: {', '.join(others)})" if others else "")
+    return str(value or "")
+
+
+TEMPLATES.filters.update(when=when, due=due, words=words, binding=binding)
 TEMPLATES.tests["overdue"] = is_overdue
 
 

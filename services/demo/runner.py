@@ -1,10 +1,11 @@
 """``accord demo``: a local federation on 127.0.0.1 running the joint SOP, end to end.
 
-Four nodes on SQLite under ./var/demo (UNHCR; IOM and ILO sharing one; the host government;
-the origin government), a directory signed by a demo root key, the multilateral agreement
-proposed and signed by every party, the avrr-joint programme at UNHCR, and then the people of
-the SOP issue walked through it over the public HTTP API. Work is left waiting for people in
-the console: a referral to approve at UNHCR and one to accept at IOM.
+Five nodes on SQLite under ./var/demo (UNHCR; IOM and ILO sharing one; the host government;
+the two origin governments, Kosovo and Serbia, each asked only about its own nationals), a
+directory signed by a demo root key, the multilateral agreement proposed and signed by every
+party, the avrr-joint programme at UNHCR, and then the people of the SOP issue walked through
+it over the public HTTP API. Work is left waiting for people in the console: a referral to
+approve at UNHCR and one to accept at IOM.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from kit.settings import Settings
 from services.init import initialise_node
 
 from .nodes import NodeProcess, free_port
-from .scenarios import PEOPLE, Driver, Person, ScenarioFailed
+from .scenarios import COUNTRIES, PEOPLE, Driver, Person, ScenarioFailed
 from .setup import Hosted, prepare
 
 DEMO_DIR = Path("var/demo")
@@ -40,6 +41,7 @@ NODES: list[tuple[str, list[tuple[str, str]]]] = [
     ("iom-ilo", [("iom", "IOM"), ("ilo", "ILO")]),
     ("gov-de", [("gov-de", "Germany, Federal Office for Migration")]),
     ("gov-xk", [("gov-xk", "Kosovo, Ministry of Internal Affairs")]),
+    ("gov-rs", [("gov-rs", "Serbia, Ministry of Interior")]),
 ]
 FAST = {
     "ACCORD_ENV": "dev",
@@ -72,7 +74,7 @@ def _init_nodes(console: Console) -> tuple[list[DemoNode], dict[str, Any]]:
         settings = Settings(
             env="dev", database_url=database_url, master_key_file=key_file, public_url=url
         )
-        result = asyncio.run(initialise_node(settings, agencies))
+        result = asyncio.run(initialise_node(settings, agencies, countries=COUNTRIES))
         hosted = [
             Hosted(row["agency"], url, row["client"]["client_id"], row["client"]["client_secret"])
             for row in result["agencies"]

@@ -20,16 +20,20 @@ import httpx
 
 from contracts.categories import CATEGORY_NAMES
 from contracts.data_roles import SUGGESTED_DATA_ROLES, FieldDataRole
+from sop.bindings import agencies_of
 
 OWNER = "unhcr"
+#: The state each government of the demo federation acts for (its directory ``country``).
+COUNTRIES = {"gov-de": "DEU", "gov-xk": "XKX", "gov-rs": "SRB"}
 #: Who acts for each SOP role in the demo federation (DESIGN §1's agencies).
-BINDINGS = {
+BINDINGS: dict[str, Any] = {
     "host_authority": "gov-de",
     "protection": "unhcr",
     "return_agency": "iom",
     "reception_agency": "iom",
     "labour": "ilo",
-    "origin_authority": "gov-xk",
+    # Travel documents are the state of nationality's to issue (DESIGN §7, §9).
+    "origin_authority": {"SRB": "gov-rs", "XKX": "gov-xk"},
     "hardship_commission": "gov-de",
     "interior_ministry": "gov-de",
 }
@@ -54,6 +58,8 @@ PURPOSES = [
     "statelessness-documentation",
     "post-return-monitoring",
 ]
+#: Every agency the programme binds, each once.
+BOUND = sorted({agency for binding in BINDINGS.values() for agency in agencies_of(binding)})
 #: Who reads each category at a recipient (DESIGN §9: every category names its data roles).
 DATA_ROLES = {
     category.value: [r.value for r in roles] for category, roles in SUGGESTED_DATA_ROLES.items()
@@ -65,7 +71,7 @@ PEOPLE_DATA_ROLES = [r.value for r in FieldDataRole if r is not FieldDataRole.BI
 
 def agreement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:
     """One multilateral agreement: UNHCR may send each partner what the SOP's stages need."""
-    partners = sorted(set(BINDINGS.values()) - {OWNER})
+    partners = sorted(set(BOUND) - {OWNER})
     return {
         "title": "Joint AVRR and solutions programme for non-refugees",
         "parties": [OWNER, *partners],
@@ -133,9 +139,12 @@ def _adult(**facts: Any) -> dict[str, Any]:
     }
 
 
-def _data(given: str, family: str, **extra: Any) -> dict[str, Any]:
+def _data(given: str, family: str, nationality: str = "SRB", **extra: Any) -> dict[str, Any]:
     return {
-        "identity": {"names": {"given_names": given, "family_name": family}, "nationality": "SRB"},
+        "identity": {
+            "names": {"given_names": given, "family_name": family},
+            "nationality": nationality,
+        },
         "contact": {"email": f"{given.lower()}@example.org", "safe_to_contact": True},
         # Practical needs only: protection-sensitive facts are protection data (DESIGN §9).
         "specific_needs": {"needs_escort": False},
@@ -178,7 +187,7 @@ PEOPLE = [
         "Luan K. (unaccompanied, 15)",
         "best-interests determination then return",
         _adult(date_of_birth="2011-03-14", is_child=True, unaccompanied=True, nationality="XKX"),
-        _data("Luan", "Krasniqi"),
+        _data("Luan", "Krasniqi", nationality="XKX"),
         [
             Step("profiling", "profiled"),
             Step("bid", "return_in_best_interests", decision_ref="BID-2026-014"),
@@ -305,7 +314,7 @@ class Driver:
                 "data": person.data,
             },
         )
-        partners = sorted(set(BINDINGS.values()) - {OWNER})
+        partners = sorted(set(BOUND) - {OWNER})
         consent_body: dict[str, Any] = {
             "purposes": PURPOSES,
             "recipients": partners,

@@ -29,6 +29,9 @@ class Journey(Base):
     facts_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: The referral drafted for the current stage, if another agency acts there.
     referral_id: Mapped[str | None] = mapped_column(String(36))
+    #: The authority picked for the current stage where its role is bound per nationality
+    #: (DESIGN §7); other roles act as the programme binds them.
+    acting_agency: Mapped[str | None] = mapped_column(String(32))
     #: Why the current stage's referral could not be drafted (policy reasons), if so.
     blocked: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     #: The stage whose deadline has been reported overdue (once per visit).

@@ -28,6 +28,7 @@ from services.programmes.models import Programme
 from services.referrals import service as referrals
 from services.referrals.schemas import ReferralCreate
 from sop import engine
+from sop.bindings import BindingUnresolved, is_per_nationality, resolve
 from sop.errors import (
     DecisionMissing,
     MissingFacts,
@@ -130,14 +131,65 @@ async def _context(session: AsyncSession, *, principal: Principal, journey: Jour
     )
 
 
+def _per_nationality(ctx: Context) -> bool:
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    return actor is not None and is_per_nationality(ctx.programme.bindings.get(actor, ""))
+
+
 def acting_agency(ctx: Context) -> str | None:
-    stage = ctx.definition.stage(ctx.state.stage)
-    return ctx.programme.bindings.get(stage.actor) if stage.actor else None
+    """Who acts at the current stage: the first agency bound to its role, or, for a role bound
+    per nationality, the authority picked when the stage was entered (None if none could be)."""
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    if actor is None or actor not in ctx.programme.bindings:
+        return None
+    if _per_nationality(ctx):
+        return ctx.journey.acting_agency
+    return resolve(ctx.programme.bindings[actor], None, role=actor).agency
+
+
+async def _pick_acting_agency(
+    session: AsyncSession, *, federation: Federation, principal: Principal, ctx: Context
+) -> str | None:
+    """DESIGN §7: a role bound per nationality acts through the authority of the person's
+    nationality (profile and recorded facts first, else the identity category). Raises
+    ``BindingUnresolved`` when the nationality is unknown or not bound."""
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    if actor is None or not _per_nationality(ctx):
+        return acting_agency(ctx)
+    case = await cases.get(session, principal=principal, case_id=ctx.journey.case_id)
+    facts = await _facts(
+        session,
+        federation=federation,
+        principal=principal,
+        case_id=ctx.journey.case_id,
+        recorded=_recorded(ctx.journey, federation, case),
+    )
+    nationality = facts.get("nationality")
+    if not nationality:
+        states = await cases.states_of(session, case=case, master_key=federation.master_key)
+        nationality = next(iter(states.nationalities)) if len(states.nationalities) == 1 else None
+    ctx.journey.acting_agency = resolve(
+        ctx.programme.bindings[actor], nationality, role=actor
+    ).agency
+    return ctx.journey.acting_agency
+
+
+def _first_agencies(bindings: dict[str, Any]) -> dict[str, str]:
+    """Role to the agency that acts for it, for the roles not bound per nationality."""
+    return {
+        role: resolve(binding, None, role=role).agency
+        for role, binding in bindings.items()
+        if not is_per_nationality(binding)
+    }
 
 
 def agencies(ctx: Context) -> dict[str, str]:
     """Role to acting agency, as the runtime guard reads them (who carries out a removal)."""
-    return {role: agency for role, agency in ctx.programme.bindings.items() if agency}
+    found = _first_agencies(ctx.programme.bindings)
+    actor = ctx.definition.stage(ctx.state.stage).actor
+    if actor is not None and ctx.journey.acting_agency and _per_nationality(ctx):
+        found[actor] = ctx.journey.acting_agency
+    return found
 
 
 def _store(journey: Journey, step_state: engine.JourneyState) -> None:
@@ -147,6 +199,7 @@ def _store(journey: Journey, step_state: engine.JourneyState) -> None:
     journey.due_at = step_state.due_at
     journey.updated_at = utcnow()
     journey.referral_id = None
+    journey.acting_agency = None
     journey.blocked = None
     journey.overdue_reported = None
 
@@ -157,8 +210,16 @@ async def _enter(
     """The stage just entered: if another agency acts there, draft its referral with exactly
     the stage's needs (a focal point still approves it)."""
     stage = ctx.definition.stage(ctx.state.stage)
-    actor = acting_agency(ctx)
-    if ctx.state.ended or actor is None or actor == ctx.programme.agency:
+    if ctx.state.ended:
+        return
+    try:
+        actor = await _pick_acting_agency(
+            session, federation=federation, principal=principal, ctx=ctx
+        )
+    except BindingUnresolved as unresolved:
+        ctx.journey.blocked = [{"code": unresolved.code, "message": str(unresolved)}]
+        return
+    if actor is None or actor == ctx.programme.agency:
         return
     agreement = covering_agreement(
         stage,
@@ -272,7 +333,7 @@ async def start(
             facts,
             programme.params,
             utcnow(),
-            agencies={r: a for r, a in programme.bindings.items() if a},
+            agencies=_first_agencies(programme.bindings),
         )
     except SopError as error:
         raise _sop_refusal(error, None) from error
@@ -380,6 +441,12 @@ async def advance(
     the safeguard the facts now require, DESIGN §9)."""
     ctx = await _context(session, principal=principal, journey=journey)
     acting = acting_agency(ctx)
+    if outcome != WITHDRAW and acting is None and _per_nationality(ctx):
+        raise OutcomeRefused(
+            f"No agency acts at stage {ctx.state.stage} until the person's state's authority "
+            "is picked: see the journey's `blocked` reasons.",
+            extra=_allowed(ctx),
+        )
     if outcome != WITHDRAW and acting is not None and by_agency != acting:
         raise OutcomeRefused(
             f"{by_agency} does not act at stage {ctx.state.stage}; {acting} does.",

@@ -22,7 +22,8 @@ class Programme(Timestamped, Base):
     title: Mapped[str] = mapped_column(String(200))
     sop_id: Mapped[str] = mapped_column(String(64))
     sop_version: Mapped[str] = mapped_column(String(32))
-    bindings: Mapped[dict[str, str]] = mapped_column(JSON)
+    #: role -> slug, list of slugs, or nationality -> either (``sop.bindings``).
+    bindings: Mapped[dict[str, Any]] = mapped_column(JSON)
     agreements: Mapped[list[str]] = mapped_column(JSON)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

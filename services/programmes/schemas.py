@@ -10,6 +10,11 @@ from kit.http.schemas import Page, RequestModel, ResponseModel
 
 from .models import Programme
 
+#: Who acts for a role (DESIGN §7, ``sop.bindings``): a slug, an ordered list (the first acts,
+#: the others are alternates), or, for origin_authority and reception_agency, nationality
+#: (ISO 3166-1 alpha-3) -> slug or list.
+BindingValue = str | list[str] | dict[str, str | list[str]]
+
 #: An SOP parameter's value (DESIGN §7 ``params``: an int, a list of nationalities, ...).
 ParamValue = bool | int | float | str | list[str] | None
 
@@ -17,7 +22,14 @@ ParamValue = bool | int | float | str | list[str] | None
 class ProgrammeCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
     sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@2.0.0"])
-    bindings: dict[str, str] = Field(description="SOP role -> agency slug.")
+    bindings: dict[str, BindingValue] = Field(
+        description=(
+            "SOP role -> agency slug, or an ordered list of slugs (the first acts, the others "
+            "are alternates), or, for origin_authority and reception_agency, a map from the "
+            "person's nationality (ISO 3166-1 alpha-3) to a slug or list."
+        ),
+        examples=[{"return_agency": "iom", "origin_authority": {"SRB": "gov-rs", "XKX": "gov-xk"}}],
+    )
     agreements: list[str] = Field(default_factory=list)
     params: dict[str, ParamValue] = Field(
         default_factory=dict,
@@ -39,7 +51,7 @@ class ProgrammeOut(ResponseModel):
     agency: str
     title: str
     sop: str = Field(examples=["avrr-joint@2.0.0"])
-    bindings: dict[str, str]
+    bindings: dict[str, BindingValue]
     agreements: list[str]
     params: dict[str, ParamValue]
     runnable: bool

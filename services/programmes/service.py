@@ -20,6 +20,7 @@ from services.agreements import service as agreements
 from services.audit import service as audit
 from services.federation.runtime import Federation
 from services.sops import service as sops
+from sop.bindings import binding_faults
 from sop.programmes import programme_faults
 from sop.schema import Definition
 
@@ -103,10 +104,16 @@ async def create(
     principal: Principal,
     title: str,
     sop: str,
-    bindings: dict[str, str],
+    bindings: dict[str, Any],
     agreement_ids: list[str],
     params: dict[str, Any],
 ) -> Programme:
+    shape = binding_faults(bindings)
+    if shape:
+        raise ValidationFailed(
+            f"{len(shape)} binding(s) are malformed: " + "; ".join(f.message for f in shape),
+            extra={"errors": [f.as_dict() for f in shape]},
+        )
     definition = await sops.find(session, agency=principal.agency, ref=sop)
     if definition is None:
         raise ValidationFailed(

@@ -24,7 +24,7 @@ from contracts.categories import CategoryDataInvalid, is_category, validate_cate
 from contracts.consent import ConsentScope
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem, PrivateKey
-from contracts.policy import Decision, decide_received, decide_results
+from contracts.policy import Decision, PersonStates, decide_received, decide_results
 from contracts.referrals import ACTOR_PATTERN, DECISION_REF_PATTERN, Action, ReferralStatus
 from kit.db.base import new_id
 from services.agreements import repository as agreement_rows
@@ -247,6 +247,9 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
         categories=sorted(envelope.sealed),
         seal_faults=seal_faults,
         now=received.now,
+        recipient_entry=service.directory_entry(received.federation, header.to),
+        # What the message itself says of the person's states (DESIGN §9).
+        person=PersonStates.recorded(content.get("identity")),
     )
     _refuse_all(decision, _shape_faults(content))
     row_id = new_id()

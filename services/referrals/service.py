@@ -17,8 +17,11 @@ from auth.principal import Principal
 from contracts import referrals as flow
 from contracts.agreements import AgreementRef, AgreementState, break_glass_allowed
 from contracts.consent import ConsentRecord, ConsentScope
+from contracts.directory import UnknownMember
 from contracts.faults import ContractError
 from contracts.policy import (
+    DirectoryEntry,
+    PersonStates,
     PolicyRefused,
     Reason,
     ReasonCode,
@@ -120,9 +123,24 @@ async def agreement_of(
     return agreements.to_state(row)
 
 
+def directory_entry(federation: Federation, agency: str) -> DirectoryEntry | None:
+    """What the held directory says of ``agency`` (kind, and a government's country), for the
+    rules of the person's own state (DESIGN §9); ``None`` where no directory names it."""
+    directory = federation.directory.current()
+    if directory is None:
+        return None
+    try:
+        member = directory.member(agency)
+    except UnknownMember:
+        return None
+    return DirectoryEntry(kind=member.kind, country=member.country)
+
+
 async def _decision(
     session: AsyncSession,
     *,
+    federation: Federation,
+    person: PersonStates,
     sender: str,
     recipient: str,
     purpose: str,
@@ -143,6 +161,8 @@ async def _decision(
         categories=categories,
         now=now,
         erasure_due=due,
+        recipient_entry=directory_entry(federation, recipient),
+        person=person,
     ).require_allowed()
 
 
@@ -202,6 +222,8 @@ async def create(
     try:
         await _decision(
             session,
+            federation=federation,
+            person=await cases.states_of(session, case=case, master_key=federation.master_key),
             sender=principal.agency,
             recipient=data.to_agency,
             purpose=data.purpose,
@@ -318,8 +340,12 @@ async def approve(
             if row.consent_id
             else None
         )
+        assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
+        case = await cases.get(session, principal=principal, case_id=row.case_id)
         await _decision(
             session,
+            federation=federation,
+            person=await cases.states_of(session, case=case, master_key=federation.master_key),
             sender=row.agency,
             recipient=row.counterpart,
             purpose=row.purpose,
@@ -332,8 +358,6 @@ async def approve(
         raise _refused(error) from error
     await federation.events.emit(session, APPROVING, Approving(principal, row))
     row.approved_by = actor_of(principal)
-    assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
-    case = await cases.get(session, principal=principal, case_id=row.case_id)
     vault = cases.vault_of(case, federation.master_key)
     content = {
         data.category: vault.open(data_slot(data.category), data.sealed)

@@ -79,6 +79,7 @@ def unsigned(version: int = 3, **overrides: Any) -> dict[str, Any]:
                 "agency": agency,
                 "name": name,
                 "kind": kind,
+                **({"country": "XKX"} if kind == "government" else {}),
                 "node_url": url,
                 "jwks": {"keys": [key.public.to_jwk() for key in agency_keys(agency)]},
             }
@@ -122,6 +123,43 @@ def test_signature_covers_the_rfc8785_form_without_the_signature_member() -> Non
     verifier.verify(b64url_decode(document["signature"]["value"]), rfc8785.dumps(content))
     assert document["signature"]["kid"] == root().kid
     assert document["signature"]["alg"] == "EdDSA"
+
+
+# --- governments and their states (DESIGN §4, §9) ---------------------------------------------
+
+
+def test_a_government_member_names_the_state_it_acts_for() -> None:
+    directory = verify_directory(signed(), pinned())
+    assert directory.member("gov-xk").country == "XKX"
+    assert directory.member("unhcr").country is None
+
+
+def test_a_government_without_a_country_is_not_signed() -> None:
+    document = unsigned()
+    del document["members"][3]["country"]
+    with pytest.raises(InvalidDirectory, match=r"gov-xk.*country"):
+        sign_directory(document, root())
+
+
+@pytest.mark.parametrize("country", ["XK", "xkx", "KOSOVO"])
+def test_a_country_is_iso_3166_alpha_3(country: str) -> None:
+    document = unsigned()
+    document["members"][3]["country"] = country
+    with pytest.raises(InvalidDirectory):
+        sign_directory(document, root())
+
+
+def test_a_directory_signed_before_governments_had_countries_still_verifies() -> None:
+    # A node that upgrades keeps running on the directory it holds; the policy then treats
+    # such a government as of unknown country and fails closed where the country matters.
+    document = unsigned()
+    del document["members"][3]["country"]
+    old = document | {"signature": sign_json(document, root()).model_dump(mode="json")}
+
+    directory = verify_directory(old, pinned())
+
+    assert directory.member("gov-xk").country is None
+    assert directory.model_dump(mode="json") == old, "served as signed, no country added"
 
 
 def _copy_of_first(document: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,8 @@ from contracts.policy import (
     READING_REASON_CODES,
     RECEIVING_REASON_CODES,
     Decision,
+    DirectoryEntry,
+    PersonStates,
     PolicyRefused,
     ReasonCode,
     decide,
@@ -147,6 +149,8 @@ class Disclosure:
     now: datetime = NOW
     erasure_due: datetime | None = None
     received_under: AgreementState | None = None
+    recipient_entry: DirectoryEntry | None = None
+    person: PersonStates | None = None
 
     def decide(self) -> Decision:
         return decide(
@@ -159,10 +163,35 @@ class Disclosure:
             now=self.now,
             erasure_due=self.erasure_due,
             received_under=self.received_under,
+            recipient_entry=self.recipient_entry,
+            person=self.person,
         )
 
 
 BASE = Disclosure()
+#: Kosovo's ministry, asked for travel documents; the agreement lets it receive asylum history.
+STATES = active_agreement(
+    purposes=["avrr-counselling", "travel-documents"],
+    categories={
+        "identity": {"senders": ["unhcr"], "recipients": ["iom", "gov-xk"]},
+        "documents": {"senders": ["unhcr"], "recipients": ["gov-xk"]},
+        "asylum_history": {"senders": ["unhcr"], "recipients": ["gov-xk"]},
+    },
+)
+TO_KOSOVO = replace(
+    BASE,
+    agreement=STATES,
+    consent=consent(
+        purposes=["travel-documents"],
+        recipients=["gov-xk"],
+        categories=["identity", "documents", "asylum_history"],
+    ),
+    recipient="gov-xk",
+    purpose="travel-documents",
+    categories=("identity", "documents"),
+    recipient_entry=DirectoryEntry(kind="government", country="XKX"),
+    person=PersonStates(nationalities=frozenset({"XKX"})),
+)
 
 
 def _suspended() -> AgreementState:
@@ -271,6 +300,14 @@ CASES: dict[str, tuple[Disclosure, set[ReasonCode]]] = {
     "consent does not cover a category": (
         replace(BASE, categories=("identity", "documents")),
         {R.CONSENT_CATEGORY_NOT_COVERED},
+    ),
+    "travel documents asked of a state the person is not a national of": (
+        replace(TO_KOSOVO, person=PersonStates(nationalities=frozenset({"SRB"}))),
+        {R.NOT_STATE_OF_NATIONALITY},
+    ),
+    "asylum history to the person's own state": (
+        replace(TO_KOSOVO, categories=("identity", "asylum_history")),
+        {R.COUNTRY_OF_ORIGIN_PROTECTED},
     ),
     # --- in combination ---
     "suspended, consent withdrawn, erasure overdue, category not shared": (
@@ -416,6 +453,8 @@ def test_the_recipient_decides_as_the_sender_did() -> None:
             purpose=disclosure.purpose,
             categories=disclosure.categories,
             now=disclosure.now,
+            recipient_entry=disclosure.recipient_entry,
+            person=disclosure.person,
         )
         # The recipient knows nothing of erasures owed or of where the sender got the data.
         assert {r.code for r in again.reasons} == codes - {

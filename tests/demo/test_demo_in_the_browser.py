@@ -45,8 +45,8 @@ def _status_becomes(page: Any, wanted: str, seconds: float = 30) -> None:
 def test_the_demo_walks_every_person_to_their_expected_stage(demo: dict[str, Any]) -> None:
     assert demo["ok"] is True, demo["output"].read_text()[-4000:]
     hosted = sorted(a for node in demo["nodes"] for a in node["agencies"])
-    assert hosted == ["gov-de", "gov-xk", "ilo", "iom", "unhcr"]
-    assert len(demo["nodes"]) == 4, "UNHCR; IOM and ILO sharing a node; two governments"
+    assert hosted == ["gov-de", "gov-rs", "gov-xk", "ilo", "iom", "unhcr"]
+    assert len(demo["nodes"]) == 5, "UNHCR; IOM and ILO sharing a node; three governments"
     for person in demo["people"]:
         assert set(person) >= {
             "name",

@@ -64,6 +64,34 @@ def test_init_migrates_and_registers_agencies_as_json(tmp_path: Path) -> None:
     assert again["client"]["client_secret"] is None
 
 
+def test_init_names_the_state_a_government_acts_for_in_its_directory_entry(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}",
+        "ACCORD_MASTER_KEY": TEST_MASTER_KEY,
+        "PYTHONPATH": os.getcwd(),
+    }
+    result = _accord(
+        "init",
+        "--agency",
+        "gov-xk=Kosovo MIA",
+        "--country",
+        "gov-xk=XKX",
+        "--json",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    member = json.loads(result.stdout)["agencies"][0]["member"]
+    assert (member["kind"], member["country"]) == ("government", "XKX")
+    bad = _accord(
+        "init", "--agency", "gov-xk=Kosovo MIA", "--country", "gov-xk=XK", env=env, cwd=tmp_path
+    )
+    assert bad.returncode == 2
+    assert "SLUG=ISO3" in bad.stderr
+
+
 def test_init_refuses_a_bad_agency_slug(tmp_path: Path) -> None:
     env = {
         "ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}",

@@ -114,7 +114,7 @@ def agreement(
 
 def faults(
     *agreements: AgreementState,
-    bindings: dict[str, str] | None = None,
+    bindings: dict[str, Any] | None = None,
     known: set[str] | None = None,
     now: datetime = NOW,
 ) -> list[ProgrammeFault]:
@@ -325,3 +325,20 @@ def test_a_fault_reads_as_a_dictionary() -> None:
         "stage": "x",
         "role": "counsellor",
     }
+
+
+def test_every_agency_a_list_binds_needs_an_agreement() -> None:
+    """An alternate may be picked instead of the first, so it needs an agreement too."""
+    found = faults(
+        agreement(),
+        bindings={
+            "caseworker": "unhcr",
+            "counsellor": ["iom", "gov-rs"],
+            "employer_liaison": "ilo",
+        },
+    )
+    assert {(f.code, f.role) for f in found} == {
+        ("agency_unknown", "counsellor"),
+        ("no_agreement", "counsellor"),
+    }
+    assert all("gov-rs" in f.message for f in found)

@@ -18,6 +18,7 @@ import httpx
 
 from kit.settings import Settings
 from services.demo.nodes import NodeProcess
+from services.demo.scenarios import COUNTRIES
 from services.init import initialise_node
 from tests.support.app import TEST_MASTER_KEY
 from tests.support.federation import new_root_key, root_setting, write_directory
@@ -141,7 +142,9 @@ class Cluster:
             },
         )
         hosted = [(agency, agency.upper()) for agency in node.agencies]
-        for entry in asyncio.run(initialise_node(settings, hosted))["agencies"]:
+        countries = {a: COUNTRIES[a] for a in node.agencies if a in COUNTRIES}
+        result = asyncio.run(initialise_node(settings, hosted, countries=countries))
+        for entry in result["agencies"]:
             node.credentials[entry["agency"]] = entry
 
     def publish(self, *, export: bool = False) -> None:

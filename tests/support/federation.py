@@ -16,6 +16,7 @@ from contracts.keys import KeyKind, PrivateKey, generate_key
 from kit.db.base import utcnow
 from kit.settings import Settings
 from services.agencies import service as agencies
+from services.demo.scenarios import COUNTRIES
 from services.keys import store as key_store
 from tests.support.app import make_settings
 
@@ -67,16 +68,17 @@ async def member_entries(app: FastAPI, node_url: str, slugs: list[str]) -> list[
     entries = []
     async with app.state.db.sessions.begin() as session:
         for slug in slugs:
-            await agencies.ensure_hosted(session, slug=slug, name=slug.upper())
+            agency, _ = await agencies.ensure_hosted(
+                session, slug=slug, name=slug.upper(), country=COUNTRIES.get(slug)
+            )
             await key_store.ensure_keys(session, master_key=app.state.master_key, agency=slug)
             entries.append(
-                {
-                    "agency": slug,
-                    "name": slug.upper(),
-                    "kind": agencies.default_member_kind(slug),
-                    "node_url": node_url,
-                    "jwks": await key_store.public_jwks(session, agency=slug),
-                }
+                agencies.member_entry(
+                    agency,
+                    kind=agencies.default_member_kind(slug),
+                    node_url=node_url,
+                    jwks=await key_store.public_jwks(session, agency=slug),
+                )
             )
     return entries
 

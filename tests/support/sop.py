@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.demo.scenarios import BINDINGS, OWNER
+from services.demo.scenarios import BOUND, OWNER
 from services.demo.setup import Hosted, prepare
 from services.federation.outbox import DeliveryWorker
 from tests.support.federation import join, new_root_key
 from tests.support.identity import BASE_URL, bearer, client_token, seed_client
 
 ROOT = new_root_key()
-AGENCIES = sorted({OWNER, *BINDINGS.values()})
+AGENCIES = sorted({OWNER, *BOUND})
 
 
 async def federation(app: FastAPI, client: httpx.AsyncClient, tmp_path: Path) -> dict[str, Any]:

@@ -68,7 +68,7 @@ async def test_a_stateless_person_passes_documentation(sop) -> None:
 async def test_a_person_who_withdraws_at_travel_documents_is_erased_downstream(sop) -> None:
     result = await _walk(sop, "Sefa")
     assert _visited(result)[-2:] == ["travel_documents", "withdrawn"]
-    assert result["erasures"] == 3, "gov-de, iom and gov-xk each returned a signed receipt"
+    assert result["erasures"] == 3, "gov-de, iom and gov-rs each returned a signed receipt"
 
 
 @sqlite_only
