@@ -173,9 +173,17 @@ BASE = Disclosure()
 STATES = active_agreement(
     purposes=["avrr-counselling", "travel-documents"],
     categories={
-        "identity": {"senders": ["unhcr"], "recipients": ["iom", "gov-xk"]},
-        "documents": {"senders": ["unhcr"], "recipients": ["gov-xk"]},
-        "asylum_history": {"senders": ["unhcr"], "recipients": ["gov-xk"]},
+        "identity": {
+            "senders": ["unhcr"],
+            "recipients": ["iom", "gov-xk"],
+            "data_roles": ["counsellor"],
+        },
+        "documents": {"senders": ["unhcr"], "recipients": ["gov-xk"], "data_roles": ["counsellor"]},
+        "asylum_history": {
+            "senders": ["unhcr"],
+            "recipients": ["gov-xk"],
+            "data_roles": ["legal_counsel"],
+        },
     },
 )
 TO_KOSOVO = replace(

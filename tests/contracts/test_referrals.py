@@ -49,6 +49,11 @@ ALLOWED: dict[Side, dict[tuple[ReferralStatus, Action], ReferralStatus]] = {
         (S.SENT, A.EXPIRE): S.EXPIRED,
         (S.APPROVED, A.REJECT): S.REJECTED,
         (S.APPROVED, A.REFUSE): S.REFUSED_BY_RECIPIENT,
+        # A journey diverted to a safeguard stops the stage's work, accepted or not.
+        (S.PENDING_APPROVAL, A.INTERRUPT): S.CANCELLED,
+        (S.APPROVED, A.INTERRUPT): S.CANCELLED,
+        (S.SENT, A.INTERRUPT): S.CANCELLED,
+        (S.ACCEPTED, A.INTERRUPT): S.CANCELLED,
     },
     "incoming": {
         (S.RECEIVED, A.ACCEPT): S.ACCEPTED,
@@ -62,6 +67,8 @@ ALLOWED: dict[Side, dict[tuple[ReferralStatus, Action], ReferralStatus]] = {
         (S.EXPIRED, A.REVOKE): S.REVOKED,
         (S.CANCELLED, A.REVOKE): S.REVOKED,
         (S.RECEIVED, A.EXPIRE): S.EXPIRED,
+        (S.RECEIVED, A.INTERRUPT): S.CANCELLED,
+        (S.ACCEPTED, A.INTERRUPT): S.CANCELLED,
     },
 }
 SIDES: tuple[Side, ...] = ("outgoing", "incoming")

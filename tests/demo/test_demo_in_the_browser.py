@@ -114,7 +114,15 @@ def test_an_admin_drafts_proposes_and_signs_an_agreement(demo: dict[str, Any], p
     page.get_by_label("Parties").fill("unhcr, gov-de")
     page.get_by_label("Purposes").fill("hardship-review")
     page.get_by_label("Categories (JSON)").fill(
-        json.dumps({"identity": {"senders": ["unhcr"], "recipients": ["gov-de"]}})
+        json.dumps(
+            {
+                "identity": {
+                    "senders": ["unhcr"],
+                    "recipients": ["gov-de"],
+                    "data_roles": ["counsellor"],
+                }
+            }
+        )
     )
     shoot(page, "agreement-draft-form")
     page.get_by_role("button", name="Save draft").click()

@@ -459,7 +459,7 @@ async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
             agency=agency,
             title="Matrix",
             sop_id="avrr-joint",
-            sop_version="1.0.0",
+            sop_version="2.0.0",
             bindings=BINDINGS,
             agreements=[],
             params={},

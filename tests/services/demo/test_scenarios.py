@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts.agreements import validate_terms
 from contracts.categories import CATEGORY_NAMES
-from services.demo.scenarios import BINDINGS, OWNER, PEOPLE_DATA_ROLES, agreement_terms
+from services.demo.scenarios import BOUND, OWNER, PEOPLE_DATA_ROLES, agreement_terms
 
 FIELD_ROLES = ("child_protection_officer", "legal_counsel", "reintegration_officer")
 
@@ -17,7 +17,7 @@ def test_the_demo_agreement_names_data_roles_for_every_category() -> None:
     terms = _terms()
     assert set(terms["categories"]) == CATEGORY_NAMES
     assert all(t["data_roles"] for t in terms["categories"].values())
-    validate_terms(terms, known_agencies={OWNER, *BINDINGS.values()})
+    validate_terms(terms, known_agencies={OWNER, *BOUND})
 
 
 def test_each_field_data_role_gates_a_category_and_demo_people_hold_it() -> None:
