@@ -271,13 +271,25 @@ async def _enter(
         ctx.journey.blocked = [r.as_dict() for r in refused.reasons]
         return
     except AccordError as refused:
-        ctx.journey.blocked = (
-            refused.extra.get("violations")
-            or refused.extra.get("errors")
-            or [{"code": refused.slug, "message": refused.detail}]
-        )
+        ctx.journey.blocked = _blockers(refused)
         return
     ctx.journey.referral_id = row.referral_id
+
+
+def _blockers(refused: AccordError) -> list[dict[str, Any]]:
+    """Why a stage's referral was not drafted, each reason with a code and a message: a
+    policy refusal's violations, a validation problem's errors, or the problem itself."""
+    reasons = refused.extra.get("violations") or refused.extra.get("errors") or []
+    found = [
+        {
+            "code": str(reason.get("code") or reason.get("type") or refused.slug),
+            "message": str(reason.get("message") or refused.detail),
+            **({"category": reason["category"]} if reason.get("category") else {}),
+        }
+        for reason in reasons
+        if isinstance(reason, dict)
+    ]
+    return found or [{"code": refused.slug, "message": refused.detail}]
 
 
 def _sop_refusal(error: SopError, ctx: Context | None) -> AccordError:

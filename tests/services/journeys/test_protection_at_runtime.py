@@ -5,6 +5,7 @@ counselling that reaches no one."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -249,3 +250,173 @@ async def test_a_departure_is_not_approved_once_a_late_fact_requires_a_safeguard
     assert len(problem["violations"]) == 2, "every missing safeguard"
     still = await driver.ok(OWNER, "worker", "GET", f"/v1/referrals/{journey['referral_id']}")
     assert still["status"] == "pending_approval", "nothing of the approval was kept"
+
+
+ENFORCEMENT_PURPOSES = [
+    "return-enforcement",
+    "readmission",
+    "forced-return-monitoring",
+    "forced-return",
+    "post-removal-monitoring",
+    "protection-referral",
+]
+
+
+async def _enforcement_programme(sop) -> str:
+    """gov-de's own programme: enforcement@1.0.0 under a legal-obligation agreement with the
+    state of nationality and an independent monitor (UNHCR here, never gov-de itself)."""
+    driver, admins = sop["driver"], sop["admins"]
+    url = driver.agencies["gov-de"].url
+    now = datetime.now(UTC).replace(microsecond=0)
+    recipients = {"gov-rs": ["identity", "documents"], "unhcr": ["identity", "return_plan"]}
+    categories = {
+        category: {
+            "senders": ["gov-de"],
+            "recipients": sorted(a for a, sent in recipients.items() if category in sent),
+            "data_roles": ["counsellor"],
+        }
+        for category in ("identity", "documents", "return_plan")
+    }
+    terms = {
+        "title": "Return enforcement",
+        "parties": ["gov-de", "gov-rs", "unhcr"],
+        "purposes": ENFORCEMENT_PURPOSES,
+        "categories": categories,
+        "legal_basis": "legal_obligation",
+        "retention_days": 365,
+        "valid_from": (now - timedelta(days=1)).isoformat(),
+        "valid_until": (now + timedelta(days=365)).isoformat(),
+    }
+    drafted = await driver.http.post(f"{url}/v1/agreements", json=terms, headers=admins["gov-de"])
+    assert drafted.status_code == 201, drafted.text
+    agreement = drafted.json()["id"]
+    proposed = await driver.http.post(
+        f"{url}/v1/agreements/{agreement}/propose", headers=admins["gov-de"]
+    )
+    digest = proposed.json()["digest"]
+    for party in terms["parties"]:
+
+        async def arrived(party: str = party) -> bool:
+            seen = await driver.http.get(f"{url}/v1/agreements/{agreement}", headers=admins[party])
+            return seen.status_code == 200 and seen.json().get("digest") == digest
+
+        await driver.until(f"the agreement at {party}", arrived)
+        signed = await driver.http.post(
+            f"{url}/v1/agreements/{agreement}/sign", json={"digest": digest}, headers=admins[party]
+        )
+        assert signed.status_code == 200, signed.text
+
+    async def active() -> bool:
+        seen = await driver.http.get(f"{url}/v1/agreements/{agreement}", headers=admins["gov-de"])
+        return seen.json()["status"] == "active"
+
+    await driver.until("the agreement in force", active)
+    programme = await driver.http.post(
+        f"{url}/v1/programmes",
+        headers=admins["gov-de"],
+        json={
+            "title": "Enforcement of return orders",
+            "sop": "enforcement@1.0.0",
+            "bindings": {
+                "host_authority": "gov-de",
+                "origin_authority": {"SRB": "gov-rs"},
+                "monitor": "unhcr",
+            },
+            "agreements": [agreement],
+        },
+    )
+    assert programme.status_code == 201, programme.text
+    return str(programme.json()["id"])
+
+
+async def test_a_removal_that_took_place_stays_on_the_host_authoritys_record_after_withdrawal(
+    sop,
+) -> None:
+    driver = sop["driver"]
+    programme_id = await _enforcement_programme(sop)
+    amina = _amina()
+    case = await driver.ok(
+        "gov-de",
+        "worker",
+        "POST",
+        "/v1/cases",
+        json={"external_ref": "DE-RO-2026-77", "profile": amina.profile, "data": amina.data},
+    )
+    consent = await driver.ok(
+        "gov-de",
+        "worker",
+        "POST",
+        f"/v1/cases/{case['id']}/consents",
+        json={
+            "purposes": ["avrr-counselling"],
+            "recipients": ["iom"],
+            "categories": ["identity"],
+            "given_by": "self",
+            "method": "written",
+            "evidence_ref": "counselling consent form",
+            "valid_until": sop["valid_until"],
+        },
+    )
+    journey = await driver.ok(
+        "gov-de",
+        "worker",
+        "POST",
+        f"/v1/cases/{case['id']}/journeys",
+        json={"programme_id": programme_id},
+    )
+    path = f"/v1/journeys/{journey['id']}"
+
+    async def at(stage: str) -> bool:
+        seen = await driver.ok("gov-de", "worker", "GET", path)
+        assert not seen.get("blocked"), seen["blocked"]
+        return bool(seen["stage"] == stage)
+
+    async def by_partner(stage: str, outcome: str, then: str) -> None:
+        seen = await driver.ok("gov-de", "worker", "GET", path)
+        assert seen["stage"] == stage
+        referral = seen["referral_id"]
+        await driver.ok("gov-de", "focal_point", "POST", f"/v1/referrals/{referral}/approve")
+        acting = seen["acting_agency"]
+
+        async def arrived() -> bool:
+            got = await driver.call(acting, "focal_point", "GET", f"/v1/referrals/{referral}")
+            return got.status_code == 200
+
+        await driver.until(f"{stage} at {acting}", arrived)
+        await driver.ok(acting, "focal_point", "POST", f"/v1/referrals/{referral}/accept")
+        await driver.ok(
+            acting,
+            "worker",
+            "POST",
+            f"/v1/referrals/{referral}/complete",
+            json={"outcome": outcome},
+        )
+        await driver.until(f"the journey at {then}", lambda: at(then))
+
+    async def by_host(stage: str, outcome: str) -> None:
+        await driver.ok(
+            "gov-de",
+            "worker",
+            "POST",
+            f"{path}/outcomes",
+            json={"stage": stage, "outcome": outcome},
+        )
+
+    await by_host("enforcement_review", "enforce")
+    await by_partner("readmission_request", "accepted", "independent_monitoring")
+    await by_partner("independent_monitoring", "monitor_assigned", "forced_removal")
+    await by_host("forced_removal", "removed")
+    assert await at("post_removal_monitoring")
+
+    await driver.ok("gov-de", "worker", "POST", f"/v1/consents/{consent['id']}/withdraw", json={})
+
+    record = await driver.ok("gov-de", "worker", "GET", path)
+    assert record["stage"] == "post_removal_monitoring", "not withdrawn: a legal obligation"
+    assert [(h["stage"], h["outcome"]) for h in record["history"]][:4] == [
+        ("enforcement_review", "enforce"),
+        ("readmission_request", "accepted"),
+        ("independent_monitoring", "monitor_assigned"),
+        ("forced_removal", "removed"),
+    ]
+    monitor = next(h for h in record["history"] if h["stage"] == "independent_monitoring")
+    assert monitor["by"] == "unhcr", "the monitor is not the host authority"
