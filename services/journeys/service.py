@@ -513,6 +513,20 @@ async def advance(
     return journey
 
 
+async def _facts_now(
+    session: AsyncSession, *, federation: Federation, principal: Principal, journey: Journey
+) -> dict[str, Any]:
+    """The journey's facts as they stand: the case profile, then what its outcomes recorded."""
+    case = await cases.get(session, principal=principal, case_id=journey.case_id)
+    return await _facts(
+        session,
+        federation=federation,
+        principal=principal,
+        case_id=journey.case_id,
+        recorded=_recorded(journey, federation, case),
+    )
+
+
 async def follow_facts(
     session: AsyncSession, *, federation: Federation, principal: Principal, journey: Journey
 ) -> bool:
@@ -520,14 +534,7 @@ async def follow_facts(
     (DESIGN §9). The interrupted stage's referral is cancelled and its recipient erases; the
     history and the audit name the facts, never their values. True when it was diverted."""
     ctx = await _context(session, principal=principal, journey=journey)
-    case = await cases.get(session, principal=principal, case_id=journey.case_id)
-    facts = await _facts(
-        session,
-        federation=federation,
-        principal=principal,
-        case_id=journey.case_id,
-        recorded=_recorded(journey, federation, case),
-    )
+    facts = await _facts_now(session, federation=federation, principal=principal, journey=journey)
     try:
         diverted = engine.divert(
             ctx.definition, ctx.state, facts, ctx.programme.params, utcnow(), agencies=agencies(ctx)
@@ -568,14 +575,7 @@ async def check_before_approval(
     if journey.stage != stage or journey.ended:
         return
     ctx = await _context(session, principal=principal, journey=journey)
-    case = await cases.get(session, principal=principal, case_id=journey.case_id)
-    facts = await _facts(
-        session,
-        federation=federation,
-        principal=principal,
-        case_id=journey.case_id,
-        recorded=_recorded(journey, federation, case),
-    )
+    facts = await _facts_now(session, federation=federation, principal=principal, journey=journey)
     try:
         engine.check_safeguards(
             ctx.definition, ctx.state, facts, ctx.programme.params, agencies=agencies(ctx)

@@ -137,7 +137,9 @@ def _skipping_the_bid() -> str:
     return text[:start] + "      profiled: counselling\n\n" + text[end:]
 
 
-async def test_a_departure_without_the_bid_is_refused_even_on_a_hand_edited_sop(sop, app) -> None:
+async def _hand_edited_programme(sop, app) -> str:
+    """A programme on the hand-edited SOP, stored as an older node would have stored it: the
+    upload's verification is not run again when a definition is read."""
     driver = sop["driver"]
     async with app.state.db.sessions.begin() as session:
         session.add(
@@ -150,6 +152,8 @@ async def test_a_departure_without_the_bid_is_refused_even_on_a_hand_edited_sop(
                 uploaded_by="test",
             )
         )
+    listed = await driver.ok(OWNER, "worker", "GET", "/v1/sops")
+    assert "avrr-joint@2.0.1" in [s["ref"] for s in listed["items"]]
     programme = await driver.http.post(
         f"{driver.agencies[OWNER].url}/v1/programmes",
         headers=sop["admins"][OWNER],
@@ -161,8 +165,14 @@ async def test_a_departure_without_the_bid_is_refused_even_on_a_hand_edited_sop(
         },
     )
     assert programme.status_code == 201, programme.text
+    return str(programme.json()["id"])
+
+
+async def test_a_departure_without_the_bid_is_refused_even_on_a_hand_edited_sop(sop, app) -> None:
+    driver = sop["driver"]
+    programme_id = await _hand_edited_programme(sop, app)
     child = _amina(date_of_birth="2011-06-01", is_child=True, unaccompanied=True, needs_escort=True)
-    journey_id, _ = await driver.admit(child, programme.json()["id"], sop["valid_until"])
+    journey_id, _ = await driver.admit(child, programme_id, sop["valid_until"])
     referrals: list[str] = []
     for step in (
         Step("profiling", "profiled"),
@@ -195,37 +205,9 @@ async def test_a_departure_is_not_approved_once_a_late_fact_requires_a_safeguard
     """On an SOP without interrupts nothing diverts the journey: approving the departure's
     referral runs the runtime guard again, on the facts as they are now."""
     driver = sop["driver"]
-    async with app.state.db.sessions.begin() as session:
-        session.add(
-            SopDefinition(
-                agency=OWNER,
-                id="avrr-joint",
-                version="2.0.1",
-                title="hand-edited",
-                source=_skipping_the_bid(),
-                uploaded_by="test",
-            )
-        )
-    programme = await driver.ok(
-        OWNER,
-        "worker",
-        "GET",
-        "/v1/sops",
-    )
-    assert "avrr-joint@2.0.1" in [s["ref"] for s in programme["items"]]
-    created = await driver.http.post(
-        f"{driver.agencies[OWNER].url}/v1/programmes",
-        headers=sop["admins"][OWNER],
-        json={
-            "title": "Edited by hand",
-            "sop": "avrr-joint@2.0.1",
-            "bindings": BINDINGS,
-            "agreements": [sop["agreement_id"]],
-        },
-    )
-    assert created.status_code == 201, created.text
+    programme_id = await _hand_edited_programme(sop, app)
     person = _amina()
-    journey_id, _ = await driver.admit(person, created.json()["id"], sop["valid_until"])
+    journey_id, _ = await driver.admit(person, programme_id, sop["valid_until"])
     referrals: list[str] = []
     for step in (
         Step("profiling", "profiled"),
