@@ -556,18 +556,26 @@ async def cancel(
         move(row, Action.CANCEL, actor_of(principal))
     except ContractError as error:
         raise _refused(error) from error
-    if was != ReferralStatus.PENDING_APPROVAL.value:
-        await send(
-            session,
-            federation,
-            sender=row.agency,
-            recipient=row.counterpart,
-            type=CANCELLED,
-            body={"referral_id": row.referral_id, "at": utcnow().isoformat()},
-            referral=row.referral_id,
-        )
+    await _tell_cancelled(session, federation, row, was=was)
     await _audit(session, principal, row, "referral.cancelled")
     return row
+
+
+async def _tell_cancelled(
+    session: AsyncSession, federation: Federation, row: Referral, *, was: str, **why: str
+) -> None:
+    """A referral that left this node is cancelled: its recipient is told, and erases."""
+    if was == ReferralStatus.PENDING_APPROVAL.value:
+        return
+    await send(
+        session,
+        federation,
+        sender=row.agency,
+        recipient=row.counterpart,
+        type=CANCELLED,
+        body={"referral_id": row.referral_id, "at": utcnow().isoformat(), **why},
+        referral=row.referral_id,
+    )
 
 
 def decided_by(principal: Principal) -> str:
@@ -588,16 +596,7 @@ async def interrupt(
         move(row, Action.INTERRUPT, actor_of(principal))
     except ContractError:
         return None
-    if was != ReferralStatus.PENDING_APPROVAL.value:
-        await send(
-            session,
-            federation,
-            sender=row.agency,
-            recipient=row.counterpart,
-            type=CANCELLED,
-            body={"referral_id": row.referral_id, "at": utcnow().isoformat(), "reason": "diverted"},
-            referral=row.referral_id,
-        )
+    await _tell_cancelled(session, federation, row, was=was, reason="diverted")
     await _audit(session, principal, row, "referral.interrupted")
     return row
 
