@@ -176,6 +176,14 @@ class Stage(_Model):
             "same. Under anything but consent, withdrawing consent does not end the journey."
         ),
     )
+    owner_may_record: tuple[Name, ...] = Field(
+        default=(),
+        description=(
+            "Outcomes the agency holding the case may record itself when the acting agency "
+            "declined the stage's referral or let it lapse (DESIGN §7: a case always has a "
+            "next step)."
+        ),
+    )
     decision: bool = Field(
         default=False,
         description=(

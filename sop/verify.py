@@ -233,6 +233,14 @@ class _Checker:
                         "unknown-fact",
                         f"stage {stage.id!r} records {fact!r}, which is not a declared fact",
                     )
+            for k, outcome in enumerate(stage.owner_may_record):
+                if outcome not in stage.outcomes:
+                    self.report(
+                        (*here, "owner_may_record", k),
+                        "unknown-outcome",
+                        f"stage {stage.id!r} lets the owner record {outcome!r}, which is not one "
+                        f"of its outcomes ({', '.join(stage.outcomes) or 'none'})",
+                    )
             if set(stage.kind) & DECISION_KINDS and not stage.decision:
                 self.report(
                     here,

@@ -460,7 +460,7 @@ class DeliveryWorker:
                 message.envelope = evidence_of(message.envelope)
                 hook = self.federation.settled_hooks.get(message.type)
                 if hook is not None:
-                    await hook(session, message)
+                    await hook(session, message, self.federation)
         return True
 
     async def _release(self, sender: str, recipient: str) -> None:

@@ -35,7 +35,8 @@ log = get_logger("accord.federation")
 #: Given a queued envelope (and a read session), a reason it may no longer leave, or None.
 Gate = Callable[[AsyncSession, Envelope], Awaitable[str | None]]
 #: Given the session and the settled outbox row (status delivered, rejected or cancelled).
-SettledHook = Callable[[AsyncSession, "OutboxMessage"], Awaitable[None]]
+SettledHook = Callable[[AsyncSession, "OutboxMessage", "Federation"], Awaitable[None]]
+"""Runs when an outbox message settles, in the transaction that records it."""
 HOSTED_TTL = 30.0
 
 

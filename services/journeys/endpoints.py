@@ -30,6 +30,12 @@ _OUTCOME: dict[int | str, dict[str, Any]] = {
 _REDRAFT: dict[int | str, dict[str, Any]] = {
     409: {"description": "The current stage's referral is drafted already (`referral_id`)"}
 }
+_REROUTE: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "The journey does not need attention, or no alternate is bound "
+        "(`no-alternate`)"
+    }
+}
 
 
 async def _out(session: Any, principal: Principal, journey: Any) -> JourneyOut:
@@ -111,6 +117,21 @@ async def record_outcome(
         outcome=data.outcome,
         facts=data.facts,
         decision_ref=data.decision_ref,
+    )
+    return await _out(session, principal, journey)
+
+
+@router.post(
+    "/v1/journeys/{journey_id}/reroute",
+    responses=_REROUTE,
+    summary="Re-route the current stage to the next alternate the programme binds for its role "
+    "(once the journey needs attention)",
+)
+async def reroute(
+    journey_id: uuid.UUID, principal: CaseWriter, session: Session, federation: FederationDep
+) -> JourneyOut:
+    journey = await service.reroute(
+        session, federation=federation, principal=principal, journey_id=journey_id
     )
     return await _out(session, principal, journey)
 

@@ -15,7 +15,7 @@ from services.cases.service import PROFILE_CHANGED, ProfileChanged
 from services.consents.cascade import WITHDRAWN, Withdrawal
 from services.federation.runtime import Federation
 from services.referrals.messages import COMPLETED_EVENT, Completed
-from services.referrals.service import APPROVING, Approving
+from services.referrals.service import APPROVING, ENDED, Approving, Ended
 from sop.engine import Decision
 from sop.results import facts_from_results
 
@@ -62,12 +62,44 @@ async def on_referral_completed(
         )
     except AccordError as refused:
         journey.blocked = [
-            {
-                "code": refused.slug,
-                "message": refused.detail,
-                **({"missing": refused.extra["missing"]} if "missing" in refused.extra else {}),
-            }
+            service.attention(
+                refused.slug,
+                refused.detail,
+                who=journey.agency,
+                missing=refused.extra.get("missing"),
+            )
         ]
+
+
+_ENDED_WORDS = {
+    "declined": "declined the referral",
+    "expired": "did not answer the referral in time",
+    "cancelled": "no longer holds the referral: it was cancelled",
+    "refused_by_recipient": "refused the referral (its receipt gives every reason)",
+    "rejected": "never received the referral: it was stopped on the way",
+}
+
+
+async def on_referral_ended(session: AsyncSession, ended: Ended, *, federation: Federation) -> None:
+    """The stage's referral ended without an outcome: the journey needs its owner, who may
+    draft it again, re-route it to an alternate, or record an outcome the SOP allows."""
+    del federation
+    row = ended.row
+    if row.journey_id is None:
+        return
+    journey = await repository.lock(session, uuid.UUID(row.journey_id))
+    if journey is None or journey.ended or journey.referral_id != row.referral_id:
+        return
+    journey.blocked = [
+        service.attention(
+            f"referral_{row.status}",
+            f"{row.counterpart} {_ENDED_WORDS.get(row.status, row.status)} for stage "
+            f"{row.stage}; draft it again, re-route it to an alternate, or record an outcome "
+            "the SOP lets you record",
+            who=journey.agency,
+            referral_id=row.referral_id,
+        )
+    ]
 
 
 async def on_consent_withdrawn(
@@ -134,4 +166,5 @@ SUBSCRIPTIONS: Subscriptions = {
     WITHDRAWN: on_consent_withdrawn,
     PROFILE_CHANGED: on_profile_changed,
     APPROVING: on_referral_approving,
+    ENDED: on_referral_ended,
 }

@@ -10,7 +10,7 @@ from kit.http.schemas import Page, RequestModel, ResponseModel
 from sop import engine
 from sop.engine import HistoryEntry
 
-from .service import JourneyView, acting_agency
+from .service import JourneyView, acting_agency, next_steps
 
 
 class JourneyStart(RequestModel):
@@ -34,12 +34,17 @@ class OutcomeRequest(RequestModel):
 
 
 class Blocker(ResponseModel):
-    """Why the current stage's referral could not be drafted: one reason, in words."""
+    """Why the journey needs attention: one reason, in words, and the agency that must act."""
 
     code: str
     message: str
+    who: str | None = Field(
+        default=None, description="The agency that must act (the case's owner, as a rule)."
+    )
     category: str | None = None
     missing: list[str] | None = None
+    referral_id: str | None = None
+    consent_id: str | None = None
 
 
 class JourneyOut(ResponseModel):
@@ -57,12 +62,25 @@ class JourneyOut(ResponseModel):
     overdue: bool
     allowed_outcomes: list[str]
     referral_id: str | None
-    blocked: list[Blocker] | None
+    needs_attention: list[Blocker] | None = Field(
+        description="Why the journey cannot go on by itself, each reason naming who must act; "
+        "null while it waits for the acting agency or has ended."
+    )
+    next_steps: list[str] = Field(
+        description="What the owner may do now: `redraft`, `reroute` (to the next alternate "
+        "the programme binds), `record:<outcome>` (an outcome the SOP lets the owner record)."
+    )
+    blocked: list[Blocker] | None = Field(
+        description="Deprecated: the same list as `needs_attention`, kept for existing clients."
+    )
     history: list[HistoryEntry]
 
     @classmethod
     def from_view(cls, view: JourneyView) -> JourneyOut:
         ctx, journey = view.ctx, view.journey
+        attention = (
+            [Blocker.model_validate(b) for b in journey.blocked] if journey.blocked else None
+        )
         return cls(
             id=journey.id,
             agency=journey.agency,
@@ -78,9 +96,9 @@ class JourneyOut(ResponseModel):
             overdue=view.overdue,
             allowed_outcomes=list(engine.allowed_outcomes(ctx.definition, ctx.state)),
             referral_id=journey.referral_id,
-            blocked=[Blocker.model_validate(b) for b in journey.blocked]
-            if journey.blocked
-            else None,
+            needs_attention=attention,
+            next_steps=next_steps(ctx),
+            blocked=attention,
             history=list(ctx.state.history),
         )
 

@@ -28,7 +28,7 @@ from services.programmes.models import Programme
 from services.referrals import service as referrals
 from services.referrals.schemas import ReferralCreate
 from sop import engine
-from sop.bindings import BindingUnresolved, is_per_nationality, resolve
+from sop.bindings import BindingUnresolved, agencies_of, is_per_nationality, resolve
 from sop.errors import (
     DecisionMissing,
     MissingFacts,
@@ -142,7 +142,8 @@ def acting_agency(ctx: Context) -> str | None:
     actor = ctx.definition.stage(ctx.state.stage).actor
     if actor is None or actor not in ctx.programme.bindings:
         return None
-    if _per_nationality(ctx):
+    if ctx.journey.acting_agency or _per_nationality(ctx):
+        # Picked for the person's state, or re-routed to an alternate by the owner.
         return ctx.journey.acting_agency
     return resolve(ctx.programme.bindings[actor], None, role=actor).agency
 
@@ -154,7 +155,7 @@ async def _pick_acting_agency(
     nationality (profile and recorded facts first, else the identity category). Raises
     ``BindingUnresolved`` when the nationality is unknown or not bound."""
     actor = ctx.definition.stage(ctx.state.stage).actor
-    if actor is None or not _per_nationality(ctx):
+    if actor is None or not _per_nationality(ctx) or ctx.journey.acting_agency:
         return acting_agency(ctx)
     case = await cases.get(session, principal=principal, case_id=ctx.journey.case_id)
     facts = await _facts(
@@ -217,7 +218,9 @@ async def _enter(
             session, federation=federation, principal=principal, ctx=ctx
         )
     except BindingUnresolved as unresolved:
-        ctx.journey.blocked = [{"code": unresolved.code, "message": str(unresolved)}]
+        ctx.journey.blocked = [
+            attention(unresolved.code, str(unresolved), who=ctx.programme.agency)
+        ]
         return
     if actor is None or actor == ctx.programme.agency:
         return
@@ -230,10 +233,11 @@ async def _enter(
     )
     if agreement is None:
         ctx.journey.blocked = [
-            {
-                "code": "no_agreement",
-                "message": f"no agreement of the programme covers stage {stage.id} now",
-            }
+            attention(
+                "no_agreement",
+                f"no agreement of the programme covers stage {stage.id} now",
+                who=ctx.programme.agency,
+            )
         ]
         return
     consent_id = (
@@ -268,12 +272,19 @@ async def _enter(
                 journey_id=str(ctx.journey.id),
             )
     except PolicyRefused as refused:
-        ctx.journey.blocked = [r.as_dict() for r in refused.reasons]
+        ctx.journey.blocked = [
+            {**r.as_dict(), "who": ctx.programme.agency} for r in refused.reasons
+        ]
         return
     except AccordError as refused:
-        ctx.journey.blocked = _blockers(refused)
+        ctx.journey.blocked = [{**b, "who": ctx.programme.agency} for b in _blockers(refused)]
         return
     ctx.journey.referral_id = row.referral_id
+
+
+def attention(code: str, message: str, *, who: str, **more: Any) -> dict[str, Any]:
+    """One reason a journey needs attention, and the agency that must act on it."""
+    return {"code": code, "message": message, "who": who, **{k: v for k, v in more.items() if v}}
 
 
 def _blockers(refused: AccordError) -> list[dict[str, Any]]:
@@ -459,7 +470,12 @@ async def advance(
             "is picked: see the journey's `blocked` reasons.",
             extra=_allowed(ctx),
         )
-    if outcome != WITHDRAW and acting is not None and by_agency != acting:
+    owner_records = (
+        by_agency == ctx.programme.agency
+        and referral_ended(journey)
+        and outcome in ctx.definition.stage(ctx.state.stage).owner_may_record
+    )
+    if outcome != WITHDRAW and acting is not None and by_agency != acting and not owner_records:
         raise OutcomeRefused(
             f"{by_agency} does not act at stage {ctx.state.stage}; {acting} does.",
             extra=_allowed(ctx),
@@ -624,17 +640,101 @@ async def record_outcome(
 async def redraft(
     session: AsyncSession, *, federation: Federation, principal: Principal, journey_id: uuid.UUID
 ) -> Journey:
-    """Try again to draft the current stage's referral (after consent was recorded, say)."""
+    """Draft the current stage's referral again: after consent was recorded, say, or after the
+    acting agency declined or let the last one lapse (to the same agency)."""
     journey = await get(session, principal=principal, journey_id=journey_id, lock=True)
-    if journey.referral_id is not None:
+    if journey.referral_id is not None and not referral_ended(journey):
         raise Conflict(
             "The current stage's referral is drafted already.",
             extra={"referral_id": journey.referral_id},
         )
     ctx = await _context(session, principal=principal, journey=journey)
+    journey.referral_id = None
     journey.blocked = None
     await _enter(session, federation=federation, principal=principal, ctx=ctx)
+    await _audit(session, principal, journey, "journey.redrafted", to=acting_agency(ctx))
     return journey
+
+
+def referral_ended(journey: Journey) -> bool:
+    """The stage's referral ended without an outcome (declined, expired, cancelled, refused)."""
+    return any(str(b.get("code", "")).startswith("referral_") for b in journey.blocked or [])
+
+
+class NoAlternate(AccordError):
+    status = 409
+    slug = "no-alternate"
+    title = "No alternate agency to re-route to"
+    explanation = (
+        "The programme binds no further agency for this stage's role (DESIGN §7: a binding may "
+        "list alternates after the agency that acts). Draft the referral again, record an "
+        "outcome the SOP lets you record, or amend the programme."
+    )
+
+
+async def reroute(
+    session: AsyncSession, *, federation: Federation, principal: Principal, journey_id: uuid.UUID
+) -> Journey:
+    """Send the current stage to the next alternate the programme binds for its role, once
+    the journey needs attention (the acting agency declined, did not answer, or could not be
+    drafted to)."""
+    journey = await get(session, principal=principal, journey_id=journey_id, lock=True)
+    ctx = await _context(session, principal=principal, journey=journey)
+    if ctx.state.ended or not journey.blocked:
+        raise Conflict(
+            "Only a journey that needs attention is re-routed; this one waits for "
+            f"{acting_agency(ctx) or 'no one'}.",
+            extra=_allowed(ctx),
+        )
+    role = ctx.definition.stage(ctx.state.stage).actor
+    binding = ctx.programme.bindings.get(role or "")
+    if role is None or binding is None:
+        raise NoAlternate(f"No agency is bound for stage {ctx.state.stage}.")
+    nationality = None
+    if is_per_nationality(binding):
+        facts = await _facts_now(
+            session, federation=federation, principal=principal, journey=journey
+        )
+        nationality = facts.get("nationality")
+    try:
+        bound = resolve(binding, nationality, role=role)
+    except BindingUnresolved as unresolved:
+        raise NoAlternate(str(unresolved)) from unresolved
+    order = [bound.agency, *bound.alternates]
+    current = acting_agency(ctx)
+    at = order.index(current) if current in order else -1
+    if at + 1 >= len(order):
+        raise NoAlternate(
+            f"{current} is the last agency bound for role {role}.", extra={"bound": order}
+        )
+    if journey.referral_id is not None and not referral_ended(journey):
+        await referrals.interrupt(
+            session, federation=federation, principal=principal, referral_id=journey.referral_id
+        )
+    journey.acting_agency = order[at + 1]
+    journey.referral_id = None
+    journey.blocked = None
+    await _enter(session, federation=federation, principal=principal, ctx=ctx)
+    await _audit(
+        session, principal, journey, "journey.rerouted", role=role, to=journey.acting_agency
+    )
+    return journey
+
+
+def next_steps(ctx: Context) -> list[str]:
+    """What the owner may do about a journey that needs attention: draft again, re-route to an
+    alternate, or record one of the outcomes the SOP lets the owner record."""
+    journey = ctx.journey
+    if ctx.state.ended or not journey.blocked:
+        return []
+    stage = ctx.definition.stage(ctx.state.stage)
+    steps = ["redraft"]
+    binding = ctx.programme.bindings.get(stage.actor or "")
+    if binding is not None and len(agencies_of(binding)) > 1:
+        steps.append("reroute")
+    if referral_ended(journey):
+        steps += [f"record:{outcome}" for outcome in stage.owner_may_record]
+    return steps
 
 
 async def report_overdue(db: Database, now: datetime | None = None) -> int:

@@ -35,7 +35,7 @@ from services.federation.errors import ContentRefused
 from services.federation.errors import FederationRefusal as _Refusal
 from services.federation.inbox import Handler, Received
 from services.federation.models import OutboxMessage
-from services.federation.runtime import SettledHook
+from services.federation.runtime import Federation, SettledHook
 
 from . import erasure, repository, service
 from .models import Referral
@@ -363,6 +363,8 @@ async def on_declined(session: AsyncSession, received: Received) -> None:
     if reason is not None and row.status != was:
         vault = vault_for(received.federation.master_key, row)
         row.reason_sealed = vault.seal(service.DECLINE_REASON, reason)
+    if row.status != was:
+        await service.announce_end(session, received.federation, row)
 
 
 async def on_completed(session: AsyncSession, received: Received) -> None:
@@ -475,7 +477,9 @@ def _refusal_reasons(message: OutboxMessage) -> list[dict[str, Any]]:
     ]
 
 
-async def on_sent_settled(session: AsyncSession, message: OutboxMessage) -> None:
+async def on_sent_settled(
+    session: AsyncSession, message: OutboxMessage, federation: Federation
+) -> None:
     """Delivered with a receipt: ``sent``. Refused by the recipient with a signed receipt:
     ``refused_by_recipient`` with every reason. Refused unverified, or cancelled by a gate:
     ``rejected``, with the reason, instead of waiting forever."""
@@ -502,9 +506,14 @@ async def on_sent_settled(session: AsyncSession, message: OutboxMessage) -> None
     if action is Action.REFUSE:
         row.refusal = _refusal_reasons(message)
     await service._audit(session, None, row, f"referral.{row.status}")
+    await service.announce_end(session, federation, row)
 
 
-async def on_answer_settled(session: AsyncSession, message: OutboxMessage) -> None:
+async def on_answer_settled(
+    session: AsyncSession,
+    message: OutboxMessage,
+    federation: Federation,  # noqa: ARG001 - the hooks' common signature
+) -> None:
     """An answer the counterpart's node refused: its row says so, so someone can act."""
     if message.status not in ("refused", "rejected"):
         return

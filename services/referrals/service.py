@@ -54,6 +54,32 @@ DECLINED = "referral.declined"
 COMPLETED = "referral.completed"
 CANCELLED = "referral.cancelled"
 APPROVING = "referral.approving"
+ENDED = "referral.ended"
+"""An outgoing referral ended without the stage's outcome: declined, expired, cancelled,
+refused by its recipient or rejected on the way. The journey that drafted it needs attention."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    row: Referral
+
+
+async def announce_end(session: AsyncSession, federation: Federation, row: Referral) -> None:
+    """Tell the node an outgoing referral ended short of its outcome (see :data:`ENDED`)."""
+    if row.direction == "outgoing" and row.status in ENDED_SHORT:
+        await federation.events.emit(session, ENDED, Ended(row))
+
+
+ENDED_SHORT = frozenset(
+    s.value
+    for s in (
+        ReferralStatus.DECLINED,
+        ReferralStatus.EXPIRED,
+        ReferralStatus.CANCELLED,
+        ReferralStatus.REFUSED_BY_RECIPIENT,
+        ReferralStatus.REJECTED,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -558,6 +584,7 @@ async def cancel(
         raise _refused(error) from error
     await _tell_cancelled(session, federation, row, was=was)
     await _audit(session, principal, row, "referral.cancelled")
+    await announce_end(session, federation, row)
     return row
 
 

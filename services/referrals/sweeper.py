@@ -95,6 +95,7 @@ class Sweeper:
                 except ContractError:
                     continue
                 await service._audit(session, None, row, "referral.expired")
+                await service.announce_end(session, self.federation, row)
                 if row.direction == "incoming":
                     await erasure.erase_received(
                         session, self.federation, row, reason="expired", at=now, notify=True

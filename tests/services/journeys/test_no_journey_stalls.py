@@ -1,0 +1,107 @@
+"""A case always has a next step and someone accountable for it (issue 16): a declined, lapsed
+or refused referral puts the journey in `needs_attention`, naming who must act, and the owner
+drafts again, re-routes to the alternate the programme binds, or records what the SOP allows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from services.demo.scenarios import BINDINGS, OWNER, PEOPLE, Person, Step
+from tests.support.markers import sqlite_only
+
+pytestmark = sqlite_only
+
+
+def _amina() -> Person:
+    amina = next(p for p in PEOPLE if p.name.startswith("Amina"))
+    return replace(amina, script=[])
+
+
+async def _programme(sop, bindings: dict[str, Any]) -> str:
+    driver = sop["driver"]
+    created = await driver.http.post(
+        f"{driver.agencies[OWNER].url}/v1/programmes",
+        headers=sop["admins"][OWNER],
+        json={
+            "title": "With alternates",
+            "sop": "avrr-joint@2.0.0",
+            "bindings": bindings,
+            "agreements": [sop["agreement_id"]],
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def _counselling_declined_by_iom(sop, programme_id: str) -> tuple[str, str]:
+    driver = sop["driver"]
+    person = _amina()
+    journey_id, _ = await driver.admit(person, programme_id, sop["valid_until"])
+    referrals: list[str] = []
+    await driver.act(person, await driver.journey(journey_id), Step("profiling", "profiled"), [])
+    journey = await driver.journey(journey_id)
+    assert (journey["stage"], journey["acting_agency"]) == ("counselling", "iom")
+    referral = journey["referral_id"]
+    await driver.ok(OWNER, "focal_point", "POST", f"/v1/referrals/{referral}/approve")
+    referrals.append(referral)
+
+    async def arrived() -> bool:
+        got = await driver.call("iom", "focal_point", "GET", f"/v1/referrals/{referral}")
+        return got.status_code == 200
+
+    await driver.until("the referral at IOM", arrived)
+    await driver.ok(
+        "iom",
+        "focal_point",
+        "POST",
+        f"/v1/referrals/{referral}/decline",
+        json={"reason": "No counsellor for this language this month."},
+    )
+
+    async def needs_attention() -> bool:
+        return bool((await driver.journey(journey_id))["needs_attention"])
+
+    await driver.until("the decline to reach the journey", needs_attention)
+    return journey_id, referral
+
+
+async def test_a_declined_referral_needs_the_owners_attention_and_goes_to_the_alternate(
+    sop,
+) -> None:
+    driver = sop["driver"]
+    programme_id = await _programme(sop, {**BINDINGS, "return_agency": ["iom", "ilo"]})
+    journey_id, declined = await _counselling_declined_by_iom(sop, programme_id)
+
+    journey = await driver.journey(journey_id)
+    [reason] = journey["needs_attention"]
+    assert reason["code"] == "referral_declined"
+    assert reason["who"] == OWNER, "someone accountable: the agency holding the case"
+    assert reason["referral_id"] == declined
+    assert "No counsellor" not in reason["message"], "the sealed reason stays sealed"
+    assert journey["next_steps"] == ["redraft", "reroute"]
+
+    journey = await driver.ok(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
+    assert journey["acting_agency"] == "ilo"
+    assert journey["needs_attention"] is None
+    assert journey["referral_id"] not in (None, declined)
+    drafted = await driver.ok(OWNER, "worker", "GET", f"/v1/referrals/{journey['referral_id']}")
+    assert drafted["counterpart"] == "ilo"
+
+    again = await driver.call(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
+    assert again.status_code == 409, "it waits for ILO now: nothing needs attention"
+
+
+async def test_the_owner_may_draft_a_declined_referral_again_to_the_same_agency(sop) -> None:
+    driver = sop["driver"]
+    journey_id, declined = await _counselling_declined_by_iom(sop, sop["programme_id"])
+    journey = await driver.journey(journey_id)
+    assert journey["next_steps"] == ["redraft"], "iom alone is bound for counselling"
+    no_alternate = await driver.call(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
+    assert no_alternate.status_code == 409
+    assert no_alternate.json()["type"] == "/problems/no-alternate"
+
+    journey = await driver.ok(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/referral")
+    assert journey["needs_attention"] is None
+    assert journey["acting_agency"] == "iom"
+    assert journey["referral_id"] not in (None, declined)
