@@ -11,7 +11,7 @@ are heard and recorded (CRC art. 3 best interests, art. 12 the right to be heard
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -54,8 +54,10 @@ __all__ = [
     "ConsentTerms",
     "GivenBy",
     "InvalidTransition",
+    "Narrowing",
     "effective_status",
     "give",
+    "narrow",
     "scope_status",
     "supersede",
     "validate_consent",
@@ -224,7 +226,8 @@ def _absent(values: Mapping[str, Any], faults: list[Fault], field: str) -> bool:
 
 
 class ConsentRecord(_Frozen):
-    """A consent as held by the agency that recorded it. Never edited: see :func:`supersede`."""
+    """A consent as held by the agency that recorded it. Never widened in place: see
+    :func:`supersede`; the person may only take part of it back (:func:`narrow`)."""
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     case_id: str | None = None
@@ -351,3 +354,66 @@ def supersede(
         id=new_id, case_id=consent.case_id, terms=terms, given_at=at, supersedes=consent.id
     )
     return old, new
+
+
+class Narrowing(_Frozen):
+    """What the person takes back from a consent, and keeps the rest of (issue 16: a change of
+    mind is not the end of the person's case)."""
+
+    recipients: tuple[AgencySlug, ...] = ()
+    purposes: tuple[PurposeSlug, ...] = ()
+    categories: tuple[Category, ...] = ()
+
+    def covers(self, *, recipient: str, purpose: str, categories: Collection[str]) -> bool:
+        """Whether a disclosure rested on something taken back: it is then revoked."""
+        return (
+            recipient in self.recipients
+            or purpose in self.purposes
+            or bool(set(categories) & {c.value for c in self.categories})
+        )
+
+
+def narrow(consent: ConsentRecord, taken_back: Narrowing) -> tuple[ConsentRecord, bool]:
+    """The consent without what the person took back, and whether that leaves nothing of it
+    (every recipient, purpose or category taken back: the caller withdraws it instead).
+
+    Every fault at once: nothing taken back, or an item the consent never covered. The record
+    keeps its id, so what it let through before, and still covers, stays valid.
+    """
+    if consent.status != ConsentStatus.GIVEN:
+        raise InvalidTransition(
+            "narrow", consent.status.value, f"{consent.label} is {consent.status.value}"
+        )
+    faults: list[Fault] = []
+    if not (taken_back.recipients or taken_back.purposes or taken_back.categories):
+        faults.append(
+            Fault(
+                (), "name the recipients, purposes or categories taken back", "nothing_taken_back"
+            )
+        )
+    terms = consent.terms
+    for field, held, named in (
+        ("recipients", terms.recipients, taken_back.recipients),
+        ("purposes", terms.purposes, taken_back.purposes),
+        ("categories", terms.categories, taken_back.categories),
+    ):
+        for k, item in enumerate(named):
+            if item not in held:
+                faults.append(
+                    Fault(
+                        (field, k),
+                        f"{consent.label} does not cover {item}; it covers {', '.join(held)}",
+                        "not_in_consent",
+                    )
+                )
+    if faults:
+        raise ConsentInvalid(faults)
+    kept = terms.model_copy(
+        update={
+            "recipients": tuple(r for r in terms.recipients if r not in taken_back.recipients),
+            "purposes": tuple(p for p in terms.purposes if p not in taken_back.purposes),
+            "categories": tuple(c for c in terms.categories if c not in taken_back.categories),
+        }
+    )
+    emptied = not (kept.recipients and kept.purposes and kept.categories)
+    return (consent if emptied else consent.model_copy(update={"terms": kept})), emptied

@@ -20,10 +20,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
-from contracts.consent import ConsentRecord
+from contracts.consent import ConsentRecord, Narrowing
 from kit.events import Events
 
 WITHDRAWN = "consent.withdrawn"
+NARROWED = "consent.narrowed"
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,32 @@ async def on_withdrawn(
 ) -> None:
     """Carry a withdrawal to everything that rests on ``consent`` (see the module doc)."""
     await events.emit(session, WITHDRAWN, Withdrawal(principal=principal, consent=consent, at=at))
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """The person took part of a consent back; ``consent`` is what remains of it."""
+
+    principal: Principal
+    consent: ConsentRecord
+    taken_back: Narrowing
+    at: datetime
+
+
+async def on_narrowed(
+    session: AsyncSession,
+    *,
+    events: Events,
+    principal: Principal,
+    consent: ConsentRecord,
+    taken_back: Narrowing,
+    at: datetime,
+) -> None:
+    """Carry a narrowing to what rested on the part taken back, and only to that: referrals
+    that depended on it are revoked and erased, journeys whose stage can no longer go on need
+    attention. Everything else under the consent stands."""
+    await events.emit(
+        session,
+        NARROWED,
+        Narrowed(principal=principal, consent=consent, taken_back=taken_back, at=at),
+    )

@@ -11,6 +11,7 @@ from pydantic import SkipValidation
 from auth.dependencies import Requires
 from auth.principal import Principal
 from contracts.case_access import CASE_ROLES
+from contracts.consent import Narrowing
 from kit.db.session import Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
@@ -18,7 +19,14 @@ from kit.http.state import MasterKey
 from services.federation.runtime import FederationDep
 
 from . import service
-from .schemas import ConsentCreate, ConsentDetail, ConsentOut, ConsentPage, ConsentWithdraw
+from .schemas import (
+    ConsentCreate,
+    ConsentDetail,
+    ConsentNarrow,
+    ConsentOut,
+    ConsentPage,
+    ConsentWithdraw,
+)
 
 router = api_router(prefix="/v1", tags=["consents"])
 
@@ -122,6 +130,41 @@ async def get_consent(
         child_views=view.child_views,
         withdrawal_reason=view.withdrawal_reason,
     )
+
+
+@router.post(
+    "/consents/{consent_id}/narrow",
+    responses={
+        **_NOT_FOUND,
+        409: {"description": "Withdrawn, superseded or expired"},
+        422: {"description": "Nothing taken back, or an item the consent does not cover"},
+    },
+    summary="Take back part of a consent: only what depended on it is revoked and erased",
+)
+async def narrow_consent(
+    consent_id: uuid.UUID,
+    body: ConsentNarrow,
+    principal: Writer,
+    session: Session,
+    master_key: MasterKey,
+    federation: FederationDep,
+) -> ConsentOut:
+    """The person takes back recipients, purposes or categories. Referrals that depended on
+    them are revoked and their recipients erase; journeys whose stage can no longer go on need
+    attention, naming this consent. Taking back all of one kind withdraws the consent."""
+    view = await service.narrow(
+        session,
+        principal=principal,
+        consent_id=consent_id,
+        master_key=master_key,
+        taken_back=Narrowing(
+            recipients=tuple(body.recipients),
+            purposes=tuple(body.purposes),
+            categories=tuple(body.categories),
+        ),
+        events=federation.events,
+    )
+    return _out(view)
 
 
 @router.post(

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from contracts.agencies import AgencySlug
+from contracts.agreements import PurposeSlug
 from contracts.categories import Category, Text
 from contracts.consent import ChildViews, ConsentMethod, ConsentStatus, ConsentTerms, GivenBy
 from kit.http.schemas import Page, RequestModel, ResponseModel
@@ -23,6 +25,14 @@ class ConsentCreate(ConsentTerms):
         description="The consent of the same case this one replaces (wider, narrower or "
         "renewed). The old one is kept, marked superseded; a withdrawn one cannot be replaced.",
     )
+
+
+class ConsentNarrow(RequestModel):
+    """What the person takes back; everything else the consent covers stands."""
+
+    recipients: list[AgencySlug] = Field(default_factory=list, max_length=50)
+    purposes: list[PurposeSlug] = Field(default_factory=list, max_length=50)
+    categories: list[Category] = Field(default_factory=list, max_length=20)
 
 
 class ConsentWithdraw(RequestModel):

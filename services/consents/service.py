@@ -25,11 +25,13 @@ from contracts.consent import (
     ConsentStatus,
     ConsentTerms,
     InvalidTransition,
+    Narrowing,
     effective_status,
     give,
     supersede,
     validate_consent,
 )
+from contracts.consent import narrow as narrowed_record
 from contracts.consent import withdraw as withdrawn_record
 from contracts.faults import Fault
 from kit.db.base import new_id, utcnow
@@ -305,6 +307,68 @@ async def withdraw(
     )
     await cascade.on_withdrawn(session, events=events, principal=principal, consent=record, at=now)
     return ConsentView(row, record.status)
+
+
+async def narrow(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    consent_id: uuid.UUID,
+    master_key: bytes,
+    taken_back: Narrowing,
+    events: Events,
+) -> ConsentView:
+    """The person took part of a consent back (``POST /v1/consents/{id}/narrow``): what
+    depended on that part is revoked and erased, the rest stands. Taking back every
+    recipient, purpose or category is a withdrawal, and is carried out as one."""
+    row = await repository.get_for(session, principal, consent_id, for_update=True)
+    if row is None:
+        raise _not_found()
+    now = utcnow()
+    try:
+        record, emptied = narrowed_record(record_of(row), taken_back)
+    except (InvalidTransition, ConsentInvalid) as error:
+        raise problem_for(error) from None
+    if emptied:
+        return await withdraw(
+            session,
+            principal=principal,
+            consent_id=consent_id,
+            master_key=master_key,
+            reason=None,
+            events=events,
+        )
+    row.recipients = list(record.terms.recipients)
+    row.purposes = list(record.terms.purposes)
+    row.categories = [c.value for c in record.terms.categories]
+    await session.flush()
+    await audit.record_by(
+        session,
+        principal,
+        "consent.narrowed",
+        _about(row.id, row.case_id),
+        categories=[c.value for c in taken_back.categories],
+        detail={
+            "recipients_taken_back": list(taken_back.recipients),
+            "purposes_taken_back": list(taken_back.purposes),
+        },
+    )
+    await cascade.on_narrowed(
+        session, events=events, principal=principal, consent=record, taken_back=taken_back, at=now
+    )
+    return ConsentView(row, record.status)
+
+
+async def others_given(session: AsyncSession, *, agency: str, case_id: uuid.UUID, but: str) -> bool:
+    """Whether the case holds a consent in force besides ``but``: withdrawing one consent ends
+    the person's journeys only when none is left."""
+    rows = (
+        await session.scalars(
+            select(Consent).where(Consent.agency == agency, Consent.case_id == case_id)
+        )
+    ).all()
+    now = utcnow()
+    return any(str(r.id) != but and status_of(r, now) == ConsentStatus.GIVEN for r in rows)
 
 
 async def record_for(

@@ -9,11 +9,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
+from contracts.referrals import ReferralStatus
 from kit.errors import AccordError
 from kit.events import Subscriptions
 from services.cases.service import PROFILE_CHANGED, ProfileChanged
-from services.consents.cascade import WITHDRAWN, Withdrawal
+from services.consents import service as consents
+from services.consents.cascade import NARROWED, WITHDRAWN, Narrowed, Withdrawal
 from services.federation.runtime import Federation
+from services.referrals import service as referrals
 from services.referrals.messages import COMPLETED_EVENT, Completed
 from services.referrals.service import APPROVING, ENDED, Approving, Ended
 from sop.engine import Decision
@@ -111,6 +114,12 @@ async def on_consent_withdrawn(
     if case_id is None:
         return
     principal = withdrawal.principal
+    if await consents.others_given(
+        session, agency=principal.agency, case_id=uuid.UUID(case_id), but=withdrawal.consent.id
+    ):
+        # Another consent of the person stands: not the end of their case (issue 16).
+        await _after_consent_change(session, principal, case_id, withdrawal.consent.label)
+        return
     for journey in await repository.open_of_case(
         session, agency=principal.agency, case_id=uuid.UUID(case_id)
     ):
@@ -126,6 +135,42 @@ async def on_consent_withdrawn(
             facts={},
             by_agency=principal.agency,
         )
+
+
+async def on_consent_narrowed(
+    session: AsyncSession, narrowed: Narrowed, *, federation: Federation
+) -> None:
+    """Part of a consent was taken back: a journey whose stage's referral rested on that part
+    needs its owner, who must record a consent that covers it, or take another way."""
+    del federation
+    if narrowed.consent.case_id is not None:
+        await _after_consent_change(
+            session, narrowed.principal, narrowed.consent.case_id, narrowed.consent.label
+        )
+
+
+async def _after_consent_change(
+    session: AsyncSession, principal: Principal, case_id: str, consent: str
+) -> None:
+    for journey in await repository.open_of_case(
+        session, agency=principal.agency, case_id=uuid.UUID(case_id)
+    ):
+        if journey.referral_id is None:
+            continue
+        row = await referrals.get_row(session, principal=principal, referral_id=journey.referral_id)
+        if row.status != ReferralStatus.REVOKED.value:
+            continue
+        journey.blocked = [
+            service.attention(
+                "referral_revoked",
+                f"the person took back what {consent} let stage {journey.stage} send to "
+                f"{row.counterpart}; record a consent that covers it, then draft again, or "
+                "take another way",
+                who=journey.agency,
+                referral_id=row.referral_id,
+                consent_id=row.consent_id,
+            )
+        ]
 
 
 async def on_profile_changed(
@@ -164,6 +209,7 @@ async def on_referral_approving(
 SUBSCRIPTIONS: Subscriptions = {
     COMPLETED_EVENT: on_referral_completed,
     WITHDRAWN: on_consent_withdrawn,
+    NARROWED: on_consent_narrowed,
     PROFILE_CHANGED: on_profile_changed,
     APPROVING: on_referral_approving,
     ENDED: on_referral_ended,

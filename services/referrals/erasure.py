@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from contracts import envelope as env
-from contracts.consent import ConsentRecord
+from contracts.consent import ConsentRecord, Narrowing
 from contracts.directory import DirectoryError
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem
@@ -28,7 +28,7 @@ from kit.db.base import utcnow
 from kit.db.repository import Page
 from kit.events import Subscriptions
 from services.audit.service import actor_of
-from services.consents.cascade import WITHDRAWN, Withdrawal
+from services.consents.cascade import NARROWED, WITHDRAWN, Narrowed, Withdrawal
 from services.federation.errors import ContentRefused
 from services.federation.inbox import Handler, Received
 from services.federation.outbox import cancel_sealed, send
@@ -145,23 +145,30 @@ async def on_withdrawn(
     principal: Principal,
     consent: ConsentRecord,
     at: datetime,
+    only: Narrowing | None = None,
 ) -> None:
-    """The sender's side of a withdrawal: revoke, tell every recipient, await receipts."""
+    """The sender's side of a withdrawal: revoke, tell every recipient, await receipts. With
+    ``only``, a narrowing: just the referrals that rested on what was taken back."""
     rows = await repository.outgoing_under_consent(
         session, agency=principal.agency, consent_id=consent.id
     )
+    reason = "consent_withdrawn" if only is None else "consent_narrowed"
     notify: defaultdict[str, list[Referral]] = defaultdict(list)
     for row in rows:
+        if only is not None and not only.covers(
+            recipient=row.counterpart, purpose=row.purpose, categories=row.categories
+        ):
+            continue
         was = row.status
         if was == ReferralStatus.REVOKED.value:
             continue
         try:
-            service.move(row, Action.REVOKE, actor_of(principal), "consent withdrawn", at=at)
+            service.move(row, Action.REVOKE, actor_of(principal), reason.replace("_", " "), at=at)
         except ContractError:
             continue  # cancelled or rejected: nothing was (or stays) at the recipient
         # Results or a decline reason the recipient sent back, and the referral itself if it
         # is still waiting in the outbox.
-        await _erase_rows(session, row, reason="consent_withdrawn")
+        await _erase_rows(session, row, reason=reason)
         if was in DELIVERED_OR_MAYBE:
             agreement = await service.agreement_of(
                 session, agreement_id=row.agreement_id, version=row.agreement_version
@@ -169,9 +176,7 @@ async def on_withdrawn(
             row.erasure_requested_at = at
             row.erasure_due_at = at + timedelta(hours=agreement.terms.erasure_deadline_hours)
             notify[row.counterpart].append(row)
-        await service._audit(
-            session, principal, row, "referral.revoked", reason="consent_withdrawn"
-        )
+        await service._audit(session, principal, row, "referral.revoked", reason=reason)
     for recipient, held in sorted(notify.items()):
         await send(
             session,
@@ -364,8 +369,23 @@ async def on_withdrawal(
     )
 
 
+async def on_narrowing(
+    session: AsyncSession, narrowed: Narrowed, *, federation: Federation
+) -> None:
+    """The node's event ``consent.narrowed``: revoke, and have erased, only what rested on the
+    part taken back."""
+    await on_withdrawn(
+        session,
+        federation,
+        principal=narrowed.principal,
+        consent=narrowed.consent,
+        at=narrowed.at,
+        only=narrowed.taken_back,
+    )
+
+
 #: The node's events this module acts on (subscribed by the app, with the federation).
-SUBSCRIPTIONS: Subscriptions = {WITHDRAWN: on_withdrawal}
+SUBSCRIPTIONS: Subscriptions = {WITHDRAWN: on_withdrawal, NARROWED: on_narrowing}
 
 HANDLERS: dict[str, Handler] = {
     service.CONSENT_WITHDRAWN: on_consent_withdrawn,

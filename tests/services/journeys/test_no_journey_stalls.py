@@ -105,3 +105,77 @@ async def test_the_owner_may_draft_a_declined_referral_again_to_the_same_agency(
     assert journey["needs_attention"] is None
     assert journey["acting_agency"] == "iom"
     assert journey["referral_id"] not in (None, declined)
+
+
+async def _at_counselling_with_iom(sop) -> tuple[str, str, str, str]:
+    """Amina's journey at counselling, IOM holding the referral; (journey, consent, profiling's
+    referral, counselling's referral)."""
+    driver = sop["driver"]
+    person = _amina()
+    journey_id, consent_id = await driver.admit(person, sop["programme_id"], sop["valid_until"])
+    referrals: list[str] = []
+    await driver.act(
+        person, await driver.journey(journey_id), Step("profiling", "profiled"), referrals
+    )
+    journey = await driver.journey(journey_id)
+    counselling = await driver.send_referral(person, journey, referrals)
+    return journey_id, consent_id, referrals[0], counselling
+
+
+async def test_taking_back_one_recipient_revokes_only_what_went_to_it(sop) -> None:
+    driver = sop["driver"]
+    journey_id, consent_id, profiling, counselling = await _at_counselling_with_iom(sop)
+
+    consent = await driver.ok(
+        OWNER, "worker", "POST", f"/v1/consents/{consent_id}/narrow", json={"recipients": ["iom"]}
+    )
+
+    assert consent["status"] == "given", "the rest of the consent stands"
+    assert "iom" not in consent["recipients"]
+    assert "gov-de" in consent["recipients"]
+    revoked = await driver.ok(OWNER, "worker", "GET", f"/v1/referrals/{counselling}")
+    assert revoked["status"] == "revoked"
+    kept = await driver.ok(OWNER, "worker", "GET", f"/v1/referrals/{profiling}")
+    assert kept["status"] == "completed", "gov-de's profiling did not rest on IOM"
+    await driver.until("IOM's erasure receipt", lambda: driver._erased([counselling]))
+
+    journey = await driver.journey(journey_id)
+    assert journey["stage"] == "counselling", "a change of mind is not the end of the case"
+    assert not journey["ended"]
+    [reason] = journey["needs_attention"]
+    assert reason["code"] == "referral_revoked"
+    assert reason["consent_id"] == consent_id
+    assert reason["who"] == OWNER
+    # Drafting again now meets the narrowed consent: still blocked, still naming what to do.
+    journey = await driver.ok(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/referral")
+    assert journey["needs_attention"]
+    assert all(r["who"] == OWNER for r in journey["needs_attention"])
+
+
+async def test_taking_back_every_recipient_is_a_withdrawal_and_ends_the_journey(sop) -> None:
+    driver = sop["driver"]
+    journey_id, consent_id, _, counselling = await _at_counselling_with_iom(sop)
+    consent = await driver.ok(OWNER, "worker", "GET", f"/v1/consents/{consent_id}")
+    everyone = consent["recipients"]
+    withdrawn = await driver.ok(
+        OWNER, "worker", "POST", f"/v1/consents/{consent_id}/narrow", json={"recipients": everyone}
+    )
+    assert withdrawn["status"] == "withdrawn"
+    journey = await driver.journey(journey_id)
+    assert journey["stage"] == "withdrawn"
+    await driver.until("IOM's erasure receipt", lambda: driver._erased([counselling]))
+
+
+async def test_taking_back_what_the_consent_never_covered_is_refused_with_every_fault(sop) -> None:
+    driver = sop["driver"]
+    _, consent_id, _, _ = await _at_counselling_with_iom(sop)
+    refused = await driver.call(
+        OWNER,
+        "worker",
+        "POST",
+        f"/v1/consents/{consent_id}/narrow",
+        json={"recipients": ["unknown-agency"], "purposes": ["not-a-purpose"]},
+    )
+    assert refused.status_code == 422
+    faults = refused.json()["errors"]
+    assert len(faults) == 2, faults
