@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from contracts.agreements import break_glass_allowed
 from contracts.referrals import ReferralStatus
+from kit.db.base import utcnow
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from services.federation.runtime import FederationDep, federation_of
+from services.journeys import repository as journey_rows
 from services.referrals import endpoints as api
 from services.referrals import service
 from services.referrals.schemas import BreakGlassRequest, DeclineRequest
@@ -85,6 +87,17 @@ async def home(request: Request, viewer: Anyone, session: Session) -> Response:
         else []
     )
     drafted = await _waiting(session, viewer, "outgoing", ReferralStatus.PENDING_APPROVAL)
+    now = utcnow()
+    journeys = [
+        {
+            "id": j.id,
+            "stage": j.stage,
+            "due_at": j.due_at,
+            "overdue": j.due_at is not None and j.due_at < now,
+            "reasons": [b.get("message", "") for b in j.blocked or []],
+        }
+        for j in await journey_rows.waiting_for(session, agency=viewer.principal.agency, now=now)
+    ]
     return page(
         request,
         viewer,
@@ -93,6 +106,7 @@ async def home(request: Request, viewer: Anyone, session: Session) -> Response:
         to_approve=to_approve,
         to_accept=to_accept,
         drafted=drafted if not viewer.has_role("focal_point") else [],
+        journeys=journeys,
     )
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db.repository import Page, keyset_page
@@ -54,6 +54,29 @@ async def overdue(session: AsyncSession, *, now: datetime) -> Sequence[Journey]:
             .with_for_update()
         )
     ).all()
+
+
+def _needs_attention() -> ColumnElement[bool]:
+    # A JSON column set to None holds JSON null, not SQL NULL: both mean "nothing to do".
+    return Journey.blocked.is_not(None) & (cast(Journey.blocked, String) != "null")
+
+
+async def waiting_for(
+    session: AsyncSession, *, agency: str, now: datetime, limit: int = 200
+) -> Sequence[Journey]:
+    """The agency's open journeys that wait for it: needing attention, or past their stage's
+    deadline (the console's "Waiting for me"), most urgent first."""
+    statement = (
+        select(Journey)
+        .where(
+            Journey.agency == agency,
+            Journey.ended.is_(False),
+            _needs_attention() | (Journey.due_at.is_not(None) & (Journey.due_at < now)),
+        )
+        .order_by(Journey.due_at.is_(None), Journey.due_at, Journey.id)
+        .limit(limit)
+    )
+    return (await session.scalars(statement)).all()
 
 
 async def page_for(

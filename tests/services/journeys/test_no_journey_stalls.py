@@ -7,15 +7,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from kit.db.base import utcnow
 from services.demo.scenarios import BINDINGS, OWNER, PEOPLE, Person, Step
+from services.journeys import repository as journey_rows
 from tests.support.markers import sqlite_only
-
-pytestmark = sqlite_only
 
 
 def _amina() -> Person:
     amina = next(p for p in PEOPLE if p.name.startswith("Amina"))
     return replace(amina, script=[])
+
+
+async def _waiting_for_unhcr(app) -> list[str]:
+    async with app.state.db.sessions() as session:
+        rows = await journey_rows.waiting_for(session, agency=OWNER, now=utcnow())
+    return [str(j.id) for j in rows]
 
 
 async def _programme(sop, bindings: dict[str, Any]) -> str:
@@ -67,7 +73,7 @@ async def _counselling_declined_by_iom(sop, programme_id: str) -> tuple[str, str
 
 
 async def test_a_declined_referral_needs_the_owners_attention_and_goes_to_the_alternate(
-    sop,
+    sop, app
 ) -> None:
     driver = sop["driver"]
     programme_id = await _programme(sop, {**BINDINGS, "return_agency": ["iom", "ilo"]})
@@ -80,6 +86,7 @@ async def test_a_declined_referral_needs_the_owners_attention_and_goes_to_the_al
     assert reason["referral_id"] == declined
     assert "No counsellor" not in reason["message"], "the sealed reason stays sealed"
     assert journey["next_steps"] == ["redraft", "reroute"]
+    assert journey_id in await _waiting_for_unhcr(app), "shown under Waiting for me"
 
     journey = await driver.ok(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
     assert journey["acting_agency"] == "ilo"
@@ -88,10 +95,12 @@ async def test_a_declined_referral_needs_the_owners_attention_and_goes_to_the_al
     drafted = await driver.ok(OWNER, "worker", "GET", f"/v1/referrals/{journey['referral_id']}")
     assert drafted["counterpart"] == "ilo"
 
+    assert journey_id not in await _waiting_for_unhcr(app), "it waits for ILO now"
     again = await driver.call(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
     assert again.status_code == 409, "it waits for ILO now: nothing needs attention"
 
 
+@sqlite_only
 async def test_the_owner_may_draft_a_declined_referral_again_to_the_same_agency(sop) -> None:
     driver = sop["driver"]
     journey_id, declined = await _counselling_declined_by_iom(sop, sop["programme_id"])
@@ -122,6 +131,7 @@ async def _at_counselling_with_iom(sop) -> tuple[str, str, str, str]:
     return journey_id, consent_id, referrals[0], counselling
 
 
+@sqlite_only
 async def test_taking_back_one_recipient_revokes_only_what_went_to_it(sop) -> None:
     driver = sop["driver"]
     journey_id, consent_id, profiling, counselling = await _at_counselling_with_iom(sop)
@@ -152,6 +162,7 @@ async def test_taking_back_one_recipient_revokes_only_what_went_to_it(sop) -> No
     assert all(r["who"] == OWNER for r in journey["needs_attention"])
 
 
+@sqlite_only
 async def test_taking_back_every_recipient_is_a_withdrawal_and_ends_the_journey(sop) -> None:
     driver = sop["driver"]
     journey_id, consent_id, _, counselling = await _at_counselling_with_iom(sop)
@@ -166,6 +177,7 @@ async def test_taking_back_every_recipient_is_a_withdrawal_and_ends_the_journey(
     await driver.until("IOM's erasure receipt", lambda: driver._erased([counselling]))
 
 
+@sqlite_only
 async def test_taking_back_what_the_consent_never_covered_is_refused_with_every_fault(sop) -> None:
     driver = sop["driver"]
     _, consent_id, _, _ = await _at_counselling_with_iom(sop)
