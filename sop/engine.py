@@ -121,8 +121,13 @@ def _require_aware(now: datetime) -> None:
         raise ValueError("now must be timezone-aware; journeys are timed in UTC")
 
 
-def _due(stage: Stage, now: datetime) -> datetime | None:
-    return parse_duration(stage.due).after(now) if stage.due is not None else None
+def _due(
+    stage: Stage, now: datetime, deadlines: Mapping[str, str] | None = None
+) -> datetime | None:
+    """When the stage is due: the programme's deadline for it (a readmission agreement's time
+    frame), else the SOP's default."""
+    due = (deadlines or {}).get(stage.id) or stage.due
+    return parse_duration(due).after(now) if due is not None else None
 
 
 def _pin(definition: Definition, state: JourneyState) -> None:
@@ -202,6 +207,7 @@ def start(
     now: datetime,
     *,
     agencies: Mapping[str, str] | None = None,
+    deadlines: Mapping[str, str] | None = None,
 ) -> JourneyState:
     """A new journey at the first ``start`` branch that applies to these facts.
 
@@ -217,7 +223,7 @@ def start(
         definition_version=definition.version,
         stage=stage.id,
         entered_at=now,
-        due_at=_due(stage, now),
+        due_at=_due(stage, now, deadlines),
         history=(HistoryEntry(stage=stage.id, at=now),),
         ended=stage.terminal,
     )
@@ -249,6 +255,7 @@ def advance(
     by: str | None = None,
     decision: Decision | None = None,
     agencies: Mapping[str, str] | None = None,
+    deadlines: Mapping[str, str] | None = None,
 ) -> Step:
     """Record ``outcome`` at ``stage`` and move the journey on.
 
@@ -313,7 +320,7 @@ def advance(
         definition_version=state.definition_version,
         stage=target.id,
         entered_at=now,
-        due_at=_due(target, now),
+        due_at=_due(target, now, deadlines),
         history=(*history, entry),
         ended=target.terminal,
     )
@@ -365,6 +372,7 @@ def divert(
     now: datetime,
     *,
     agencies: Mapping[str, str] | None = None,
+    deadlines: Mapping[str, str] | None = None,
 ) -> JourneyState | None:
     """A fact changed: the journey's new state if an interrupt takes it elsewhere, else None.
 
@@ -396,7 +404,7 @@ def divert(
         definition_version=state.definition_version,
         stage=target.id,
         entered_at=now,
-        due_at=_due(target, now),
+        due_at=_due(target, now, deadlines),
         history=(
             *state.history[:-1],
             left,

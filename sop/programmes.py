@@ -21,6 +21,7 @@ from datetime import datetime
 from contracts.agreements import AgreementState, AgreementStatus, effective_status, short_id
 from contracts.categories import Category
 from sop.bindings import Binding, agencies_of
+from sop.durations import parse_duration
 from sop.schema import Definition, Stage
 
 
@@ -71,6 +72,32 @@ def covering_agreement(
         ):
             return agreement
     return None
+
+
+def deadline_faults(definition: Definition, deadlines: Mapping[str, str]) -> list[ProgrammeFault]:
+    """Every reason the programme's deadlines cannot apply: an unknown or terminal stage, or a
+    value that is not an ISO 8601 duration."""
+    faults = []
+    for stage_id, value in sorted(deadlines.items()):
+        stage = definition.stage_map.get(stage_id)
+        if stage is None or stage.terminal:
+            faults.append(
+                ProgrammeFault(
+                    "deadline_stage_unknown",
+                    f"{definition.ref} has no stage {stage_id} that a deadline could apply to",
+                    stage=stage_id,
+                )
+            )
+            continue
+        try:
+            parse_duration(value)
+        except ValueError as error:
+            faults.append(
+                ProgrammeFault(
+                    "deadline_invalid", f"deadline of {stage_id}: {error}", stage=stage_id
+                )
+            )
+    return faults
 
 
 def programme_faults(

@@ -357,6 +357,7 @@ async def start(
             programme.params,
             utcnow(),
             agencies=_first_agencies(programme.bindings),
+            deadlines=programme.deadlines,
         )
     except SopError as error:
         raise _sop_refusal(error, None) from error
@@ -503,6 +504,7 @@ async def advance(
             by=by_agency,
             decision=decision,
             agencies=agencies(ctx),
+            deadlines=ctx.programme.deadlines,
         )
     except SopError as error:
         raise _sop_refusal(error, ctx) from error
@@ -553,7 +555,13 @@ async def follow_facts(
     facts = await _facts_now(session, federation=federation, principal=principal, journey=journey)
     try:
         diverted = engine.divert(
-            ctx.definition, ctx.state, facts, ctx.programme.params, utcnow(), agencies=agencies(ctx)
+            ctx.definition,
+            ctx.state,
+            facts,
+            ctx.programme.params,
+            utcnow(),
+            agencies=agencies(ctx),
+            deadlines=ctx.programme.deadlines,
         )
     except SopError as error:
         raise _sop_refusal(error, ctx) from error

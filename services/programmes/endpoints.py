@@ -44,6 +44,7 @@ async def create_programme(
         bindings=data.bindings,
         agreement_ids=data.agreements,
         params=data.params,
+        deadlines=data.deadlines,
     )
     return ProgrammeOut.from_row(programme)
 

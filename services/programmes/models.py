@@ -26,6 +26,9 @@ class Programme(Timestamped, Base):
     bindings: Mapped[dict[str, Any]] = mapped_column(JSON)
     agreements: Mapped[list[str]] = mapped_column(JSON)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: stage id -> ISO 8601 duration, from the readmission agreement (issue 16): overrides the
+    #: SOP's default ``due`` for that stage.
+    deadlines: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
     @property
     def sop(self) -> str:

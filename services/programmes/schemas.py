@@ -35,6 +35,12 @@ class ProgrammeCreate(RequestModel):
         default_factory=dict,
         description="The SOP's parameters (e.g. `min_years` of a regularization programme).",
     )
+    deadlines: dict[str, str] = Field(
+        default_factory=dict,
+        description="Stage id -> ISO 8601 duration, as the readmission agreement sets them "
+        '(e.g. `{"travel_documents": "P14D"}`); a stage not named keeps the SOP\'s `due`.',
+        examples=[{"travel_documents": "P14D", "readmission_request": "P25D"}],
+    )
 
 
 class ProgrammeGap(ResponseModel):
@@ -54,6 +60,7 @@ class ProgrammeOut(ResponseModel):
     bindings: dict[str, BindingValue]
     agreements: list[str]
     params: dict[str, ParamValue]
+    deadlines: dict[str, str] = Field(default_factory=dict)
     runnable: bool
     violations: list[ProgrammeGap]
 
@@ -68,6 +75,7 @@ class ProgrammeOut(ResponseModel):
             bindings=row.bindings,
             agreements=row.agreements,
             params=row.params,
+            deadlines=row.deadlines or {},
             runnable=not faults,
             violations=[ProgrammeGap.model_validate(f) for f in faults],
         )

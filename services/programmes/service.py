@@ -21,7 +21,7 @@ from services.audit import service as audit
 from services.federation.runtime import Federation
 from services.sops import service as sops
 from sop.bindings import binding_faults
-from sop.programmes import programme_faults
+from sop.programmes import deadline_faults, programme_faults
 from sop.schema import Definition
 
 from . import repository
@@ -107,6 +107,7 @@ async def create(
     bindings: dict[str, Any],
     agreement_ids: list[str],
     params: dict[str, Any],
+    deadlines: dict[str, str] | None = None,
 ) -> Programme:
     shape = binding_faults(bindings)
     if shape:
@@ -128,6 +129,17 @@ async def create(
                 ]
             },
         )
+    late = deadline_faults(definition, deadlines or {})
+    if late:
+        raise ValidationFailed(
+            f"{len(late)} deadline(s) cannot apply: " + "; ".join(f.message for f in late),
+            extra={
+                "errors": [
+                    {"location": f"body.deadlines.{f.stage}", "message": f.message, "type": f.code}
+                    for f in late
+                ]
+            },
+        )
     programme = Programme(
         agency=principal.agency,
         title=title,
@@ -136,6 +148,7 @@ async def create(
         bindings=bindings,
         agreements=agreement_ids,
         params=params,
+        deadlines=deadlines or {},
     )
     await require_runnable(session, federation=federation, programme=programme)
     await repository.add(session, programme)

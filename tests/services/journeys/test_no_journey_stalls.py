@@ -5,6 +5,7 @@ drafts again, re-routes to the alternate the programme binds, or records what th
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from kit.db.base import utcnow
@@ -191,3 +192,39 @@ async def test_taking_back_what_the_consent_never_covered_is_refused_with_every_
     assert refused.status_code == 422
     faults = refused.json()["errors"]
     assert len(faults) == 2, faults
+
+
+@sqlite_only
+async def test_travel_document_deadlines_come_from_the_programme(sop) -> None:
+    driver = sop["driver"]
+    url = f"{driver.agencies[OWNER].url}/v1/programmes"
+    body = {
+        "title": "Readmission agreement: 3 days",
+        "sop": "avrr-joint@2.0.0",
+        "bindings": BINDINGS,
+        "agreements": [sop["agreement_id"]],
+    }
+    wrong = await driver.http.post(
+        url,
+        headers=sop["admins"][OWNER],
+        json={**body, "deadlines": {"travel_documents": "3 days", "passport_office": "P1D"}},
+    )
+    assert wrong.status_code == 422
+    assert {e["type"] for e in wrong.json()["errors"]} == {
+        "deadline_invalid",
+        "deadline_stage_unknown",
+    }
+    created = await driver.http.post(
+        url, headers=sop["admins"][OWNER], json={**body, "deadlines": {"travel_documents": "P3D"}}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["deadlines"] == {"travel_documents": "P3D"}
+
+    person = _amina()
+    journey_id, _ = await driver.admit(person, created.json()["id"], sop["valid_until"])
+    for step in (Step("profiling", "profiled"), Step("counselling", "decided_to_return")):
+        await driver.act(person, await driver.journey(journey_id), step, [])
+    journey = await driver.journey(journey_id)
+    assert journey["stage"] == "travel_documents"
+    entered = datetime.fromisoformat(journey["history"][-1]["at"])
+    assert datetime.fromisoformat(journey["due_at"]) - entered == timedelta(days=3)
