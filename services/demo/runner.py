@@ -189,9 +189,10 @@ async def _walk(
         outcome = await driver.run(person, programme_id, valid_until)
         end = outcome["journey"]["stage"]
         referrals, erasures = len(outcome["referrals"]), outcome["erasures"]
+        stages = outcome["stages"]
     except ScenarioFailed as failed:
         driver.say(person.name, "FAILED", str(failed))
-        end, referrals, erasures = "failed", 0, 0
+        end, referrals, erasures, stages = "failed", 0, 0, []
     return {
         "name": person.name,
         "pathway": person.pathway,
@@ -199,6 +200,7 @@ async def _walk(
         "expected_end_stage": person.expected_end_stage,
         "referrals": referrals,
         "erasures": erasures,
+        "stages": stages,
     }
 
 

@@ -99,6 +99,12 @@ class Step:
     facts: dict[str, Any] = field(default_factory=dict)
     #: The written decision's reference, where the stage's outcome is one (BID, risk assessment).
     decision_ref: str | None = None
+    #: A fact turns up late at this stage: the owner patches the profile and the journey is
+    #: diverted to the safeguard it requires (no outcome is recorded here).
+    patch: dict[str, Any] | None = None
+    #: The acting agency declines first; the owner re-routes the stage to the alternate the
+    #: programme binds, which then records the outcome.
+    declined_first: bool = False
 
     def decision(self) -> dict[str, str]:
         return {"decision_ref": self.decision_ref} if self.decision_ref else {}
@@ -114,6 +120,9 @@ class Person:
     expected_end_stage: str
     #: Withdraw consent on reaching this stage (AVRR principle ii), after its referral is out.
     withdraw_at: str | None = None
+    #: The agency whose case this is, and the programme it walks (``joint`` or ``enforcement``).
+    owner: str = OWNER
+    programme: str = "joint"
 
 
 def _adult(**facts: Any) -> dict[str, Any]:
@@ -277,6 +286,8 @@ class Driver:
         self.tick = tick or (lambda: asyncio.sleep(0.1))
         self.say = timeline or (lambda _who, _stage, _what: None)
         self.timeout = timeout
+        self._owners: dict[str, str] = {}
+        self._senders: dict[str, str] = {}
 
     async def call(
         self, agency: str, who: str, method: str, path: str, **kwargs: Any
@@ -301,10 +312,12 @@ class Driver:
             await self.tick()
 
     async def admit(self, person: Person, programme_id: str, valid_until: str) -> tuple[str, str]:
-        """Record the case and the person's consent at UNHCR and start the journey."""
+        """Record the case and the person's consent at its owner (UNHCR, unless the person's
+        case is the host authority's own) and start the journey."""
         reference = f"DEMO-{person.name.split()[0].upper()}-{time.time_ns() % 10**6}"
+        owner = person.owner
         case = await self.ok(
-            OWNER,
+            owner,
             "worker",
             "POST",
             "/v1/cases",
@@ -314,7 +327,7 @@ class Driver:
                 "data": person.data,
             },
         )
-        partners = sorted(set(BOUND) - {OWNER})
+        partners = sorted(set(BOUND) - {owner})
         consent_body: dict[str, Any] = {
             "purposes": PURPOSES,
             "recipients": partners,
@@ -337,20 +350,22 @@ class Driver:
         else:
             consent_body |= {"given_by": "self"}
         consent = await self.ok(
-            OWNER, "worker", "POST", f"/v1/cases/{case['id']}/consents", json=consent_body
+            owner, "worker", "POST", f"/v1/cases/{case['id']}/consents", json=consent_body
         )
         journey = await self.ok(
-            OWNER,
+            owner,
             "worker",
             "POST",
             f"/v1/cases/{case['id']}/journeys",
             json={"programme_id": programme_id},
         )
+        self._owners[journey["id"]] = owner
         self.say(person.name, journey["stage"], "journey started")
         return journey["id"], consent["id"]
 
     async def journey(self, journey_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.ok(OWNER, "worker", "GET", f"/v1/journeys/{journey_id}")
+        owner = self._owners.get(journey_id, OWNER)
+        result: dict[str, Any] = await self.ok(owner, "worker", "GET", f"/v1/journeys/{journey_id}")
         return result
 
     async def run(self, person: Person, programme_id: str, valid_until: str) -> dict[str, Any]:
@@ -370,13 +385,16 @@ class Driver:
             )
             journey = await self.journey(journey_id)
             await self.send_referral(person, journey, referrals)
-            await self.ok(OWNER, "worker", "POST", f"/v1/consents/{consent_id}/withdraw", json={})
+            await self.ok(
+                person.owner, "worker", "POST", f"/v1/consents/{consent_id}/withdraw", json={}
+            )
             self.say(person.name, journey["stage"], "consent withdrawn")
             await self.until("erasure receipts", lambda: self._erased(referrals))
             self.say(person.name, "withdrawn", f"{len(referrals)} erasure receipt(s) held")
         final = await self.journey(journey_id)
         return {
             "journey": final,
+            "stages": [entry["stage"] for entry in final["history"]],
             "referrals": referrals,
             "erasures": len(referrals) if person.withdraw_at else 0,
         }
@@ -387,7 +405,12 @@ class Driver:
 
     async def _erased(self, referrals: list[str]) -> bool:
         for referral_id in referrals:
-            view = await self.ok(OWNER, "focal_point", "GET", f"/v1/referrals/{referral_id}")
+            view = await self.ok(
+                self._senders.get(referral_id, OWNER),
+                "focal_point",
+                "GET",
+                f"/v1/referrals/{referral_id}",
+            )
             if view["erasure"]["receipt"] is None:
                 return False
         return True
@@ -395,10 +418,23 @@ class Driver:
     async def act(
         self, person: Person, journey: dict[str, Any], step: Step, referrals: list[str]
     ) -> None:
-        acting = journey["acting_agency"]
-        if acting == OWNER:
+        owner = person.owner
+        if step.patch is not None:
             await self.ok(
-                OWNER,
+                owner, "worker", "PATCH", f"/v1/cases/{journey['case_id']}/profile", json=step.patch
+            )
+            self.say(person.name, step.stage, f"{owner} learnt: {', '.join(sorted(step.patch))}")
+            await self.until(
+                f"{person.name} to be diverted from {step.stage}",
+                lambda: self._left(journey["id"], step.stage),
+            )
+            return
+        if step.declined_first:
+            journey = await self._decline_and_reroute(person, journey, referrals)
+        acting = journey["acting_agency"]
+        if acting == owner:
+            await self.ok(
+                owner,
                 "worker",
                 "POST",
                 f"/v1/journeys/{journey['id']}/outcomes",
@@ -409,7 +445,7 @@ class Driver:
                     **step.decision(),
                 },
             )
-            self.say(person.name, step.stage, f"{OWNER} recorded {step.outcome}")
+            self.say(person.name, step.stage, f"{owner} recorded {step.outcome}")
         else:
             referral_id = await self.send_referral(person, journey, referrals)
             await self.ok(
@@ -434,9 +470,10 @@ class Driver:
                 f"{person.name}: no referral drafted for {journey['stage']}: "
                 f"{journey.get('blocked')}"
             )
-        await self.ok(OWNER, "focal_point", "POST", f"/v1/referrals/{referral_id}/approve")
+        await self.ok(person.owner, "focal_point", "POST", f"/v1/referrals/{referral_id}/approve")
         referrals.append(referral_id)
-        self.say(person.name, journey["stage"], f"{OWNER} approved the referral to {acting}")
+        self._senders[referral_id] = person.owner
+        self.say(person.name, journey["stage"], f"{person.owner} approved the referral to {acting}")
 
         async def arrived() -> bool:
             response = await self.call(acting, "focal_point", "GET", f"/v1/referrals/{referral_id}")
@@ -446,6 +483,40 @@ class Driver:
         await self.ok(acting, "focal_point", "POST", f"/v1/referrals/{referral_id}/accept")
         self.say(person.name, journey["stage"], f"{acting} accepted")
         return str(referral_id)
+
+    async def _decline_and_reroute(
+        self, person: Person, journey: dict[str, Any], referrals: list[str]
+    ) -> dict[str, Any]:
+        """The acting agency declines; the owner sees the journey needs attention and re-routes
+        it to the alternate the programme binds for the role."""
+        acting, referral_id = journey["acting_agency"], journey.get("referral_id")
+        await self.ok(person.owner, "focal_point", "POST", f"/v1/referrals/{referral_id}/approve")
+        self._senders[str(referral_id)] = person.owner
+        referrals.append(str(referral_id))
+
+        async def arrived() -> bool:
+            response = await self.call(acting, "focal_point", "GET", f"/v1/referrals/{referral_id}")
+            return response.status_code == 200
+
+        await self.until(f"the referral at {acting}", arrived)
+        await self.ok(
+            acting,
+            "focal_point",
+            "POST",
+            f"/v1/referrals/{referral_id}/decline",
+            json={"reason": "No capacity this month."},
+        )
+        self.say(person.name, journey["stage"], f"{acting} declined")
+
+        async def needs_attention() -> bool:
+            return bool((await self.journey(journey["id"]))["needs_attention"])
+
+        await self.until(f"{person.name}'s journey to need attention", needs_attention)
+        rerouted: dict[str, Any] = await self.ok(
+            person.owner, "worker", "POST", f"/v1/journeys/{journey['id']}/reroute"
+        )
+        self.say(person.name, journey["stage"], f"re-routed to {rerouted['acting_agency']}")
+        return rerouted
 
     async def _left(self, journey_id: str, stage: str) -> bool:
         journey = await self.journey(journey_id)
