@@ -30,7 +30,8 @@ TYPE_PATTERN = r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$"
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Slug = Annotated[str, StringConstraints(pattern=AGENCY_SLUG_PATTERN)]
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+CODE_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 EventType = Annotated[str, StringConstraints(pattern=TYPE_PATTERN, max_length=64)]
 
 

@@ -68,6 +68,7 @@ async def on_referral_completed(
                 **({"missing": refused.extra["missing"]} if "missing" in refused.extra else {}),
             }
         ]
+        await service.announce(session, journey, "blocked")
 
 
 async def on_consent_withdrawn(

@@ -23,7 +23,11 @@ def _amina(**profile: Any) -> Person:
 async def _journey_events(app, journey_id: str) -> list[tuple[str, dict[str, Any]]]:
     async with app.state.db.sessions() as session:
         logged = await event_rows.of_agency(session, agency=OWNER)
-    return [(e.type, e.data) for e in logged if e.data.get("journey_id") == journey_id]
+    return [
+        (e.type, e.data)
+        for e in logged
+        if e.type.startswith("journey.") and e.data.get("journey_id") == journey_id
+    ]
 
 
 async def test_every_state_change_of_a_journey_is_logged(sop, app) -> None:
