@@ -17,6 +17,7 @@ from services.agreements.models import AgreementParty, AgreementRow
 from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from services.cases.models import Case, CaseData
 from services.consents.models import Consent
+from services.events.models import Event
 from services.federation.models import (
     DirectoryDocument,
     FederationIncident,
@@ -49,6 +50,7 @@ __all__ = [
     "Consent",
     "ConsoleSession",
     "DirectoryDocument",
+    "Event",
     "FederationIncident",
     "InboxMessage",
     "Journey",

@@ -145,6 +145,7 @@ async def _admit(session: AsyncSession, received: Received, *, new_allowed: bool
     if held is not None:
         return held
     await repository.save(session, incoming)
+    await service.announce(session, received.federation, incoming, "proposed", by=header.from_)
     return incoming
 
 
@@ -188,13 +189,15 @@ async def on_signed(session: AsyncSession, received: Received) -> None:
         ) from exc
     if any(s.signature == signature and s.digest == body.digest for s in state.signatures):
         return
+    was = state.status
     try:
         state = rules.sign(state, signature, digest=body.digest, at=body.at)
     except ContractError as exc:
         raise _refused("invalid_signature", str(exc)) from exc
     await repository.save(session, state)
     await _note(session, received, state, "signature_received")
-    await service.after_change(session, state)
+    await service.announce_signature(session, received.federation, was, state, by=signature.agency)
+    await service.after_change(session, state, federation=received.federation)
 
 
 async def _on_change(session: AsyncSession, received: Received, action: str) -> None:
@@ -220,6 +223,7 @@ async def _on_change(session: AsyncSession, received: Received, action: str) -> 
         raise _refused("invalid_change", str(exc)) from exc
     await repository.save(session, state)
     await _note(session, received, state, action)
+    await service.announce(session, received.federation, state, service.CHANGED[action], by=body.by)
 
 
 async def on_suspended(session: AsyncSession, received: Received) -> None:

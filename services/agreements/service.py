@@ -32,6 +32,7 @@ from kit.errors import AccordError, Forbidden, NotFound
 from kit.faults import problem_for
 from services.agencies.models import Agency
 from services.audit import service as audit
+from services.events import service as events
 from services.federation.outbox import send
 from services.federation.runtime import Federation
 
@@ -126,6 +127,47 @@ async def _record(
     )
 
 
+#: The event a change of ``TRANSITIONS`` logs.
+CHANGED = {"suspend": "suspended", "resume": "resumed", "terminate": "terminated"}
+
+
+async def announce(
+    session: AsyncSession, federation: Federation, state: AgreementState, what: str, **data: Any
+) -> None:
+    """Log a change of the agreement in the event log of every party hosted on this node
+    (DESIGN §10): the agreement is each party's, and each sees its own events only.
+    ``agreement.drafted|revised|amended|proposed|signed|activated|suspended|resumed|
+    terminated|superseded``, with the version and its status after the change; never its
+    text or a stated reason."""
+    for party in sorted(set(state.terms.parties)):
+        if await federation.hosts(party):
+            await events.append(
+                session,
+                agency=party,
+                type=f"agreement.{what}",
+                data={
+                    "agreement_id": state.id,
+                    "version": state.version,
+                    "status": state.status.value,
+                    **data,
+                },
+            )
+
+
+async def announce_signature(
+    session: AsyncSession,
+    federation: Federation,
+    was: AgreementStatus,
+    state: AgreementState,
+    *,
+    by: str,
+) -> None:
+    """``agreement.signed``, then ``agreement.activated`` if that signature was the last."""
+    await announce(session, federation, state, "signed", by=by)
+    if state.status == AgreementStatus.ACTIVE and was != AgreementStatus.ACTIVE:
+        await announce(session, federation, state, "activated", from_status=was.value)
+
+
 async def _with_new_terms(
     session: AsyncSession,
     *,
@@ -147,6 +189,7 @@ async def _with_new_terms(
         raise _refusal(error) from error
     await repository.save(session, state)
     await _record(session, principal, principal.agency, state, action, **detail)
+    await announce(session, federation, state, action, by=principal.agency)
     return state
 
 
@@ -235,6 +278,7 @@ async def propose(
         raise _refusal(error) from error
     await repository.save(session, state)
     await _record(session, principal, principal.agency, state, "proposed", digest=state.digest)
+    await announce(session, federation, state, "proposed", by=principal.agency)
     await _broadcast(
         session,
         federation,
@@ -263,12 +307,14 @@ async def sign(
     key = await federation.keys.signing(principal.agency, at=now)
     block = sign_json(state.canonical(), key)
     signature = Signature(agency=principal.agency, kid=block.kid, value=block.value)
+    was = state.status
     try:
         state = terms_rules.sign(state, signature, digest=digest, at=now)
     except ContractError as error:
         raise _refusal(error) from error
     await repository.save(session, state)
     await _record(session, principal, principal.agency, state, "signed", digest=digest)
+    await announce_signature(session, federation, was, state, by=principal.agency)
     await _broadcast(
         session,
         federation,
@@ -282,7 +328,7 @@ async def sign(
             "at": _iso(now),
         },
     )
-    await after_change(session, state)
+    await after_change(session, state, federation=federation)
     return state
 
 
@@ -311,6 +357,7 @@ async def change(
         raise _refusal(error) from error
     await repository.save(session, state)
     await _record(session, principal, principal.agency, state, action)
+    await announce(session, federation, state, CHANGED[action], by=principal.agency)
     await _broadcast(
         session,
         federation,
@@ -335,7 +382,9 @@ TRANSITIONS: dict[str, tuple[Transition, str]] = {
 }
 
 
-async def after_change(session: AsyncSession, state: AgreementState) -> None:
+async def after_change(
+    session: AsyncSession, state: AgreementState, *, federation: Federation
+) -> None:
     """An amendment that just became active retires the version it supersedes."""
     if state.status != AgreementStatus.ACTIVE or state.supersedes is None:
         return
@@ -350,6 +399,7 @@ async def after_change(session: AsyncSession, state: AgreementState) -> None:
     except ContractError:
         return  # already terminated or otherwise final: nothing to retire
     await repository.save(session, retired)
+    await announce(session, federation, retired, "superseded")
 
 
 def _iso(moment: datetime) -> str:

@@ -44,6 +44,7 @@ from services.audit.service import actor_of
 from services.cases import service as cases
 from services.cases.models import Case
 from services.cases.sealing import CaseVault
+from services.events import service as events
 
 from . import cascade, repository
 from .models import Consent
@@ -198,6 +199,7 @@ async def give_consent(
             "supersedes": str(supersedes) if supersedes else None,
         },
     )
+    await announce(session, row, "given")
     if old_row is not None:
         await audit.record_by(
             session,
@@ -207,7 +209,27 @@ async def give_consent(
             categories=old_row.categories,
             detail={"superseded_by": str(consent_id)},
         )
+        await announce(session, old_row, "superseded", superseded_by=consent_id)
     return ConsentView(row, record.status)
+
+
+async def announce(session: AsyncSession, row: Consent, what: str, **data: Any) -> None:
+    """Log a change of the consent in the event log (DESIGN §10): ``consent.given``,
+    ``consent.superseded``, ``consent.withdrawn``; ids and statuses, never its terms' reasons
+    or the person's words. Expiry is not logged: no stored change makes it (see
+    :func:`status_of`), so nothing happens at that moment to append."""
+    await events.append(
+        session,
+        agency=row.agency,
+        type=f"consent.{what}",
+        data={
+            "consent_id": row.id,
+            "case_id": row.case_id,
+            "status": row.status,
+            "from_status": None if what == "given" else ConsentStatus.GIVEN.value,
+            **data,
+        },
+    )
 
 
 def _seal_child_views(
@@ -305,6 +327,7 @@ async def withdraw(
         categories=row.categories,
         detail={"recipients": row.recipients, "reason_given": bool(reason)},
     )
+    await announce(session, row, "withdrawn")
     await cascade.on_withdrawn(session, events=events, principal=principal, consent=record, at=now)
     return ConsentView(row, record.status)
 
@@ -353,6 +376,7 @@ async def narrow(
             "purposes_taken_back": list(taken_back.purposes),
         },
     )
+    await announce(session, row, "narrowed")
     await cascade.on_narrowed(
         session, events=events, principal=principal, consent=record, taken_back=taken_back, at=now
     )

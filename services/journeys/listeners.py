@@ -72,6 +72,7 @@ async def on_referral_completed(
                 missing=refused.extra.get("missing"),
             )
         ]
+        await service.announce(session, journey, "needs_attention")
 
 
 _ENDED_WORDS = {
@@ -103,6 +104,7 @@ async def on_referral_ended(session: AsyncSession, ended: Ended, *, federation: 
             referral_id=row.referral_id,
         )
     ]
+    await service.announce(session, journey, "needs_attention")
 
 
 async def on_consent_withdrawn(
@@ -171,6 +173,7 @@ async def _after_consent_change(
                 consent_id=row.consent_id,
             )
         ]
+        await service.announce(session, journey, "needs_attention")
 
 
 async def on_profile_changed(

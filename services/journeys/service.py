@@ -4,6 +4,7 @@ functions; this module reads what they need and stores what they decide."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ from kit.errors import AccordError, Conflict, Forbidden, NotFound
 from services.audit import service as audit
 from services.cases import service as cases
 from services.consents import service as consents
+from services.events import service as events
+from services.events.schemas import CODE_PATTERN
 from services.federation.runtime import Federation
 from services.programmes import repository as programme_rows
 from services.programmes import service as programmes
@@ -365,6 +368,7 @@ async def start(
     await repository.add(session, journey)
     ctx = Context(journey, programme, definition, state)
     await _enter(session, federation=federation, principal=principal, ctx=ctx)
+    await announce(session, journey, "started")
     await _audit(session, principal, journey, "journey.started")
     return journey
 
@@ -382,6 +386,37 @@ async def _audit(
         case_id=journey.case_id,
         detail={"stage": journey.stage, **detail},
     )
+
+
+async def announce(session: AsyncSession, journey: Journey, what: str, **data: Any) -> None:
+    """Log ``journey.<what>`` in the event log of the journey's agency (DESIGN §10), then the
+    state it is left in: ``journey.ended``, or ``journey.needs_attention`` with the reasons'
+    codes (the owner must act).
+    Stages, outcomes and codes only: never the facts that moved it, nor their names."""
+    about = {
+        "journey_id": journey.id,
+        "case_id": journey.case_id,
+        "programme_id": journey.programme_id,
+        "stage": journey.stage,
+        "acting_agency": journey.acting_agency,
+        "referral_id": journey.referral_id,
+    }
+    blocked = [str(b.get("code")) for b in journey.blocked or []]
+    reasons = {"reasons": [c for c in blocked if re.fullmatch(CODE_PATTERN, c)]} if blocked else {}
+    if what == "needs_attention":
+        data = {**reasons, **data}
+    await events.append(
+        session, agency=journey.agency, type=f"journey.{what}", data={**about, **data}
+    )
+    if journey.ended and what != "ended":
+        await events.append(session, agency=journey.agency, type="journey.ended", data=about)
+    elif blocked and what != "needs_attention":
+        await events.append(
+            session,
+            agency=journey.agency,
+            type="journey.needs_attention",
+            data={**about, **reasons},
+        )
 
 
 async def get(
@@ -514,6 +549,14 @@ async def advance(
     _store(journey, step.state)
     ctx.state = step.state
     await _enter(session, federation=federation, principal=principal, ctx=ctx)
+    await announce(
+        session,
+        journey,
+        "diverted" if step.state.history[-1].because else "advanced",
+        from_stage=stage,
+        outcome=outcome,
+        by=by_agency,
+    )
     await _audit(
         session,
         principal,
@@ -575,6 +618,7 @@ async def follow_facts(
     _store(journey, diverted)
     ctx.state = diverted
     await _enter(session, federation=federation, principal=principal, ctx=ctx)
+    await announce(session, journey, "diverted", from_stage=left)
     await _audit(
         session,
         principal,
@@ -661,6 +705,7 @@ async def redraft(
     journey.blocked = None
     await _enter(session, federation=federation, principal=principal, ctx=ctx)
     await _audit(session, principal, journey, "journey.redrafted", to=acting_agency(ctx))
+    await announce(session, journey, "redrafted")
     return journey
 
 
@@ -726,6 +771,7 @@ async def reroute(
     await _audit(
         session, principal, journey, "journey.rerouted", role=role, to=journey.acting_agency
     )
+    await announce(session, journey, "rerouted")
     return journey
 
 
@@ -755,6 +801,7 @@ async def report_overdue(db: Database, now: datetime | None = None) -> int:
             if journey.overdue_reported == journey.stage:
                 continue
             journey.overdue_reported = journey.stage
+            await announce(session, journey, "overdue", due_at=journey.due_at)
             await _audit(
                 session,
                 None,

@@ -29,6 +29,7 @@ from kit.db.repository import Page
 from kit.events import Subscriptions
 from services.audit.service import actor_of
 from services.consents.cascade import NARROWED, WITHDRAWN, Narrowed, Withdrawal
+from services.events import service as events
 from services.federation.errors import ContentRefused
 from services.federation.inbox import Handler, Received
 from services.federation.outbox import cancel_sealed, send
@@ -77,6 +78,27 @@ async def _erase_rows(session: AsyncSession, row: Referral, *, reason: str) -> l
     return categories
 
 
+async def announce(session: AsyncSession, row: Referral, what: str, **data: Any) -> None:
+    """Log a step of the referral's erasure in the event log, at ``row``'s agency (DESIGN
+    §10): ``erasure.requested`` and ``erasure.confirmed`` (the signed receipt arrived) at the
+    sender, ``erasure.erased`` where a copy was destroyed, ``erasure.overdue`` when a receipt
+    is late."""
+    await events.append(
+        session,
+        agency=row.agency,
+        type=f"erasure.{what}",
+        data={
+            "referral_id": row.referral_id,
+            "case_id": row.case_id,
+            "direction": row.direction,
+            "counterpart": row.counterpart,
+            "agreement_id": row.agreement_id,
+            "reason": row.erasure_reason,
+            **data,
+        },
+    )
+
+
 async def erase_received(
     session: AsyncSession,
     federation: Federation,
@@ -90,6 +112,7 @@ async def erase_received(
     categories = await _erase_rows(session, row, reason=reason)
     row.erased_at = at.replace(microsecond=0)
     row.erasure_reason = reason
+    await announce(session, row, "erased")
     await service._audit(
         session, None, row, "referral.erased", categories=categories, reason=reason
     )
@@ -166,6 +189,7 @@ async def on_withdrawn(
             service.move(row, Action.REVOKE, actor_of(principal), reason.replace("_", " "), at=at)
         except ContractError:
             continue  # cancelled or rejected: nothing was (or stays) at the recipient
+        await service.announce(session, row, reason=reason)
         # Results or a decline reason the recipient sent back, and the referral itself if it
         # is still waiting in the outbox.
         await _erase_rows(session, row, reason=reason)
@@ -176,6 +200,7 @@ async def on_withdrawn(
             row.erasure_requested_at = at
             row.erasure_due_at = at + timedelta(hours=agreement.terms.erasure_deadline_hours)
             notify[row.counterpart].append(row)
+            await announce(session, row, "requested", reason=reason, due_at=row.erasure_due_at)
         await service._audit(session, principal, row, "referral.revoked", reason=reason)
     for recipient, held in sorted(notify.items()):
         await send(
@@ -235,6 +260,7 @@ async def on_consent_withdrawn(session: AsyncSession, received: Received) -> Non
             service.move(
                 row, Action.REVOKE, f"node:{header.from_}", "consent withdrawn", at=received.now
             )
+            await service.announce(session, row, reason="consent_withdrawn")
         if row.erased_at is None:
             await erase_received(
                 session,
@@ -302,6 +328,7 @@ async def on_erased(session: AsyncSession, received: Received) -> None:
     row.erasure_receipt = signed.model_dump(mode="json")
     row.erased_at = receipt.erased_at
     row.erasure_reason = row.erasure_reason or "confirmed_by_recipient"
+    await announce(session, row, "confirmed")
     await service._audit(
         session, None, row, "referral.erasure_confirmed", categories=list(receipt.categories)
     )

@@ -279,6 +279,7 @@ async def on_sent(session: AsyncSession, received: Received) -> None:
     )
     service._history(row, ReferralStatus.RECEIVED.value, f"{PEER}:{header.from_}", at=received.now)
     await repository.add(session, row)
+    await service.announce(session, row)
     await _keep_sealed(session, row, vault, content)
     await service._audit(session, None, row, "referral.received", categories=sorted(content))
 
@@ -324,6 +325,7 @@ async def _apply(session: AsyncSession, row: Referral, action: Action, at: datet
         if row.status in (ReferralStatus.REVOKED.value, ReferralStatus.CANCELLED.value):
             return  # the sender moved on (withdrawal, cancellation); the answer changes nothing
         raise _refuse("invalid_transition", str(exc)) from exc
+    await service.announce(session, row)
     await service._audit(session, None, row, f"referral.{row.status}")
 
 
@@ -433,6 +435,7 @@ async def on_cancelled(session: AsyncSession, received: Received) -> None:
     except ContractError:
         pass  # accepted already: the sender's cancellation came too late to apply
     else:
+        await service.announce(session, row, reason=body.reason)
         await erasure.erase_received(
             session, received.federation, row, reason="cancelled", at=received.now, notify=True
         )
@@ -505,6 +508,7 @@ async def on_sent_settled(
         return  # already moved on (revoked, cancelled) before the delivery settled
     if action is Action.REFUSE:
         row.refusal = _refusal_reasons(message)
+    await service.announce(session, row)
     await service._audit(session, None, row, f"referral.{row.status}")
     await service.announce_end(session, federation, row)
 

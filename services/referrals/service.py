@@ -41,6 +41,7 @@ from services.cases import repository as case_rows
 from services.cases import service as cases
 from services.cases.sealing import data_slot
 from services.consents import service as consents
+from services.events import service as events
 from services.federation.outbox import send
 from services.federation.runtime import Federation
 
@@ -217,6 +218,34 @@ def move(
     _history(row, target.value, actor, detail, at)
 
 
+async def announce(session: AsyncSession, row: Referral, **data: Any) -> None:
+    """Log the move ``row`` just made in the event log, at the agency whose copy moved
+    (DESIGN §10): ``referral.<status>``, with ids and the statuses it left and entered.
+
+    Called after each :func:`move` (and on receiving or drafting a referral), in its
+    transaction; ``move`` itself has no session to write with. ``data`` adds codes
+    (``reason``), never a text: a decline reason or a note stays sealed."""
+    before = [entry["status"] for entry in row.history[:-1]]
+    await events.append(
+        session,
+        agency=row.agency,
+        type=f"referral.{row.status}",
+        data={
+            "referral_id": row.referral_id,
+            "case_id": row.case_id,
+            "journey_id": row.journey_id,
+            "stage": row.stage,
+            "direction": row.direction,
+            "counterpart": row.counterpart,
+            "agreement_id": row.agreement_id,
+            "consent_id": row.consent_id,
+            "from_status": before[-1] if before else None,
+            "status": row.status,
+            **data,
+        },
+    )
+
+
 # --- drafting and approving -------------------------------------------------------------------
 
 
@@ -301,6 +330,7 @@ async def create(
     )
     _history(row, ReferralStatus.PENDING_APPROVAL.value, row.drafted_by, at=now)
     await repository.add(session, row)
+    await announce(session, row)
     await _audit(session, principal, row, "referral.drafted")
     return row
 
@@ -416,6 +446,7 @@ async def approve(
     )
     row.message_id = envelope.header.id
     await session.flush()
+    await announce(session, row)
     await _audit(session, principal, row, "referral.approved", categories=row.categories)
     return row
 
@@ -468,6 +499,7 @@ async def _answer(
         referral=row.referral_id,
         encryption=agreement.terms.encryption.value,
     )
+    await announce(session, row)
     await _audit(
         session, principal, row, f"referral.{_past(action)}", categories=sorted(results or {})
     )
@@ -583,6 +615,7 @@ async def cancel(
     except ContractError as error:
         raise _refused(error) from error
     await _tell_cancelled(session, federation, row, was=was)
+    await announce(session, row)
     await _audit(session, principal, row, "referral.cancelled")
     await announce_end(session, federation, row)
     return row
@@ -624,6 +657,7 @@ async def interrupt(
     except ContractError:
         return None
     await _tell_cancelled(session, federation, row, was=was, reason="diverted")
+    await announce(session, row, reason="diverted")
     await _audit(session, principal, row, "referral.interrupted")
     return row
 

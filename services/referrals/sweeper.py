@@ -94,6 +94,7 @@ class Sweeper:
                     service.move(row, Action.EXPIRE, "node", "respond_by passed", at=now)
                 except ContractError:
                     continue
+                await service.announce(session, row, reason="respond_by_passed")
                 await service._audit(session, None, row, "referral.expired")
                 await service.announce_end(session, self.federation, row)
                 if row.direction == "incoming":
@@ -131,6 +132,7 @@ class Sweeper:
                 if row is None or row.erasure_flagged_at is not None:
                     continue
                 row.erasure_flagged_at = now
+                await erasure.announce(session, row, "overdue", due_at=row.erasure_due_at)
                 await service._audit(
                     session,
                     None,
