@@ -24,6 +24,7 @@ from services.federation.models import (
     OutboxChannel,
     OutboxMessage,
 )
+from services.households.models import Household, HouseholdMember
 from services.journeys.models import Journey
 from services.keys.models import AgencyKey
 from services.programmes.models import Programme
@@ -50,6 +51,8 @@ __all__ = [
     "ConsoleSession",
     "DirectoryDocument",
     "FederationIncident",
+    "Household",
+    "HouseholdMember",
     "InboxMessage",
     "Journey",
     "NodeKey",

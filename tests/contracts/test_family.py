@@ -120,7 +120,8 @@ def test_a_child_departing_while_her_mother_stays_is_a_family_separation() -> No
     assert violation.code == FAMILY_SEPARATION == "family_separation"
     assert violation.child == DAUGHTER
     assert violation.member == MOTHER
-    assert DAUGHTER in violation.message and MOTHER in violation.message
+    assert DAUGHTER in violation.message
+    assert MOTHER in violation.message
     assert "parent" in violation.message
 
 
