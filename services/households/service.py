@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
-from contracts.family import (
-    HouseholdMember as Member,
-)
+from contracts import family
 from contracts.family import (
     MemberStatus,
     Relationship,
@@ -120,7 +118,7 @@ async def _check(
     session: AsyncSession,
     *,
     principal: Principal,
-    members: Sequence[Member | None],
+    members: Sequence[family.HouseholdMember | None],
     faults: list[Fault],
     at: tuple[str, ...],
 ) -> None:
@@ -201,8 +199,11 @@ async def get(
     return HouseholdView(household, await repository.members_of(session, household.id))
 
 
-def _as_members(rows: Sequence[HouseholdMember]) -> list[Member | None]:
-    return [Member(case_id=r.case_id, relationship=Relationship(r.relationship)) for r in rows]
+def _as_members(rows: Sequence[HouseholdMember]) -> list[family.HouseholdMember | None]:
+    return [
+        family.HouseholdMember(case_id=r.case_id, relationship=Relationship(r.relationship))
+        for r in rows
+    ]
 
 
 async def add_member(
@@ -216,7 +217,7 @@ async def add_member(
     """A case joins the household; refused, with every fault, if the result is not one."""
     household = await _household(session, principal=principal, household_id=household_id, lock=True)
     rows = await repository.members_of(session, household.id)
-    joined = Member(case_id=case_id, relationship=relationship)
+    joined = family.HouseholdMember(case_id=case_id, relationship=relationship)
     await _check(
         session, principal=principal, members=[*_as_members(rows), joined], faults=[], at=()
     )
@@ -349,6 +350,8 @@ async def separations_of(
         members = [
             await reader.status(m) for m in await repository.members_of(session, household.id)
         ]
+        # The departure being approved is the case's, whatever its journeys say yet.
+        members = [replace(m, departing=True) if m.case_id == str(case_id) else m for m in members]
         found += separations(members, subject=str(case_id))
     return found
 
