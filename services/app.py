@@ -46,6 +46,8 @@ from services.federation.ping import PING, handle_ping
 from services.federation.runtime import Federation
 from services.health import endpoints as health
 from services.health import problem_catalogue
+from services.households import endpoints as households
+from services.households import listeners as household_listeners
 from services.journeys import endpoints as journeys
 from services.journeys import listeners as journey_listeners
 from services.journeys import service as journeys_service
@@ -113,8 +115,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             settled_hooks=referral_messages.SETTLED,
         )
 
-        # Listeners are declared where they live; erasure first, then the journey's withdrawal.
-        for subscriptions in (referral_erasure.SUBSCRIPTIONS, journey_listeners.SUBSCRIPTIONS):
+        # Listeners are declared where they live; erasure first, then the journey's withdrawal;
+        # at approval the journey's runtime guard first, then family unity.
+        for subscriptions in (
+            referral_erasure.SUBSCRIPTIONS,
+            journey_listeners.SUBSCRIPTIONS,
+            household_listeners.SUBSCRIPTIONS,
+        ):
             for name, listener in subscriptions.items():
                 federation.events.subscribe(name, partial(listener, federation=federation))
         sweeper = Sweeper(
@@ -186,6 +193,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(journeys.router)
     app.include_router(audit.router)
     app.include_router(cases.router)
+    app.include_router(households.router)
     app.include_router(consents.router)
     app.include_router(console_assets.router)
     for console_router in CONSOLE_ROUTERS:

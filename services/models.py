@@ -25,6 +25,7 @@ from services.federation.models import (
     OutboxChannel,
     OutboxMessage,
 )
+from services.households.models import Household, HouseholdMember
 from services.journeys.models import Journey
 from services.keys.models import AgencyKey
 from services.programmes.models import Programme
@@ -52,6 +53,8 @@ __all__ = [
     "DirectoryDocument",
     "Event",
     "FederationIncident",
+    "Household",
+    "HouseholdMember",
     "InboxMessage",
     "Journey",
     "NodeKey",

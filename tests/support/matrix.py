@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from services.cases import service as cases_service
 from services.consents import service as consents_service
+from services.households import service as households_service
 from tests.support.cases import (
     adult_case_body,
     consent_body,
@@ -574,3 +575,50 @@ ROUTE_CASES.update(
 
 async def _shipped() -> dict[str, str]:
     return {"ref": "avrr-joint@2.0.0"}
+
+
+async def a_household(app: FastAPI, agency: str) -> dict[str, str]:
+    """A mother, her daughter and the daughter's brother; ``case_id`` is the brother's, who
+    may leave without leaving a relationship unmatched."""
+    members = [
+        {"case_id": await seed_case(app, agency), "relationship": "parent"},
+        {"case_id": await seed_case(app, agency), "relationship": "child"},
+        {"case_id": await seed_case(app, agency), "relationship": "sibling"},
+    ]
+    async with app.state.db.sessions.begin() as session:
+        view = await households_service.create(
+            session, principal=system_principal(agency), body={"members": members}
+        )
+    return {"household_id": str(view.household.id), "case_id": members[2]["case_id"]}
+
+
+def _unknown_member() -> dict[str, Any]:
+    return {"case_id": str(uuid.uuid4()), "relationship": "sibling"}
+
+
+ROUTE_CASES.update(
+    {
+        # Another agency's cases are unknown: a household of them is refused, never made.
+        ("POST", "/v1/households"): Case(
+            "cases:write",
+            "caseworker",
+            also=("focal_point",),
+            ok=422,
+            body=lambda: {"members": [_unknown_member(), _unknown_member()]},
+        ),
+        ("GET", "/v1/households/{household_id}"): Case(
+            "cases:read", "caseworker", also=("focal_point", "auditor"), resource=a_household
+        ),
+        ("POST", "/v1/households/{household_id}/members"): Case(
+            "cases:write",
+            "caseworker",
+            also=("focal_point",),
+            resource=a_household,
+            ok=422,
+            body=_unknown_member,
+        ),
+        ("DELETE", "/v1/households/{household_id}/members/{case_id}"): Case(
+            "cases:write", "caseworker", also=("focal_point",), resource=a_household
+        ),
+    }
+)
