@@ -3,11 +3,8 @@
 ``households`` and ``household_members`` (case ids and relationships, nothing personal): what
 the family-unity check reads when a departure's referral is approved (issue 16, part 5).
 
-Written beside 0015, which another change adds in parallel: this revision follows 0014 for
-now and is re-pointed to follow 0015 when both land (the tables do not overlap).
-
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-29 16:00:00.000000
 """
 
@@ -17,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
