@@ -38,8 +38,14 @@ from .setup import Hosted, prepare
 DEMO_DIR = Path("var/demo")
 NODES: list[tuple[str, list[tuple[str, str]]]] = [
     ("unhcr", [("unhcr", "UNHCR")]),
-    ("iom-ilo", [("iom", "IOM"), ("ilo", "ILO")]),
-    ("gov-de", [("gov-de", "Germany, Federal Office for Migration")]),
+    ("iom-ilo", [("iom", "IOM"), ("ilo", "ILO"), ("caritas", "Caritas return counselling")]),
+    (
+        "gov-de",
+        [
+            ("gov-de", "Germany, Federal Office for Migration"),
+            ("hardship-be", "Berlin hardship commission"),
+        ],
+    ),
     ("gov-xk", [("gov-xk", "Kosovo, Ministry of Internal Affairs")]),
     ("gov-rs", [("gov-rs", "Serbia, Ministry of Interior")]),
 ]
@@ -164,7 +170,7 @@ async def _scenarios(nodes: list[DemoNode], console: Console) -> dict[str, Any]:
         console.rule("People walking the joint SOP")
         results = await asyncio.gather(
             *(
-                _walk(driver, person, prepared.programme_id, prepared.valid_until)
+                _walk(driver, person, prepared.programmes[person.programme], prepared.valid_until)
                 for person in PEOPLE
             )
         )

@@ -23,18 +23,22 @@ from contracts.data_roles import SUGGESTED_DATA_ROLES, FieldDataRole
 from sop.bindings import agencies_of
 
 OWNER = "unhcr"
+JOINT_SOP = "avrr-joint@2.0.0"
+ENFORCEMENT_SOP = "enforcement@1.0.0"
 #: The state each government of the demo federation acts for (its directory ``country``).
 COUNTRIES = {"gov-de": "DEU", "gov-xk": "XKX", "gov-rs": "SRB"}
 #: Who acts for each SOP role in the demo federation (DESIGN §1's agencies).
 BINDINGS: dict[str, Any] = {
     "host_authority": "gov-de",
     "protection": "unhcr",
-    "return_agency": "iom",
+    # IOM counsels; Caritas takes the case when IOM cannot (an alternate, DESIGN §7).
+    "return_agency": ["iom", "caritas"],
     "reception_agency": "iom",
     "labour": "ilo",
     # Travel documents are the state of nationality's to issue (DESIGN §7, §9).
     "origin_authority": {"SRB": "gov-rs", "XKX": "gov-xk"},
-    "hardship_commission": "gov-de",
+    # Regional authorities, churches and civil society, not the host authority (DESIGN §1).
+    "hardship_commission": "hardship-be",
     "interior_ministry": "gov-de",
 }
 PURPOSES = [
@@ -67,6 +71,50 @@ DATA_ROLES = {
 #: The demo's people work every part of a case, except biometrics, which no demo person reads:
 #: the most restricted category opens only to a role nobody here holds.
 PEOPLE_DATA_ROLES = [r.value for r in FieldDataRole if r is not FieldDataRole.BIOMETRICS_OFFICER]
+
+
+#: The host authority's own programme: forced return under legal obligation (DESIGN §9), the
+#: state of nationality asked to readmit, UNHCR as the independent monitor (as at Pristina).
+ENFORCEMENT_BINDINGS: dict[str, Any] = {
+    "host_authority": "gov-de",
+    "origin_authority": {"SRB": "gov-rs", "XKX": "gov-xk"},
+    "monitor": "unhcr",
+}
+ENFORCEMENT_PURPOSES = [
+    "return-enforcement",
+    "readmission",
+    "forced-return-monitoring",
+    "forced-return",
+    "post-removal-monitoring",
+    "protection-referral",
+]
+
+
+def enforcement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:
+    """What the host authority may send for a forced return: identity and documents to the
+    state of nationality, identity and the return plan to the monitor, nothing else."""
+    host = ENFORCEMENT_BINDINGS["host_authority"]
+    states = sorted(set(ENFORCEMENT_BINDINGS["origin_authority"].values()))
+    monitor = ENFORCEMENT_BINDINGS["monitor"]
+    sent = {"identity": [*states, monitor], "documents": states, "return_plan": [monitor]}
+    return {
+        "title": "Enforcement of return orders, monitored",
+        "parties": [host, *sorted({*states, monitor})],
+        "purposes": ENFORCEMENT_PURPOSES,
+        "categories": {
+            category: {
+                "senders": [host],
+                "recipients": sorted(recipients),
+                "data_roles": DATA_ROLES[category],
+            }
+            for category, recipients in sent.items()
+        },
+        "legal_basis": "legal_obligation",
+        "retention_days": 730,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "encryption": "hpke-x25519",
+    }
 
 
 def agreement_terms(valid_from: str, valid_until: str) -> dict[str, Any]:

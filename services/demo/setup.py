@@ -15,7 +15,19 @@ import httpx
 
 from auth.scopes import ALL_SCOPES
 
-from .scenarios import BINDINGS, OWNER, PEOPLE_DATA_ROLES, Agency, Driver, Timeline, agreement_terms
+from .scenarios import (
+    BINDINGS,
+    ENFORCEMENT_BINDINGS,
+    ENFORCEMENT_SOP,
+    JOINT_SOP,
+    OWNER,
+    PEOPLE_DATA_ROLES,
+    Agency,
+    Driver,
+    Timeline,
+    agreement_terms,
+    enforcement_terms,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,8 @@ class Prepared:
     valid_until: str
     logins: list[dict[str, str]] = field(default_factory=list)
     clients: list[dict[str, str]] = field(default_factory=list)
+    #: ``joint`` (UNHCR's) and, where the host authority is hosted, ``enforcement`` (its own).
+    programmes: dict[str, str] = field(default_factory=dict)
 
 
 async def token(http: httpx.AsyncClient, url: str, client_id: str, secret: str) -> dict[str, str]:
@@ -126,62 +140,85 @@ async def prepare(
 
     now = datetime.now(UTC).replace(microsecond=0)
     valid_until = (now + timedelta(days=365)).isoformat()
-    owner = by_agency[OWNER]
-    terms = agreement_terms((now - timedelta(days=1)).isoformat(), valid_until)
-    drafted = await _ok(
-        await http.post(f"{owner.url}/v1/agreements", json=terms, headers=admins[OWNER])
-    )
-    agreement_id = drafted["id"]
-    proposed = await _ok(
-        await http.post(f"{owner.url}/v1/agreements/{agreement_id}/propose", headers=admins[OWNER])
-    )
-    digest = proposed["digest"]
-    say("setup", "agreement", f"proposed to {len(terms['parties'])} parties")
-    for party in terms["parties"]:
-        node = by_agency[party]
+    valid_from = (now - timedelta(days=1)).isoformat()
+
+    async def agree(terms: dict[str, Any]) -> str:
+        """Draft, propose and have every party sign; the agreement's id once it is active."""
+        drafter = terms["parties"][0]
+        url = by_agency[drafter].url
+        drafted = await _ok(
+            await http.post(f"{url}/v1/agreements", json=terms, headers=admins[drafter])
+        )
+        agreement_id = str(drafted["id"])
+        proposed = await _ok(
+            await http.post(f"{url}/v1/agreements/{agreement_id}/propose", headers=admins[drafter])
+        )
+        digest = proposed["digest"]
+        say("setup", "agreement", f"{terms['title']}: proposed to {len(terms['parties'])}")
+        for party in terms["parties"]:
+            node = by_agency[party]
+            await _until(
+                http,
+                f"{node.url}/v1/agreements/{agreement_id}",
+                admins[party],
+                lambda body: body.get("digest") == digest,
+                patience,
+            )
+            await _ok(
+                await http.post(
+                    f"{node.url}/v1/agreements/{agreement_id}/sign",
+                    json={"digest": digest},
+                    headers=admins[party],
+                )
+            )
         await _until(
             http,
-            f"{node.url}/v1/agreements/{agreement_id}",
-            admins[party],
-            lambda body: body.get("digest") == digest,
+            f"{url}/v1/agreements/{agreement_id}",
+            admins[drafter],
+            lambda body: body.get("status") == "active",
             patience,
         )
-        await _ok(
+        say("setup", "agreement", f"{terms['title']}: signed by every party")
+        return agreement_id
+
+    async def run(owner: str, title: str, sop: str, bindings: Any, agreement_id: str) -> str:
+        programme = await _ok(
             await http.post(
-                f"{node.url}/v1/agreements/{agreement_id}/sign",
-                json={"digest": digest},
-                headers=admins[party],
+                f"{by_agency[owner].url}/v1/programmes",
+                headers=admins[owner],
+                json={
+                    "title": title,
+                    "sop": sop,
+                    "bindings": bindings,
+                    "agreements": [agreement_id],
+                },
             )
         )
-        say("setup", "agreement", f"signed by {party}")
-    await _until(
-        http,
-        f"{owner.url}/v1/agreements/{agreement_id}",
-        admins[OWNER],
-        lambda body: body.get("status") == "active",
-        patience,
-    )
-    programme = await _ok(
-        await http.post(
-            f"{owner.url}/v1/programmes",
-            headers=admins[OWNER],
-            json={
-                "title": "Joint AVRR and solutions",
-                "sop": "avrr-joint@2.0.0",
-                "bindings": BINDINGS,
-                "agreements": [agreement_id],
-            },
+        say("setup", "programme", f"{sop} runs at {owner}")
+        return str(programme["id"])
+
+    agreement_id = await agree(agreement_terms(valid_from, valid_until))
+    programmes = {
+        "joint": await run(OWNER, "Joint AVRR and solutions", JOINT_SOP, BINDINGS, agreement_id)
+    }
+    if ENFORCEMENT_BINDINGS["host_authority"] in by_agency:
+        enforcement = await agree(enforcement_terms(valid_from, valid_until))
+        programmes["enforcement"] = await run(
+            ENFORCEMENT_BINDINGS["host_authority"],
+            "Enforcement of return orders",
+            ENFORCEMENT_SOP,
+            ENFORCEMENT_BINDINGS,
+            enforcement,
         )
-    )
-    say("setup", "programme", "avrr-joint@2.0.0 runs at UNHCR")
     driver = Driver(http, agencies, timeline=timeline, timeout=patience, tick=tick)
     return Prepared(
         driver=driver,
-        programme_id=programme["id"],
+        programme_id=programmes["joint"],
         agreement_id=agreement_id,
         valid_until=valid_until,
         logins=logins,
         clients=clients,
+        programmes=programmes,
     )
 
 

@@ -310,7 +310,7 @@ def test_creating_operations_link_to_those_that_take_their_id(document: dict[str
     }
     assert {"consents_give", "cases_replace_data"} <= set(links)
     consent = document["paths"]["/v1/cases/{case_id}/consents"]["post"]["responses"]["201"]
-    assert set(consent["links"]) == {"consents_get", "consents_withdraw"}
+    assert set(consent["links"]) == {"consents_get", "consents_withdraw", "consents_narrow"}
     agreement = document["paths"]["/v1/agreements"]["post"]["responses"]["201"]["links"]
     assert "agreements_sign" in agreement
     client = document["paths"]["/v1/clients"]["post"]["responses"]["201"]["links"]

@@ -233,6 +233,13 @@ ROUTE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/consents/{consent_id}/withdraw"): Case(
         "cases:write", "caseworker", also=CASE_ROLES, resource=a_consent
     ),
+    ("POST", "/v1/consents/{consent_id}/narrow"): Case(
+        "cases:write",
+        "caseworker",
+        also=CASE_ROLES,
+        resource=a_consent,
+        body=lambda: {"recipients": ["ilo"]},
+    ),
     ("POST", "/v1/agreements"): Case("agreements:write", "admin", ok=201, body=agreement_body),
     ("GET", "/v1/agreements"): Case(
         "agreements:read",
@@ -566,6 +573,15 @@ ROUTE_CASES.update(
         ("POST", "/v1/journeys/{journey_id}/referral"): Case(
             "cases:write",
             "caseworker",
+            also=("focal_point",),
+            resource=a_journey,
+        ),
+        # A fresh journey waits for its acting agency: nothing to re-route, hence 409 to
+        # whoever may ask; the point here is who may ask at all.
+        ("POST", "/v1/journeys/{journey_id}/reroute"): Case(
+            "cases:write",
+            "caseworker",
+            ok=409,
             also=("focal_point",),
             resource=a_journey,
         ),
