@@ -88,6 +88,7 @@ class StageKind(StrEnum):
     REGULARIZATION = "regularization"
     HARDSHIP_RECOMMENDATION = "hardship_recommendation"
     HARDSHIP_ENDORSEMENT = "hardship_endorsement"
+    LABOUR_MARKET_ADVICE = "labour_market_advice"
     LEGAL_MIGRATION = "legal_migration"
     WITHDRAWAL = "withdrawal"
     CLOSURE = "closure"
@@ -184,6 +185,22 @@ class Stage(_Model):
             "(decision_ref), and refused without them."
         ),
     )
+    once: bool = Field(
+        default=False,
+        description=(
+            "Decided once per journey: a branch to this stage is passed over once the journey "
+            "has completed it, and the engine tries the next one. A refused regularization is "
+            "not reviewed again on the same journey, so counselling cannot loop back to it."
+        ),
+    )
+    owner_may_record: tuple[Name, ...] = Field(
+        default=(),
+        description=(
+            "Outcomes of this stage the owning agency may record itself when the acting agency "
+            "declined the referral or let it expire (issue 16): each one of the stage's own "
+            "outcomes, and only ones that decide nothing the acting agency alone can decide."
+        ),
+    )
 
 
 class Interrupt(_Model):
@@ -196,7 +213,7 @@ class Interrupt(_Model):
 
 
 class Definition(_Model):
-    """A versioned SOP. Journeys pin ``ref`` (``avrr-joint@2.0.0``) when they start."""
+    """A versioned SOP. Journeys pin ``ref`` (``avrr-joint@2.1.0``) when they start."""
 
     id: DefinitionId
     version: SemVer

@@ -10,6 +10,7 @@ import pytest
 
 from sop import engine
 from sop.free_movement import Area, same_free_movement_area, shipped_areas
+from sop.errors import MissingFacts
 from sop.loader import shipped_definition
 from sop.schema import Definition
 from tests.sop.conftest import ADULT, NOW, STATELESS, profile
@@ -428,12 +429,14 @@ def test_a_stateless_person_refused_a_travel_document_is_documented_again(
 
 
 def test_the_refusal_must_say_whether_nationality_is_in_doubt(avrr: Definition) -> None:
-    from sop.errors import MissingFacts
-
-    step = walk(avrr, ADULT, ("profiling", "profiled"), ("counselling", "decided_to_return"))
+    facts = {k: v for k, v in ADULT.items() if k != "nationality_in_doubt"}
+    step = walk(avrr, facts, ("profiling", "profiled"), ("counselling", "decided_to_return"))
     with pytest.raises(MissingFacts) as missing:
-        engine.advance(avrr, step.state, "travel_documents", "refused", ADULT, {}, NOW)
+        engine.advance(avrr, step.state, "travel_documents", "refused", facts, {}, NOW)
     assert missing.value.missing == ("nationality_in_doubt",)
+    # Issued, the document settles the question: nothing more is asked.
+    issued = engine.advance(avrr, step.state, "travel_documents", "issued", facts, {}, NOW)
+    assert issued.entered == "departure"
 
 
 # -- a change of mind on the way back (part 3) --------------------------------------------------
