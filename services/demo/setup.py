@@ -167,13 +167,13 @@ async def prepare(
             headers=admins[OWNER],
             json={
                 "title": "Joint AVRR and solutions",
-                "sop": "avrr-joint@2.0.0",
+                "sop": "avrr-joint@2.1.0",
                 "bindings": BINDINGS,
                 "agreements": [agreement_id],
             },
         )
     )
-    say("setup", "programme", "avrr-joint@2.0.0 runs at UNHCR")
+    say("setup", "programme", "avrr-joint@2.1.0 runs at UNHCR")
     driver = Driver(http, agencies, timeline=timeline, timeout=patience, tick=tick)
     return Prepared(
         driver=driver,
