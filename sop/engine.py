@@ -31,6 +31,7 @@ from sop.errors import (
     SafeguardMissing,
     StageMismatch,
 )
+from sop.free_movement import derive_facts
 from sop.guards import (
     ALWAYS,
     Bindings,
@@ -42,7 +43,6 @@ from sop.guards import (
     bind_params,
     guards_of,
 )
-from sop.free_movement import derive_facts
 from sop.safeguards import (
     DIVERTED,
     completed,

@@ -6,11 +6,12 @@ one by its own outcomes (withdrawal does not count, or every dead end would pass
 stages have no outcomes; every outcome ends with an unguarded fallback, so the engine always
 has somewhere to go (a stage marked ``once`` is no fallback: the engine passes over it once
 completed); ``owner_may_record`` names the stage's own outcomes, and none of a written
-decision; a derived fact (``same_free_movement_area``) has what it is derived from; guards stay within the static limits of :mod:`sop.limits` (measured
-before anything compiles them), compile, read only declared facts and ``params.NAME`` of
-declared parameters, and evaluate to a bool on facts of their declared types; ``needs`` use
-the category vocabulary; ``due`` is an ISO 8601 duration; ``always`` has ``withdraw`` leading to a
-terminal withdrawal stage (AVRR principle: the person may change their mind at any time).
+decision; a derived fact (``same_free_movement_area``) has what it is derived from; guards stay
+within the static limits of :mod:`sop.limits` (measured before anything compiles them),
+compile, read only declared facts and ``params.NAME`` of declared parameters, and evaluate to
+a bool on facts of their declared types; ``needs`` use the category vocabulary; ``due`` is an
+ISO 8601 duration; ``always`` has ``withdraw`` leading to a terminal withdrawal stage (AVRR
+principle: the person may change their mind at any time).
 
 Mandatory protections (:data:`PROTECTIONS`): no path takes an unaccompanied or separated child,
 or a trafficked child, to departure without a best-interests determination (CRC art. 3; the

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from sop import engine
-from sop.free_movement import Area, same_free_movement_area, shipped_areas
 from sop.errors import MissingFacts
+from sop.free_movement import Area, same_free_movement_area, shipped_areas
 from sop.loader import shipped_definition
 from sop.schema import Definition
 from tests.sop.conftest import ADULT, NOW, STATELESS, profile
