@@ -9,6 +9,8 @@ version it started on; handing it another version is an error, never a silent mi
 The engine expects a verified definition (:func:`sop.loader.load_text` verifies on load). Guard
 semantics, including unknown facts, are those of :mod:`sop.guards`: a choice that depends on
 a fact the case does not have raises :class:`~sop.errors.MissingFacts` and changes nothing.
+Derived facts (:func:`sop.free_movement.derive_facts`) are computed here from the facts and
+the programme's parameters, whichever caller binds them.
 """
 
 from __future__ import annotations

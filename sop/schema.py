@@ -9,6 +9,9 @@ Routing is data: an outcome names its next stage, or an ordered list of branches
 takes the first branch whose own guard (``when`` on the branch) and whose target's entry
 condition (``when`` on the stage) both hold, so a specific-needs stage states once, on itself,
 whom it is for, and every stage that may route there simply lists it before the fallback.
+A stage marked ``once`` (a regularization review, a hardship commission) is passed over once
+the journey has completed it, so a negative decision's way back through counselling cannot
+lead to the same decision again.
 
 Stage ``kind`` tags name what a stage *is* (a departure, a best-interests determination, ...).
 The mandatory-protection checks and the engine's callers rely on kinds, never on how a stage
