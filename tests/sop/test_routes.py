@@ -428,6 +428,13 @@ def test_a_stateless_person_refused_a_travel_document_is_documented_again(
     assert step.entered == "statelessness_documentation"
 
 
+def test_a_refusal_that_finds_the_person_stateless_needs_no_more(avrr: Definition) -> None:
+    step = walk(avrr, ADULT, ("profiling", "profiled"), ("counselling", "decided_to_return"))
+    found = {k: v for k, v in ADULT.items() if k != "nationality_in_doubt"} | {"stateless": True}
+    refused = engine.advance(avrr, step.state, "travel_documents", "refused", found, {}, NOW)
+    assert refused.entered == "statelessness_documentation"
+
+
 def test_the_refusal_must_say_whether_nationality_is_in_doubt(avrr: Definition) -> None:
     facts = {k: v for k, v in ADULT.items() if k != "nationality_in_doubt"}
     step = walk(avrr, facts, ("profiling", "profiled"), ("counselling", "decided_to_return"))
