@@ -9,6 +9,8 @@ version it started on; handing it another version is an error, never a silent mi
 The engine expects a verified definition (:func:`sop.loader.load_text` verifies on load). Guard
 semantics, including unknown facts, are those of :mod:`sop.guards`: a choice that depends on
 a fact the case does not have raises :class:`~sop.errors.MissingFacts` and changes nothing.
+Derived facts (:func:`sop.free_movement.derive_facts`) are computed here from the facts and
+the programme's parameters, whichever caller binds them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sop.errors import (
     SafeguardMissing,
     StageMismatch,
 )
+from sop.free_movement import derive_facts
 from sop.guards import (
     ALWAYS,
     Bindings,
@@ -42,7 +45,14 @@ from sop.guards import (
     bind_params,
     guards_of,
 )
-from sop.safeguards import DIVERTED, interrupt_due, is_guarded, is_safeguard, missing_before
+from sop.safeguards import (
+    DIVERTED,
+    completed,
+    interrupt_due,
+    is_guarded,
+    is_safeguard,
+    missing_before,
+)
 from sop.schema import Branch, Definition, Stage, StageKind
 
 
@@ -152,13 +162,17 @@ def _choose(
     *,
     stage: str,
     outcome: str,
+    done: frozenset[str] = frozenset(),
 ) -> Stage:
-    """The first branch whose guard and target entry condition both hold (module docstring)."""
+    """The first branch whose guard and target entry condition both hold (module docstring),
+    passing over a stage marked ``once`` that the journey has completed (``done``)."""
     stages, table = definition.stage_map, guards_of(definition)
     for branch in branches:
         target = stages.get(branch.to)
         if target is None:
             raise NoEligibleStage(stage=stage, outcome=outcome)
+        if target.once and target.id in done:
+            continue
         edge = _verdict(table, bindings, branch.when)
         entry = _verdict(table, bindings, target.when)
         truth = edge.truth.and_(entry.truth)
@@ -182,8 +196,11 @@ def _choose(
 def _bindings(
     definition: Definition, facts: Mapping[str, Any], params: Mapping[str, Any] | None
 ) -> tuple[Bindings, dict[str, Any]]:
-    bound = bind_facts(definition.facts, facts)
-    return Bindings(bound, bind_params(definition.params, params or {})), bound
+    # Derived facts (the free-movement area, from nationality and the host country) are
+    # computed here, so that every caller of the engine sees the same value.
+    bound_params = bind_params(definition.params, params or {})
+    bound = bind_facts(definition.facts, derive_facts(definition.facts, facts, bound_params))
+    return Bindings(bound, bound_params), bound
 
 
 def _step(definition: Definition, state: JourneyState) -> Step:
@@ -298,12 +315,13 @@ def advance(
     own = outcome in current.outcomes
     if own and current.decision and (decision is None or not decision.decision_ref):
         raise DecisionMissing(stage=stage, outcome=outcome)
-    target = _choose(definition, branches, bindings, stage=stage, outcome=outcome)
     recorded: dict[str, Any] = {"outcome": outcome, "left_at": now, "by": by}
     if own and current.decision and decision is not None:
         recorded |= decision.model_dump()
     left = state.history[-1].model_copy(update=recorded)
     history = (*state.history[:-1], left)
+    done = frozenset(visit.stage for visit in completed(definition, history))
+    target = _choose(definition, branches, bindings, stage=stage, outcome=outcome, done=done)
     entry = HistoryEntry(stage=target.id, at=now)
     if not target.terminal:
         # Leaving any stage leads first to a safeguard the facts require and the journey has

@@ -3,7 +3,9 @@
 DESIGN §1: post-return monitoring records the two indicators of sustainable return the 2009
 roundtable found informative: the returnee's willingness to remain, and participation in social
 life and meaningful employment. They arrive in the ``monitoring`` category and become the facts
-the monitoring stage's guards read.
+the monitoring stage's guards read. An identity sent back with a nationality status settles
+whether the nationality is in doubt (a refused travel document then leads to statelessness
+documentation).
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ def facts_from_results(results: Mapping[str, Mapping[str, Any]]) -> dict[str, An
             if isinstance(data.get(fact), bool):
                 facts[fact] = data[fact]
     identity = results.get("identity") or {}
-    if identity.get("nationality_status") == "stateless":
+    status = identity.get("nationality_status")
+    if status == "stateless":
         facts["stateless"] = True
+    # An origin authority that refuses a travel document says whether it doubts the
+    # nationality: the joint SOP then documents it before any new request. A nationality
+    # only claimed is not read either way.
+    if status == "undetermined":
+        facts["nationality_in_doubt"] = True
+    elif status == "confirmed":
+        facts["nationality_in_doubt"] = False
     monitoring = results.get("monitoring") or {}
     if "willing_to_remain" in monitoring:
         facts["willing_to_remain"] = monitoring["willing_to_remain"]

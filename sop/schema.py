@@ -9,6 +9,9 @@ Routing is data: an outcome names its next stage, or an ordered list of branches
 takes the first branch whose own guard (``when`` on the branch) and whose target's entry
 condition (``when`` on the stage) both hold, so a specific-needs stage states once, on itself,
 whom it is for, and every stage that may route there simply lists it before the fallback.
+A stage marked ``once`` (a regularization review, a hardship commission) is passed over once
+the journey has completed it, so a negative decision's way back through counselling cannot
+lead to the same decision again.
 
 Stage ``kind`` tags name what a stage *is* (a departure, a best-interests determination, ...).
 The mandatory-protection checks and the engine's callers rely on kinds, never on how a stage
@@ -88,6 +91,7 @@ class StageKind(StrEnum):
     REGULARIZATION = "regularization"
     HARDSHIP_RECOMMENDATION = "hardship_recommendation"
     HARDSHIP_ENDORSEMENT = "hardship_endorsement"
+    LABOUR_MARKET_ADVICE = "labour_market_advice"
     LEGAL_MIGRATION = "legal_migration"
     WITHDRAWAL = "withdrawal"
     CLOSURE = "closure"
@@ -176,20 +180,28 @@ class Stage(_Model):
             "same. Under anything but consent, withdrawing consent does not end the journey."
         ),
     )
-    owner_may_record: tuple[Name, ...] = Field(
-        default=(),
-        description=(
-            "Outcomes the agency holding the case may record itself when the acting agency "
-            "declined the stage's referral or let it lapse (DESIGN §7: a case always has a "
-            "next step)."
-        ),
-    )
     decision: bool = Field(
         default=False,
         description=(
             "The outcome is a written decision (a best-interests determination, a risk "
             "assessment): recorded with who decided (decided_by) and its reference "
             "(decision_ref), and refused without them."
+        ),
+    )
+    once: bool = Field(
+        default=False,
+        description=(
+            "Decided once per journey: a branch to this stage is passed over once the journey "
+            "has completed it, and the engine tries the next one. A refused regularization is "
+            "not reviewed again on the same journey, so counselling cannot loop back to it."
+        ),
+    )
+    owner_may_record: tuple[Name, ...] = Field(
+        default=(),
+        description=(
+            "Outcomes of this stage the owning agency may record itself when the acting agency "
+            "declined the referral or let it expire (issue 16): each one of the stage's own "
+            "outcomes, and only ones that decide nothing the acting agency alone can decide."
         ),
     )
 
@@ -204,7 +216,7 @@ class Interrupt(_Model):
 
 
 class Definition(_Model):
-    """A versioned SOP. Journeys pin ``ref`` (``avrr-joint@2.0.0``) when they start."""
+    """A versioned SOP. Journeys pin ``ref`` (``avrr-joint@2.1.0``) when they start."""
 
     id: DefinitionId
     version: SemVer

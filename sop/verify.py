@@ -4,11 +4,14 @@ Checked (DESIGN §7): references resolve (actors are declared roles, targets and
 stages); every stage is reachable from ``start``; every non-terminal stage can reach a terminal
 one by its own outcomes (withdrawal does not count, or every dead end would pass); terminal
 stages have no outcomes; every outcome ends with an unguarded fallback, so the engine always
-has somewhere to go; guards stay within the static limits of :mod:`sop.limits` (measured
-before anything compiles them), compile, read only declared facts and ``params.NAME`` of
-declared parameters, and evaluate to a bool on facts of their declared types; ``needs`` use
-the category vocabulary; ``due`` is an ISO 8601 duration; ``always`` has ``withdraw`` leading to a
-terminal withdrawal stage (AVRR principle: the person may change their mind at any time).
+has somewhere to go (a stage marked ``once`` is no fallback: the engine passes over it once
+completed); ``owner_may_record`` names the stage's own outcomes, and none of a written
+decision; a derived fact (``same_free_movement_area``) has what it is derived from; guards stay
+within the static limits of :mod:`sop.limits` (measured before anything compiles them),
+compile, read only declared facts and ``params.NAME`` of declared parameters, and evaluate to
+a bool on facts of their declared types; ``needs`` use the category vocabulary; ``due`` is an
+ISO 8601 duration; ``always`` has ``withdraw`` leading to a terminal withdrawal stage (AVRR
+principle: the person may change their mind at any time).
 
 Mandatory protections (:data:`PROTECTIONS`): no path takes an unaccompanied or separated child,
 or a trafficked child, to departure without a best-interests determination (CRC art. 3; the
@@ -34,7 +37,9 @@ the engine can make for a person of the protection's profile:
   result (a fact or parameter is needed, or the guard errs) keeps the edge;
 * branches are tried in order by the engine, so when a branch is *provably true* under the
   profile the engine never gets past it, and the later branches of that outcome are dropped
-  too. That is the only other pruning, and it is exact;
+  too, unless it leads to a stage marked ``once``, which the engine passes over once the
+  journey has completed it (the search does not track that, so it keeps the later branches).
+  That is the only other pruning, and it is exact;
 * the correlations between guards (two edges that can never both be taken by the same
   person) are ignored, which only adds paths.
 
@@ -59,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sop.durations import parse_duration
+from sop.free_movement import HOST_COUNTRY, NATIONALITY, SAME_AREA
 from sop.guards import (
     ALWAYS,
     Bindings,
@@ -170,6 +176,7 @@ class _Checker:
                     "param-default-type",
                     f"default of params.{name} is not of type {param.type}: {param.default!r}",
                 )
+        self.check_derived()
         for protection in PROTECTIONS:
             for fact in protection.assume:
                 spec = d.facts.get(fact)
@@ -181,6 +188,29 @@ class _Checker:
                         "nullable, so that an unknown value stops the journey instead of "
                         "reading as false",
                     )
+
+    def check_derived(self) -> None:
+        """A derived fact (:mod:`sop.free_movement`) needs what it is derived from."""
+        d = self.definition
+        spec = d.facts.get(SAME_AREA)
+        if spec is None:
+            return
+        wrong = []
+        if spec.type != "bool" or spec.nullable:
+            wrong.append(f"{SAME_AREA} must be a bool that is not nullable")
+        nationality = d.facts.get(NATIONALITY)
+        if nationality is None or nationality.type != "string":
+            wrong.append(f"the fact {NATIONALITY!r} (string) must be declared")
+        host = d.params.get(HOST_COUNTRY)
+        if host is None or host.type != "string":
+            wrong.append(f"the parameter params.{HOST_COUNTRY} (string) must be declared")
+        if wrong:
+            self.report(
+                ("facts", SAME_AREA),
+                "derived-fact",
+                f"fact {SAME_AREA!r} is derived from the nationality and the host country: "
+                + "; ".join(wrong),
+            )
 
     def check_stages(self) -> None:
         d = self.definition
@@ -233,14 +263,6 @@ class _Checker:
                         "unknown-fact",
                         f"stage {stage.id!r} records {fact!r}, which is not a declared fact",
                     )
-            for k, outcome in enumerate(stage.owner_may_record):
-                if outcome not in stage.outcomes:
-                    self.report(
-                        (*here, "owner_may_record", k),
-                        "unknown-outcome",
-                        f"stage {stage.id!r} lets the owner record {outcome!r}, which is not one "
-                        f"of its outcomes ({', '.join(stage.outcomes) or 'none'})",
-                    )
             if set(stage.kind) & DECISION_KINDS and not stage.decision:
                 self.report(
                     here,
@@ -256,6 +278,21 @@ class _Checker:
                     "terminal-with-outcomes",
                     f"terminal stage {stage.id!r} has outcomes; a journey ends there",
                 )
+            for k, outcome in enumerate(stage.owner_may_record):
+                if outcome not in stage.outcomes:
+                    self.report(
+                        (*here, "owner_may_record", k),
+                        "owner-may-record",
+                        f"stage {stage.id!r} lets the owner record {outcome!r}, which is not one "
+                        f"of its outcomes ({', '.join(stage.outcomes) or 'none'})",
+                    )
+                elif stage.decision:
+                    self.report(
+                        (*here, "owner_may_record", k),
+                        "owner-may-record",
+                        f"stage {stage.id!r} is a written decision: only the acting agency may "
+                        f"record {outcome!r}, with who decided and the decision's reference",
+                    )
             for outcome in stage.outcomes:
                 if outcome in d.always:
                     self.report(
@@ -322,6 +359,8 @@ class _Checker:
                 why = f"its last branch (to {last.to!r}) is guarded"
             elif target is not None and target.when is not None:
                 why = f"its last branch enters {last.to!r}, which has an entry condition"
+            elif target is not None and target.once:
+                why = f"its last branch enters {last.to!r}, which is passed over once completed"
             else:
                 return
             self.report(
@@ -524,7 +563,9 @@ def possible_edges(d: Definition, bindings: Bindings, branches: list[Edge]) -> l
         if truth is Truth.FALSE:
             continue
         taken.append(edge)
-        if truth is Truth.TRUE:
+        # A completed ``once`` stage is passed over, so a branch to one that is provably
+        # taken does not stop the engine from reaching the branches after it.
+        if truth is Truth.TRUE and not d.stage_map[edge.target].once:
             break
     return taken
 

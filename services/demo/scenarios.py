@@ -23,7 +23,7 @@ from contracts.data_roles import SUGGESTED_DATA_ROLES, FieldDataRole
 from sop.bindings import agencies_of
 
 OWNER = "unhcr"
-JOINT_SOP = "avrr-joint@2.0.0"
+JOINT_SOP = "avrr-joint@2.1.0"
 ENFORCEMENT_SOP = "enforcement@1.0.0"
 #: The state each government of the demo federation acts for (its directory ``country``).
 COUNTRIES = {"gov-de": "DEU", "gov-xk": "XKX", "gov-rs": "SRB"}

@@ -52,7 +52,7 @@ class JourneyOut(ResponseModel):
     agency: str
     case_id: uuid.UUID
     programme_id: uuid.UUID
-    sop: str = Field(examples=["avrr-joint@2.0.0"])
+    sop: str = Field(examples=["avrr-joint@2.1.0"])
     stage: str
     stage_title: str
     acting_agency: str | None

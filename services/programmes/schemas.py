@@ -21,7 +21,7 @@ ParamValue = bool | int | float | str | list[str] | None
 
 class ProgrammeCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
-    sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@2.0.0"])
+    sop: str = Field(pattern=r"^[a-z0-9-]+@\d+\.\d+\.\d+$", examples=["avrr-joint@2.1.0"])
     bindings: dict[str, BindingValue] = Field(
         description=(
             "SOP role -> agency slug, or an ordered list of slugs (the first acts, the others "
@@ -56,7 +56,7 @@ class ProgrammeOut(ResponseModel):
     id: uuid.UUID
     agency: str
     title: str
-    sop: str = Field(examples=["avrr-joint@2.0.0"])
+    sop: str = Field(examples=["avrr-joint@2.1.0"])
     bindings: dict[str, BindingValue]
     agreements: list[str]
     params: dict[str, ParamValue]

@@ -16,7 +16,7 @@ class SopUpload(RequestModel):
 
 
 class SopSummary(ResponseModel):
-    ref: str = Field(examples=["avrr-joint@2.0.0"], description="`id@version`")
+    ref: str = Field(examples=["avrr-joint@2.1.0"], description="`id@version`")
     title: str
 
     @classmethod

@@ -30,6 +30,7 @@ ADULT: dict[str, Any] = {
     "regional_free_movement": None,
     "skills_match": False,
     "needs_escort": False,
+    "nationality_in_doubt": False,
 }
 """An adult whose asylum claim failed, with no specific needs and no alternative pathway."""
 
@@ -42,7 +43,7 @@ def profile(**changes: Any) -> dict[str, Any]:
 UNACCOMPANIED_CHILD = profile(is_child=True, unaccompanied=True, age=15)
 SEPARATED_CHILD = profile(is_child=True, separated=True, age=16)
 TRAFFICKING_VICTIM = profile(trafficking_victim=True, age=24)
-STATELESS = profile(stateless=True, nationality="")
+STATELESS = profile(stateless=True, nationality="", nationality_in_doubt=True)
 
 
 @pytest.fixture(scope="session")

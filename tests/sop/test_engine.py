@@ -179,9 +179,12 @@ def test_a_declined_counselling_sends_nothing_anywhere(avrr: Definition) -> None
 
 
 def test_a_declined_counselling_re_checks_the_alternatives_first(avrr: Definition) -> None:
+    # Not eligible when profiled; by the time counselling ends, the stay has become long.
+    state = walk(avrr, ADULT, ("profiling", "profiled")).state
     long_stay = profile(years_in_host_country=7.0, host_language="good")
-    step = walk(avrr, long_stay, ("profiling", "profiled"))
+    step = engine.advance(avrr, state, "counselling", "declined", long_stay, {}, NOW + DAY)
     assert step.entered == "hardship_commission"
+    # Heard once: after its answer, declining return again ends the journey.
     step = walk(
         avrr,
         long_stay,
@@ -189,7 +192,7 @@ def test_a_declined_counselling_re_checks_the_alternatives_first(avrr: Definitio
         ("hardship_commission", "not_recommended"),
         ("counselling", "declined"),
     )
-    assert step.entered == "hardship_commission"
+    assert step.entered == "return_declined"
 
 
 def test_person_eligible_for_regularization_goes_to_regularization_review_not_counselling(
@@ -239,9 +242,13 @@ def test_hardship_commission_recommends_and_ministry_endorses(avrr: Definition) 
     assert step.ended
 
 
-def test_ecowas_national_is_offered_the_legal_migration_channel(avrr: Definition) -> None:
-    step = walk(avrr, profile(regional_free_movement="ecowas"), ("profiling", "profiled"))
-    assert (step.entered, step.actor) == ("legal_migration_channel", "labour")
+def test_ecowas_national_in_an_ecowas_host_state_is_offered_the_legal_migration_channel(
+    avrr: Definition,
+) -> None:
+    facts = profile(nationality="SEN")
+    state = engine.start(avrr, facts, {"host_country": "GHA"}, NOW)
+    step = engine.advance(avrr, state, "profiling", "profiled", facts, {"host_country": "GHA"}, NOW)
+    assert (step.entered, step.actor) == ("legal_migration_channel", "host_authority")
 
 
 def test_counselling_is_reachable_from_several_stages(avrr: Definition) -> None:
@@ -317,7 +324,7 @@ def test_adult_returns_and_reintegrates_end_to_end(avrr: Definition) -> None:
     )
 
 
-def test_monitoring_refers_an_unsustainable_return_back_to_reintegration(
+def test_monitoring_refers_an_unsustainable_return_to_further_reintegration_support(
     avrr: Definition,
 ) -> None:
     state = walk(
@@ -332,7 +339,8 @@ def test_monitoring_refers_an_unsustainable_return_back_to_reintegration(
     ).state
     facts = {**ADULT, "willing_to_remain": False, "social_and_economic_participation": True}
     step = engine.advance(avrr, state, "post_return_monitoring", "monitored", facts, {}, NOW)
-    assert step.entered == "reintegration"
+    assert step.entered == "reintegration_follow_up"
+    assert StageKind.REINTEGRATION in step.kind
 
 
 def test_withdraw_is_valid_from_every_stage(avrr: Definition) -> None:
@@ -477,11 +485,11 @@ random_facts = st.fixed_dictionaries(
         "social_contributions": _bool,
         "clean_criminal_record": _bool,
         "age": st.integers(min_value=0, max_value=90),
-        "nationality": st.sampled_from(["SRB", "NGA", "PRY", "XKX"]),
+        "nationality": st.sampled_from(["SRB", "NGA", "GHA", "PRY", "XKX"]),
         "host_language": st.sampled_from(["none", "basic", "good", "fluent"]),
         "children_in_school": _bool,
-        "regional_free_movement": st.sampled_from([None, "ecowas", "mercosur"]),
         "skills_match": _bool,
+        "nationality_in_doubt": _bool,
         "needs_escort": _bool,
         "willing_to_remain": _bool,
         "social_and_economic_participation": _bool,
@@ -504,9 +512,10 @@ PROFILES = {
     data=st.data(),
     which=st.sampled_from(sorted(PROFILES)),
     first=random_facts,
+    host=st.sampled_from(["", "NGA", "DEU"]),
 )
 def test_random_journeys_stay_in_the_graph_and_protect_children_and_victims(
-    data: st.DataObject, which: str, first: dict[str, Any]
+    data: st.DataObject, which: str, first: dict[str, Any], host: str
 ) -> None:
     """Whatever the outcomes, and whatever the other facts do from one step to the next, a
     journey stays on declared stages and never departs without the protections its profile
@@ -514,7 +523,8 @@ def test_random_journeys_stay_in_the_graph_and_protect_children_and_victims(
     d = shipped_definition_cached()
     assume, required = PROFILES[which]
     facts = {**first, **assume}
-    state = engine.start(d, facts, {}, NOW)
+    params = {"host_country": host}
+    state = engine.start(d, facts, params, NOW)
     for _ in range(40):
         assert state.stage in d.stage_map
         if state.ended:
@@ -524,7 +534,7 @@ def test_random_journeys_stay_in_the_graph_and_protect_children_and_victims(
         outcome = data.draw(st.sampled_from(allowed))
         facts = {**data.draw(random_facts), **assume}
         state = engine.advance(
-            d, state, state.stage, outcome, facts, {}, NOW, decision=DECIDED
+            d, state, state.stage, outcome, facts, params, NOW, decision=DECIDED
         ).state
         kinds = set(d.stage(state.stage).kind)
         if kinds & {StageKind.DEPARTURE, StageKind.FORCED_REMOVAL}:

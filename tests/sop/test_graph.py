@@ -45,7 +45,7 @@ def test_mermaid_highlights_the_journey(avrr: Definition) -> None:
 
 def test_dot_is_a_digraph_with_the_journey_highlighted(avrr: Definition) -> None:
     text = to_dot(avrr, journey(avrr))
-    assert text.startswith('digraph "avrr-joint@2.0.0" {')
+    assert text.startswith('digraph "avrr-joint@2.1.0" {')
     assert text.rstrip().endswith("}")
     assert re.search(
         r'"counselling" \[label="Return counselling\\nreturn_agency", [^\]]*#ffd54f', text

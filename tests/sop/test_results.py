@@ -29,6 +29,14 @@ def test_a_trafficking_victim_identified_by_the_acting_agency_becomes_a_fact() -
     assert facts == {"trafficking_victim": True}
 
 
+def test_an_origin_authority_that_cannot_determine_the_nationality_puts_it_in_doubt() -> None:
+    undetermined = {"identity": {"nationality_status": "undetermined"}}
+    assert facts_from_results(undetermined) == {"nationality_in_doubt": True}
+    confirmed = {"identity": {"nationality_status": "confirmed"}}
+    assert facts_from_results(confirmed) == {"nationality_in_doubt": False}
+    assert facts_from_results({"identity": {"nationality_status": "claimed"}}) == {}
+
+
 def test_a_person_found_stateless_in_the_identity_sent_back_becomes_a_fact() -> None:
     assert facts_from_results({"identity": {"nationality_status": "stateless"}}) == {
         "stateless": True

@@ -157,10 +157,58 @@ def test_guard_type_errors_are_found_with_typed_sample_facts() -> None:
 
 def test_outcome_without_fallback_is_reported() -> None:
     broken = AVRR_TEXT.replace(
-        "        - legal_migration_channel\n        - counselling\n      nationality_not_confirmed",
-        "        - legal_migration_channel\n      nationality_not_confirmed",
+        "        - labour_market_advice\n        - counselling\n      nationality_not_confirmed",
+        "        - labour_market_advice\n      nationality_not_confirmed",
     )
     assert "no-fallback" in codes(broken)
+
+
+def problems_of(text: str, code: str) -> list[tuple[int, str]]:
+    return [(p.line, p.message) for p in check_text(text, "x.yaml") if p.code == code]
+
+
+def line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def test_owner_may_record_names_one_of_the_stages_own_outcomes() -> None:
+    mark = "    owner_may_record: [refused, no_longer_wants_to_return]\n"
+    broken = AVRR_TEXT.replace(mark, "    owner_may_record: [refused, issued_late]\n")
+    found = problems_of(broken, "owner-may-record")
+    assert found == [(line_of(broken, "owner_may_record: [refused, issued_late]"), found[0][1])]
+    assert "'issued_late', which is not one of its outcomes" in found[0][1]
+
+
+def test_a_written_decision_is_never_the_owners_to_record() -> None:
+    broken = AVRR_TEXT.replace(
+        "    decision: true\n    description: >-\n      The child's best interests",
+        "    decision: true\n    owner_may_record: [local_solution]\n"
+        "    description: >-\n      The child's best interests",
+    )
+    (found,) = problems_of(broken, "owner-may-record")
+    assert found[0] == line_of(broken, "owner_may_record: [local_solution]")
+    assert "written decision" in found[1]
+
+
+def test_a_stage_passed_over_once_completed_is_no_fallback() -> None:
+    broken = AVRR_TEXT.replace(
+        "      not_admitted: counselling\n",
+        "      not_admitted:\n        - regularization_review\n",
+    )
+    # regularization_review has an entry condition too; drop it, so only `once` is at fault.
+    start = broken.index("    when: >-\n      years_in_host_country >= params.min_years")
+    end = broken.index("    description: >-\n      Large-scale regularization")
+    broken = broken[:start] + broken[end:]
+    messages = [m for _, m in problems_of(broken, "no-fallback")]
+    assert any("passed over once completed" in m for m in messages), messages
+
+
+def test_the_free_movement_fact_needs_the_host_country_parameter() -> None:
+    start = AVRR_TEXT.index("  host_country:\n")
+    end = AVRR_TEXT.index("start: profiling")
+    broken = AVRR_TEXT[:start] + "\n" + AVRR_TEXT[end:]
+    found = codes(broken)
+    assert "derived-fact" in found
 
 
 def test_always_must_offer_withdrawal() -> None:
@@ -217,6 +265,8 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
                 "purpose": "testing",
                 "kind": draw(st.sampled_from(KINDS)),
                 "when": draw(st.sampled_from([None, None, *GUARDS])),
+                # Passed over once completed: the verifier must not prune after it.
+                "once": draw(st.sampled_from([False, False, True])),
                 "outcomes": outcomes,
             }
         )

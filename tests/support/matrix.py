@@ -467,7 +467,7 @@ async def a_programme(app: FastAPI, agency: str) -> dict[str, str]:
             agency=agency,
             title="Matrix",
             sop_id="avrr-joint",
-            sop_version="2.0.0",
+            sop_version="2.1.0",
             bindings=BINDINGS,
             agreements=[],
             params={},
@@ -485,7 +485,7 @@ async def a_journey(app: FastAPI, agency: str) -> dict[str, str]:
 
     programme_id = (await a_programme(app, agency))["programme_id"]
     case_id = await seed_case(app, agency)
-    definition = parse(shipped_sources()["avrr-joint@2.0.0"])
+    definition = parse(shipped_sources()["avrr-joint@2.1.0"])
     state = engine.start(definition, {}, {}, utcnow())
     async with app.state.db.sessions.begin() as session:
         journey = Journey(
@@ -520,7 +520,7 @@ ROUTE_CASES.update(
             "programmes:write",
             "admin",
             ok=422,
-            body=lambda: {"title": "x", "sop": "avrr-joint@2.0.0", "bindings": {}},
+            body=lambda: {"title": "x", "sop": "avrr-joint@2.1.0", "bindings": {}},
         ),
         ("GET", "/v1/programmes"): Case(
             "agreements:read",
@@ -590,7 +590,7 @@ ROUTE_CASES.update(
 
 
 async def _shipped() -> dict[str, str]:
-    return {"ref": "avrr-joint@2.0.0"}
+    return {"ref": "avrr-joint@2.1.0"}
 
 
 async def a_household(app: FastAPI, agency: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ async def _programme(sop, bindings: dict[str, Any]) -> str:
         headers=sop["admins"][OWNER],
         json={
             "title": "With alternates",
-            "sop": "avrr-joint@2.0.0",
+            "sop": "avrr-joint@2.1.0",
             "bindings": bindings,
             "agreements": [sop["agreement_id"]],
         },
@@ -200,7 +200,7 @@ async def test_travel_document_deadlines_come_from_the_programme(sop) -> None:
     url = f"{driver.agencies[OWNER].url}/v1/programmes"
     body = {
         "title": "Readmission agreement: 3 days",
-        "sop": "avrr-joint@2.0.0",
+        "sop": "avrr-joint@2.1.0",
         "bindings": BINDINGS,
         "agreements": [sop["agreement_id"]],
     }

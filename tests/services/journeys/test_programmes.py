@@ -24,7 +24,7 @@ async def test_a_programme_without_an_agreement_for_a_stage_is_refused_per_stage
         headers=sop["admins"]["unhcr"],
         json={
             "title": "No agreements",
-            "sop": "avrr-joint@2.0.0",
+            "sop": "avrr-joint@2.1.0",
             "bindings": BINDINGS,
             "agreements": [],
         },
@@ -46,7 +46,7 @@ async def test_unbound_roles_and_unknown_agencies_are_named(sop, client) -> None
         headers=sop["admins"]["unhcr"],
         json={
             "title": "Gaps",
-            "sop": "avrr-joint@2.0.0",
+            "sop": "avrr-joint@2.1.0",
             "bindings": bindings,
             "agreements": [sop["agreement_id"]],
         },
@@ -84,12 +84,12 @@ async def test_a_broken_definition_is_refused_with_every_problem_and_line(sop, c
     errors = response.json()["errors"]
     assert any("best-interests" in e["message"] and e["line"] > 1 for e in errors)
     listed = (await client.get("/v1/sops", headers=sop["admins"]["unhcr"])).json()
-    assert [s["ref"] for s in listed["items"]] == ["avrr-joint@2.0.0", "enforcement@1.0.0"]
+    assert [s["ref"] for s in listed["items"]] == ["avrr-joint@2.1.0", "enforcement@1.0.0"]
 
 
 @sqlite_only
 async def test_the_stage_graph_is_served(sop, client) -> None:
-    graph = await client.get("/v1/sops/avrr-joint@2.0.0/graph", headers=sop["admins"]["unhcr"])
+    graph = await client.get("/v1/sops/avrr-joint@2.1.0/graph", headers=sop["admins"]["unhcr"])
     assert graph.text.startswith("flowchart")
     assert "post_return_monitoring" in graph.text
 

@@ -130,7 +130,7 @@ def _skipping_the_bid() -> str:
     """avrr-joint as an admin might hand-edit it: no interrupts, and profiling straight to
     counselling. It fails `accord sop check`; here it is stored as if it had been loaded."""
     text = (SHIPPED_DIR / "avrr-joint.yaml").read_text(encoding="utf-8")
-    text = text.replace("version: 2.0.0", "version: 2.0.1")
+    text = text.replace("version: 2.1.0", "version: 2.1.1")
     text = text[: text.index("interrupts:\n")] + text[text.index("stages:\n") :]
     start = text.index("      profiled:\n")
     end = text.index("  - id: trafficking_risk_assessment")
@@ -146,20 +146,20 @@ async def _hand_edited_programme(sop, app) -> str:
             SopDefinition(
                 agency=OWNER,
                 id="avrr-joint",
-                version="2.0.1",
+                version="2.1.1",
                 title="hand-edited",
                 source=_skipping_the_bid(),
                 uploaded_by="test",
             )
         )
     listed = await driver.ok(OWNER, "worker", "GET", "/v1/sops")
-    assert "avrr-joint@2.0.1" in [s["ref"] for s in listed["items"]]
+    assert "avrr-joint@2.1.1" in [s["ref"] for s in listed["items"]]
     programme = await driver.http.post(
         f"{driver.agencies[OWNER].url}/v1/programmes",
         headers=sop["admins"][OWNER],
         json={
             "title": "Edited by hand",
-            "sop": "avrr-joint@2.0.1",
+            "sop": "avrr-joint@2.1.1",
             "bindings": BINDINGS,
             "agreements": [sop["agreement_id"]],
         },

@@ -176,6 +176,6 @@ async def test_another_agency_neither_lists_nor_runs_an_uploaded_sop_until_it_up
 
 async def test_shipped_sops_are_listed_for_every_agency_and_cannot_be_uploaded(sop, client):
     for headers in sop["admins"].values():
-        assert "avrr-joint@2.0.0" in await refs(client, headers)
+        assert "avrr-joint@2.1.0" in await refs(client, headers)
     shipped = (SHIPPED_DIR / "avrr-joint.yaml").read_text()
     assert (await upload(client, sop["admins"]["iom"], shipped)).status_code == 409

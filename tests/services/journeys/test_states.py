@@ -150,7 +150,7 @@ async def test_a_programme_with_malformed_bindings_is_refused_with_every_fault(s
         headers=sop["admins"]["unhcr"],
         json={
             "title": "Malformed",
-            "sop": "avrr-joint@2.0.0",
+            "sop": "avrr-joint@2.1.0",
             "bindings": bindings,
             "agreements": [sop["agreement_id"]],
         },
