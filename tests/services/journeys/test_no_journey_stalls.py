@@ -86,7 +86,7 @@ async def test_a_declined_referral_needs_the_owners_attention_and_goes_to_the_al
     assert reason["who"] == OWNER, "someone accountable: the agency holding the case"
     assert reason["referral_id"] == declined
     assert "No counsellor" not in reason["message"], "the sealed reason stays sealed"
-    assert journey["next_steps"] == ["redraft", "reroute"]
+    assert journey["next_steps"] == ["redraft", "reroute", "record:undecided"]
     assert journey_id in await _waiting_for_unhcr(app), "shown under Waiting for me"
 
     journey = await driver.ok(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
@@ -104,9 +104,10 @@ async def test_a_declined_referral_needs_the_owners_attention_and_goes_to_the_al
 @sqlite_only
 async def test_the_owner_may_draft_a_declined_referral_again_to_the_same_agency(sop) -> None:
     driver = sop["driver"]
-    journey_id, declined = await _counselling_declined_by_iom(sop, sop["programme_id"])
+    programme_id = await _programme(sop, {**BINDINGS, "return_agency": "iom"})
+    journey_id, declined = await _counselling_declined_by_iom(sop, programme_id)
     journey = await driver.journey(journey_id)
-    assert journey["next_steps"] == ["redraft"], "iom alone is bound for counselling"
+    assert "reroute" not in journey["next_steps"], "iom alone is bound for counselling"
     no_alternate = await driver.call(OWNER, "worker", "POST", f"/v1/journeys/{journey_id}/reroute")
     assert no_alternate.status_code == 409
     assert no_alternate.json()["type"] == "/problems/no-alternate"
@@ -133,6 +134,24 @@ async def _at_counselling_with_iom(sop) -> tuple[str, str, str, str]:
 
 
 @sqlite_only
+async def test_the_owner_may_record_what_the_sop_allows_once_the_acting_agency_declined(
+    sop,
+) -> None:
+    driver = sop["driver"]
+    journey_id, _ = await _counselling_declined_by_iom(sop, sop["programme_id"])
+    path = f"/v1/journeys/{journey_id}/outcomes"
+    decided = await driver.call(
+        OWNER, "worker", "POST", path, json={"stage": "counselling", "outcome": "decided_to_return"}
+    )
+    assert decided.status_code == 409, "whether the person decided is not the owner's to say"
+    journey = await driver.ok(
+        OWNER, "worker", "POST", path, json={"stage": "counselling", "outcome": "undecided"}
+    )
+    assert journey["stage"] == "counselling", "counselled again later"
+    assert journey["needs_attention"] is None
+    assert journey["referral_id"] is not None, "a new referral, for the next session"
+
+
 async def test_taking_back_one_recipient_revokes_only_what_went_to_it(sop) -> None:
     driver = sop["driver"]
     journey_id, consent_id, profiling, counselling = await _at_counselling_with_iom(sop)
