@@ -196,11 +196,21 @@ def _adult(**facts: Any) -> dict[str, Any]:
     }
 
 
-def _data(given: str, family: str, nationality: str = "SRB", **extra: Any) -> dict[str, Any]:
+def _data(
+    given: str,
+    surname: str,
+    nationality: str | None = "SRB",
+    *,
+    identity: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A person's case data, agreeing with their profile: the same nationality, the trafficking
+    flag only in ``protection``, a child's guardian in ``family``."""
     return {
         "identity": {
-            "names": {"given_names": given, "family_name": family},
-            "nationality": nationality,
+            "names": {"given_names": given, "family_name": surname},
+            **({"nationality": nationality} if nationality else {}),
+            **(identity or {}),
         },
         "contact": {"email": f"{given.lower()}@example.org", "safe_to_contact": True},
         # Practical needs only: protection-sensitive facts are protection data (DESIGN §9).
@@ -216,6 +226,18 @@ def _data(given: str, family: str, nationality: str = "SRB", **extra: Any) -> di
     }
 
 
+def _guardian(organisation: str) -> dict[str, Any]:
+    return {
+        "guardian": {
+            "name": "Appointed guardian",
+            "organisation": organisation,
+            "appointed_on": "2026-10-02",
+        }
+    }
+
+
+MONITORED = {"willing_to_remain": True, "social_and_economic_participation": True}
+
 RETURN_PATH = [
     Step("profiling", "profiled"),
     Step("counselling", "decided_to_return"),
@@ -224,11 +246,7 @@ RETURN_PATH = [
     Step("reception", "received"),
     Step("reintegration", "employment_support_needed"),
     Step("employment_and_skills", "support_delivered"),
-    Step(
-        "post_return_monitoring",
-        "monitored",
-        {"willing_to_remain": True, "social_and_economic_participation": True},
-    ),
+    Step("post_return_monitoring", "monitored", MONITORED),
 ]
 
 PEOPLE = [
@@ -244,7 +262,7 @@ PEOPLE = [
         "Luan K. (unaccompanied, 15)",
         "best-interests determination then return",
         _adult(date_of_birth="2011-03-14", is_child=True, unaccompanied=True, nationality="XKX"),
-        _data("Luan", "Krasniqi", nationality="XKX"),
+        _data("Luan", "Krasniqi", nationality="XKX", family=_guardian("Jugendamt Berlin")),
         [
             Step("profiling", "profiled"),
             Step("bid", "return_in_best_interests", decision_ref="BID-2026-014"),
@@ -257,7 +275,7 @@ PEOPLE = [
     ),
     Person(
         "Mira T. (trafficked)",
-        "trafficking risk assessment",
+        "trafficking risk assessment, then protection",
         _adult(trafficking_victim=True),
         _data("Mira", "Todorova", protection={"trafficking_victim": True}),
         [
@@ -268,15 +286,69 @@ PEOPLE = [
         "protection_referral",
     ),
     Person(
+        "Elena V. (trafficked, low risk)",
+        "risk assessment, escorted return and monitoring",
+        _adult(trafficking_victim=True),
+        _data("Elena", "Vasic", protection={"trafficking_victim": True}),
+        [
+            Step("profiling", "profiled"),
+            Step("trafficking_risk_assessment", "low_risk", decision_ref="TRA-2026-052"),
+            Step("protection_needs_analysis", "no_protection_needs"),
+            Step("counselling", "decided_to_return"),
+            Step("travel_documents", "issued"),
+            Step("escorted_departure", "departed"),
+            Step("reception", "received"),
+            Step("reintegration", "assistance_delivered"),
+            Step("post_return_monitoring", "monitored", MONITORED),
+        ],
+        "closed",
+    ),
+    Person(
         "Dren B. (stateless)",
         "statelessness documentation",
-        _adult(stateless=True),
-        _data("Dren", "Berisha"),
+        _adult(stateless=True, nationality=None),
+        _data("Dren", "Berisha", None, identity={"nationality_status": "stateless"}),
         [
             Step("profiling", "profiled"),
             Step("statelessness_documentation", "nationality_not_confirmed"),
         ],
         "protection_referral",
+    ),
+    Person(
+        "Arben L. (16, found unaccompanied)",
+        "a child identified late, diverted to the best-interests determination",
+        _adult(date_of_birth="2010-05-02", is_child=True, nationality="XKX"),
+        _data(
+            "Arben",
+            "Lleshi",
+            nationality="XKX",
+            family={"members": [{"relationship": "other_relative", "location": "with_person"}]},
+        ),
+        [
+            Step("profiling", "profiled"),
+            # The uncle he arrived with has left: he is unaccompanied after all.
+            Step("counselling", "diverted", patch={"unaccompanied": True}),
+            Step("bid", "return_in_best_interests", decision_ref="BID-2026-088"),
+            Step("counselling", "decided_to_return"),
+            Step("travel_documents", "issued"),
+            Step("escorted_departure", "departed"),
+            Step("reception", "received"),
+        ],
+        "reintegration",
+    ),
+    Person(
+        "Hana S. (IOM full, Caritas counsels)",
+        "a declined referral re-routed to the alternate",
+        _adult(),
+        _data("Hana", "Sadiku"),
+        [
+            Step("profiling", "profiled"),
+            Step("counselling", "decided_to_return", declined_first=True),
+            Step("travel_documents", "issued"),
+            Step("departure", "departed"),
+            Step("reception", "received"),
+        ],
+        "reintegration",
     ),
     Person(
         "Sefa O. (changes her mind)",
@@ -299,6 +371,46 @@ PEOPLE = [
         _data("Carlos", "Ruiz"),
         [Step("profiling", "profiled"), Step("regularization_review", "granted")],
         "regularized",
+    ),
+    Person(
+        "Nadia R. (8 years, children in school)",
+        "hardship commission, endorsed by the interior ministry",
+        _adult(years_in_host_country=8.0, host_language="good", children_in_school=True),
+        _data("Nadia", "Rama"),
+        [
+            Step("profiling", "profiled"),
+            Step("hardship_commission", "recommended"),
+            Step("hardship_endorsement", "endorsed"),
+        ],
+        "hardship_residence",
+    ),
+    Person(
+        "Kwame A. (welder, skills in demand)",
+        "legal migration channel on ILO's advice",
+        _adult(nationality="GHA", skills_match=True),
+        _data("Kwame", "Asante", "GHA"),
+        [
+            Step("profiling", "profiled"),
+            Step("labour_market_advice", "channel_advised"),
+            Step("legal_migration_channel", "admitted"),
+        ],
+        "legal_channel_admission",
+    ),
+    Person(
+        "Besnik M. (return order enforced)",
+        "forced return by the host authority, independently monitored",
+        _adult(nationality="XKX"),
+        _data("Besnik", "Morina", "XKX"),
+        [
+            Step("enforcement_review", "enforce"),
+            Step("readmission_request", "accepted"),
+            Step("independent_monitoring", "monitor_assigned"),
+            Step("forced_removal", "removed"),
+            Step("post_removal_monitoring", "monitored"),
+        ],
+        "removal_completed",
+        owner="gov-de",
+        programme="enforcement",
     ),
 ]
 

@@ -120,6 +120,7 @@ async def prepare(
     people: bool = True,
     tick: Callable[[], Awaitable[None]] | None = None,
     patience: float = 60.0,
+    enforcement: bool = True,
 ) -> Prepared:
     say = timeline or (lambda _who, _stage, _what: None)
     by_agency = {h.agency: h for h in hosted}
@@ -201,7 +202,7 @@ async def prepare(
     programmes = {
         "joint": await run(OWNER, "Joint AVRR and solutions", JOINT_SOP, BINDINGS, agreement_id)
     }
-    if ENFORCEMENT_BINDINGS["host_authority"] in by_agency:
+    if enforcement and ENFORCEMENT_BINDINGS["host_authority"] in by_agency:
         enforcement = await agree(enforcement_terms(valid_from, valid_until))
         programmes["enforcement"] = await run(
             ENFORCEMENT_BINDINGS["host_authority"],

@@ -77,6 +77,52 @@ async def test_a_person_eligible_for_regularization_goes_to_review_not_counselli
     assert _visited(result) == ["profiling", "regularization_review", "regularized"]
 
 
+@sqlite_only
+async def test_a_trafficking_victim_assessed_low_risk_returns_with_an_escort_and_is_monitored(
+    sop,
+) -> None:
+    result = await _walk(sop, "Elena")
+    visited = _visited(result)
+    assert visited.index("protection_needs_analysis") < visited.index("escorted_departure")
+    assert visited[-2:] == ["post_return_monitoring", "closed"]
+
+
+@sqlite_only
+async def test_a_child_found_unaccompanied_late_is_diverted_to_the_bid_before_departure(
+    sop,
+) -> None:
+    history = (await _walk(sop, "Arben"))["journey"]["history"]
+    diverted = next(h for h in history if h["outcome"] == "diverted")
+    assert (diverted["stage"], diverted["because"]) == ("counselling", ["unaccompanied"])
+    stages = [h["stage"] for h in history]
+    assert stages.index("bid") < stages.index("escorted_departure")
+
+
+@sqlite_only
+async def test_a_referral_iom_declines_is_re_routed_to_caritas(sop) -> None:
+    result = await _walk(sop, "Hana")
+    assert len(result["referrals"]) == 6, "IOM's declined one, Caritas's, and four more"
+
+
+@sqlite_only
+async def test_a_hardship_commission_recommends_and_the_interior_ministry_endorses(sop) -> None:
+    assert _visited(await _walk(sop, "Nadia")) == [
+        "profiling",
+        "hardship_commission",
+        "hardship_endorsement",
+        "hardship_residence",
+    ]
+
+
+@sqlite_only
+async def test_a_skilled_worker_is_admitted_by_the_host_authority_on_ilos_advice(sop) -> None:
+    assert _visited(await _walk(sop, "Kwame"))[1:] == [
+        "labour_market_advice",
+        "legal_migration_channel",
+        "legal_channel_admission",
+    ]
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_an_outcome_the_stage_does_not_define_is_refused_with_the_allowed_ones(sop) -> None:
     driver = sop["driver"]
