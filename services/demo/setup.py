@@ -203,13 +203,13 @@ async def prepare(
         "joint": await run(OWNER, "Joint AVRR and solutions", JOINT_SOP, BINDINGS, agreement_id)
     }
     if enforcement and ENFORCEMENT_BINDINGS["host_authority"] in by_agency:
-        enforcement = await agree(enforcement_terms(valid_from, valid_until))
+        under = await agree(enforcement_terms(valid_from, valid_until))
         programmes["enforcement"] = await run(
             ENFORCEMENT_BINDINGS["host_authority"],
             "Enforcement of return orders",
             ENFORCEMENT_SOP,
             ENFORCEMENT_BINDINGS,
-            enforcement,
+            under,
         )
     driver = Driver(http, agencies, timeline=timeline, timeout=patience, tick=tick)
     return Prepared(
