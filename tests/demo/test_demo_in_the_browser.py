@@ -45,8 +45,18 @@ def _status_becomes(page: Any, wanted: str, seconds: float = 30) -> None:
 def test_the_demo_walks_every_person_to_their_expected_stage(demo: dict[str, Any]) -> None:
     assert demo["ok"] is True, demo["output"].read_text()[-4000:]
     hosted = sorted(a for node in demo["nodes"] for a in node["agencies"])
-    assert hosted == ["gov-de", "gov-rs", "gov-xk", "ilo", "iom", "unhcr"]
-    assert len(demo["nodes"]) == 5, "UNHCR; IOM and ILO sharing a node; three governments"
+    assert hosted == [
+        "caritas",
+        "gov-de",
+        "gov-rs",
+        "gov-xk",
+        "hardship-be",
+        "ilo",
+        "iom",
+        "unhcr",
+    ]
+    assert len(demo["nodes"]) == 5, "UNHCR; IOM, ILO, Caritas; three governments"
+    assert len(demo["people"]) >= 10, "every pathway the seed names"
     for person in demo["people"]:
         assert set(person) >= {
             "name",
@@ -55,8 +65,14 @@ def test_the_demo_walks_every_person_to_their_expected_stage(demo: dict[str, Any
             "expected_end_stage",
             "referrals",
             "erasures",
+            "stages",
         }
         assert person["end_stage"] == person["expected_end_stage"], person
+        assert person["stages"][-1] == person["end_stage"]
+    ends = {p["end_stage"] for p in demo["people"]}
+    assert {"removal_completed", "hardship_residence", "legal_channel_admission"} <= ends
+    diverted = [p for p in demo["people"] if p["stages"][:3] == ["profiling", "counselling", "bid"]]
+    assert diverted, "a child identified late went to the best-interests determination"
     withdrawn = [p for p in demo["people"] if p["end_stage"] == "withdrawn"]
     assert withdrawn
     assert withdrawn[0]["erasures"] == withdrawn[0]["referrals"] > 0

@@ -42,3 +42,30 @@ async def federation(app: FastAPI, client: httpx.AsyncClient, tmp_path: Path) ->
         "valid_until": prepared.valid_until,
         "admins": admins,
     }
+
+
+async def every_journey_has_a_next_step(app: FastAPI) -> list[str]:
+    """Issue 16: no open journey is left without someone to act. Each waits for an acting
+    agency, or needs attention with every reason naming the agency that must act. Returns
+    what breaks that, one line per journey (empty when all hold)."""
+    from sqlalchemy import select
+
+    from services.journeys import service as journeys
+    from services.journeys.models import Journey
+    from services.journeys.schemas import JourneyOut
+    from tests.support.cases import system_principal
+
+    stuck = []
+    async with app.state.db.sessions() as session:
+        for journey in (await session.scalars(select(Journey))).all():
+            view = JourneyOut.from_view(
+                await journeys.view(
+                    session, principal=system_principal(journey.agency), journey=journey
+                )
+            )
+            if view.ended:
+                continue
+            reasons = view.needs_attention or []
+            if any(not r.who for r in reasons) or (view.acting_agency is None and not reasons):
+                stuck.append(f"{view.id} at {view.stage}: {reasons}")
+    return stuck

@@ -6,7 +6,7 @@ import pytest
 
 from kit.settings import Settings
 from tests.support.federation import member_settings
-from tests.support.sop import ROOT, federation
+from tests.support.sop import ROOT, every_journey_has_a_next_step, federation
 
 
 @pytest.fixture
@@ -16,4 +16,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def sop(app, client, tmp_path: Path):
-    return await federation(app, client, tmp_path)
+    yield await federation(app, client, tmp_path)
+    # Whatever the test did, every journey it leaves open has someone to act (issue 16).
+    assert await every_journey_has_a_next_step(app) == []
