@@ -133,7 +133,11 @@ PurposeSlug = Annotated[
 DataRole = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 """A role inside the recipient agency that may read a category (``protection_officer``)."""
 
-AgreementId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+AgreementId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+]
+"""A token (a UUID where this node makes it): ids travel between nodes and into the event log,
+so one that could carry prose is refused on arrival rather than anywhere later."""
 
 
 class _Frozen(BaseModel):

@@ -727,3 +727,15 @@ def test_state_is_immutable_and_serialisable() -> None:
     again = AgreementState.model_validate(copy.deepcopy(dumped))
     assert again == state
     assert again.digest == state.digest
+
+
+def test_an_agreement_id_is_a_token_never_prose() -> None:
+    from pydantic import TypeAdapter
+
+    from contracts.agreements import AgreementId
+
+    ids = TypeAdapter(AgreementId)
+    assert ids.validate_python("01a227e4-ac4e-7b8b-9d3f-1b2c3d4e5f60")
+    for bad in ("Agreement with Amina Haddad", "", "-leading-dash", "x" * 65):
+        with pytest.raises(ValidationError):
+            ids.validate_python(bad)
