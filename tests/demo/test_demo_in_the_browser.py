@@ -213,3 +213,38 @@ def test_a_journey_shows_where_the_person_is_on_the_sop(demo: dict[str, Any], pa
     assert current.count() == 1
     assert "here now" in current.inner_text()
     shoot(page, "journey")
+
+
+def test_no_console_page_scrolls_sideways_on_a_360_px_phone(
+    demo: dict[str, Any], browser: Any
+) -> None:
+    """WCAG 1.4.10: a focal point on a phone reads every page without scrolling sideways."""
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        url = _sign_in(page, demo, "unhcr", "focal_point")
+        pages = ["/console", "/console/referrals", "/console/agreements", "/console/programmes"]
+        page.goto(f"{url}/console/referrals")
+        first = page.locator('a[href^="/console/referrals/"]').first.get_attribute("href")
+        pages.append(str(first))
+        for path in pages:
+            page.goto(f"{url}{path}")
+            wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert wide <= 0, f"{path} scrolls {wide} px sideways at 360 px"
+        shoot(page, "home-360px")
+    finally:
+        context.close()
+
+
+def test_the_focus_ring_stands_out_at_three_to_one(demo: dict[str, Any], page: Any) -> None:
+    """WCAG 2.4.13 / 1.4.11: the keyboard focus is seen on white as on the blue header."""
+    _sign_in(page, demo, "unhcr", "focal_point")
+    page.keyboard.press("Tab")
+    ring = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineColor, s.outlineWidth, s.boxShadow]; }"
+    )
+    assert ring[0] == "rgb(17, 24, 39)", ring
+    assert ring[1] == "3px", ring
+    assert "rgb(253, 224, 71)" in ring[2], ring
