@@ -26,7 +26,10 @@ async def test_two_renders_carry_different_tokens_both_accepted_and_a_forged_one
     await join(app, tmp_path / "directory.json", ROOT, "http://testserver", ["unhcr"])
     admin = await seed_user(app, "unhcr", "admin@unhcr.test", roles=["admin"])
     first = await signed_in(client, admin)
-    second = csrf_of((await client.get("/console/users")).text)
+    users = await client.get("/console/users", headers={"Accept-Encoding": "gzip"})
+    assert users.headers["content-encoding"] == "gzip", "the page this is about is compressed"
+    assert users.headers["cache-control"] == "no-store"
+    second = csrf_of(users.text)
     assert first != second
 
     async with app.state.db.sessions() as session:
