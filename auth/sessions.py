@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.db.base import utcnow
 from kit.settings import Settings
 
+from . import csrf
 from .models import ConsoleSession, User
 from .passwords import hash_secret
 
@@ -32,7 +33,7 @@ async def open_session(
         ConsoleSession(
             id_hash=hash_secret(value),
             user_id=user.id,
-            csrf_token=secrets.token_urlsafe(24),
+            csrf_token=csrf.new_secret(),
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(seconds=settings.session_absolute_seconds),

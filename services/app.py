@@ -10,6 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as SyncSession
+from starlette.middleware.gzip import GZipMiddleware
 
 from auth import login
 from auth.clients import endpoints as clients
@@ -21,6 +22,7 @@ from auth.throttle import Throttle
 from auth.users import endpoints as users
 from kit.db.migrate import head_revisions
 from kit.db.session import Database
+from kit.http.conditional import ConditionalGet
 from kit.http.middleware import RequestContextMiddleware
 from kit.http.openapi import install_openapi, operation_id
 from kit.http.problems import install_problem_handlers
@@ -171,6 +173,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     install_problem_handlers(app)
     install_openapi(app, hooks=[document_roles])
     app.add_middleware(ConsoleSecurityHeaders, prefixes=("/console", "/oauth/authorize"))
+    # For poor links (issue 17): above 1 KB, to a client that accepts it; streams, images and
+    # bodies already encoded are left alone. Level 6 is zlib's default: most of level 9's
+    # saving for much less CPU per response. Console pages stay safe to compress because
+    # their CSRF tokens are masked per response (``auth.csrf``, BREACH).
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    # Outside compression: the ETag is of the bytes sent, one per encoding.
+    app.add_middleware(ConditionalGet, prefixes=("/v1/",))
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,

@@ -4,12 +4,12 @@ A console route declares its need with ``ConsoleRequires(scope=..., role=...)``:
 and roles the API route it stands for declares. The person's scopes are those their roles allow
 (``auth.scopes.ROLE_SCOPES``), exactly what a token from the console's sign-in would carry.
 Every POST must carry the session's CSRF token: the session cookie is SameSite=Lax, which keeps
-most cross-site posts out, and the token keeps out the rest.
+most cross-site posts out, and the token keeps out the rest. Pages carry it masked afresh each
+time (``auth.csrf``), so that compressed pages cannot leak it.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 
+from auth import csrf
 from auth.principal import Principal
 from auth.scopes import scopes_for_roles
 from auth.sessions import SESSION_COOKIE, current_session
@@ -53,7 +54,8 @@ class Viewer:
     principal: Principal
     email: str
     display_name: str
-    csrf_token: str
+    #: The session's CSRF secret; pages carry ``csrf_token``, never this.
+    csrf_secret: str
 
     @property
     def agency(self) -> str:
@@ -65,6 +67,12 @@ class Viewer:
 
     def has_role(self, *roles: str) -> bool:
         return self.principal.has_any_role(frozenset(roles))
+
+    @property
+    def csrf_token(self) -> str:
+        """The token a form carries: masked afresh each time it is rendered (BREACH;
+        ``auth.csrf``), so templates keep writing ``{{ viewer.csrf_token }}``."""
+        return csrf.mask(self.csrf_secret)
 
 
 async def viewer_of(request: Request, session: Session) -> Viewer | None:
@@ -89,7 +97,7 @@ async def viewer_of(request: Request, session: Session) -> Viewer | None:
         ),
         email=user.email,
         display_name=user.display_name,
-        csrf_token=row.csrf_token,
+        csrf_secret=row.csrf_token,
     )
 
 
@@ -114,8 +122,7 @@ class ConsoleRequirement:
         request.state.console_viewer = viewer
         if request.method == "POST":
             form = await request.form()
-            sent = form.get("csrf_token")
-            if not isinstance(sent, str) or not secrets.compare_digest(sent, viewer.csrf_token):
+            if not csrf.accepts(form.get("csrf_token"), viewer.csrf_secret):
                 raise ConsoleRefusal(
                     403,
                     "The form was not accepted",
