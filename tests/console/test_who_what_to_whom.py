@@ -6,6 +6,7 @@ with their id on hover."""
 from __future__ import annotations
 
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 
 import httpx
@@ -54,7 +55,7 @@ async def test_a_unhcr_focal_point_approval_page_names_the_person_and_the_recipi
         assert reference in page
         assert '<span title="iom">IOM</span>' in page, "the recipient by its directory name"
         assert "Referral to IOM" in page
-        assert "the recipient's deadline to answer" in page
+        assert "the recipient's deadline to answer" in unescape(page)
         # Each category to be sent, with its fields for a reader who may read them.
         for category in ("identity", "contact", "specific needs"):
             assert f"<h3>{category}</h3>" in page
@@ -119,7 +120,7 @@ async def test_the_confirmation_names_them_too(app: FastAPI, ex: Exchange) -> No
         assert NAME in asked.text
         assert reference in asked.text
         assert '<span title="iom">IOM</span>' in asked.text
-        assert "the recipient's deadline to answer" in asked.text
+        assert "the recipient's deadline to answer" in unescape(asked.text)
         assert "contact" in asked.text
         assert NAME not in str(asked.url)
     sent = await ex.sent()
