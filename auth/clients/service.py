@@ -122,3 +122,11 @@ async def update(
         client.secret_hash = hash_secret(secret)
     await session.flush()
     return client, secret
+
+
+async def names_at(session: AsyncSession, agency: str) -> dict[str, str]:
+    """Each API client of ``agency`` by ``client_id``: its name."""
+    rows = await session.execute(
+        select(ApiClient.client_id, ApiClient.name).where(ApiClient.agency == agency)
+    )
+    return {str(client_id): str(name) for client_id, name in rows.all()}

@@ -32,3 +32,11 @@ async def add(session: AsyncSession, user: User) -> User:
     session.add(user)
     await session.flush()
     return user
+
+
+async def names_at(session: AsyncSession, agency: str) -> dict[str, str]:
+    """Each user of ``agency`` by id: display name, or e-mail where none is set."""
+    rows = await session.execute(
+        select(User.id, User.display_name, User.email).where(User.agency == agency)
+    )
+    return {str(user_id): shown or email for user_id, shown, email in rows.all()}

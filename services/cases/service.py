@@ -8,7 +8,7 @@ every change and every read of personal data in the same transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,21 +223,36 @@ async def states_of(session: AsyncSession, *, case: Case, master_key: bytes) -> 
 
 
 async def read(
-    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, master_key: bytes
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    master_key: bytes,
+    only: Collection[str] | None = None,
 ) -> CaseView:
     """The case with what the principal may read unsealed and the rest listed as withheld
-    (``GET /v1/cases/{id}``); audited, naming the categories and profile facts disclosed."""
+    (``GET /v1/cases/{id}``); audited, naming the categories and profile facts disclosed.
+
+    ``only`` narrows the read to those categories and no profile fact: a console page showing
+    whom a referral is about, or what it sends, unseals (and audits) nothing more. Such a
+    narrowed read that discloses nothing is not audited."""
     case = await get(session, principal=principal, case_id=case_id)
     vault = vault_of(case, master_key)
-    rows = {Category(row.category): row for row in await repository.data_of(session, case.id)}
+    rows = {
+        Category(row.category): row
+        for row in await repository.data_of(session, case.id)
+        if only is None or row.category in only
+    }
     readable, withheld = readable_in_own_case(
         rows, roles=principal.roles, data_roles=principal.data_roles
     )
     data = {c: vault.open(data_slot(c.value), rows[c].sealed) for c in readable}
-    facts = _stored_profile(profile_of(case, vault))
+    facts = _stored_profile(profile_of(case, vault)) if only is None else {}
     shown, facts_withheld = readable_profile_facts(
         facts, roles=principal.roles, data_roles=principal.data_roles
     )
+    if only is not None and not data:
+        return CaseView(case=case, profile={}, profile_withheld=(), data={}, withheld=withheld)
     await audit.record_by(
         session,
         principal,

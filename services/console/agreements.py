@@ -19,6 +19,7 @@ from services.federation.runtime import federation_of
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt
+from .names import for_viewer
 from .render import console_router, page, see_other
 
 router = console_router()
@@ -224,6 +225,7 @@ async def _detail(
         title=agreement.title,
         agreement=agreement,
         canonical=json.dumps(state.canonical(), indent=2, ensure_ascii=False),
+        names=await for_viewer(request, session, viewer),
         can=can,
         notice=notice,
         failure=failure,

@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from auth.users import repository as user_rows
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from kit.http.state import master_key_of
@@ -20,6 +19,7 @@ from services.referrals import erasure as referral_erasure
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure
+from .names import for_viewer
 from .render import console_router, page
 
 router = console_router()
@@ -95,9 +95,8 @@ async def audit(
             limit=50,
         )
         items, next_cursor = found.items, found.next_cursor
-    # Auditors read people, not ids: the agency's own users by e-mail; clients stay as named.
-    people = await user_rows.page_for(session, viewer.principal, cursor=None, limit=MAX_LIMIT)
-    actors = {f"user:{u.id}": u.email for u in people.items}
+    # Auditors read people, not ids: the agency's own users and clients by name, id on hover.
+    names = await for_viewer(request, session, viewer)
     chain = await api.verify_chain(
         principal=viewer.principal, session=session, master_key=master_key_of(request)
     )
@@ -111,7 +110,7 @@ async def audit(
         next_cursor=next_cursor,
         filters=filters,
         chain=chain,
-        actors=actors,
+        names=names,
         failure=failure,
     )
 

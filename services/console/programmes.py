@@ -20,6 +20,7 @@ from services.programmes.schemas import ProgrammeOut
 from sop.graph import stage_views, to_mermaid
 
 from .access import ConsoleRequires, Viewer
+from .names import for_viewer
 from .render import console_router, page
 
 router = console_router()
@@ -94,6 +95,7 @@ async def journey(
         "journey.html",
         title=f"Journey on {definition.title}",
         journey=JourneyOut.from_view(view),
+        names=await for_viewer(request, session, viewer),
         definition=definition,
         stages=stage_views(definition, view.ctx.state),
         mermaid=to_mermaid(definition, view.ctx.state),

@@ -21,10 +21,13 @@ from services.federation.runtime import FederationDep, federation_of
 from services.journeys import repository as journey_rows
 from services.referrals import endpoints as api
 from services.referrals import service
+from services.referrals.models import Referral
 from services.referrals.schemas import BreakGlassRequest, DeclineRequest
 
+from . import about
 from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt
+from .names import Names, for_viewer
 from .navigation import landing
 from .render import console_router, page, see_other
 
@@ -54,9 +57,16 @@ ACTIONS = {
 }
 
 
+#: Whose deadline ``respond_by`` is, as the reader of each side says it.
+DEADLINE_OWNER = {
+    "outgoing": "the recipient's deadline to answer",
+    "incoming": "your deadline to answer",
+}
+
+
 async def _waiting(
     session: Session, viewer: Viewer, direction: Literal["incoming", "outgoing"], status: str
-) -> list[Any]:
+) -> list[Referral]:
     rows = await service.page(
         session,
         principal=viewer.principal,
@@ -67,8 +77,16 @@ async def _waiting(
         limit=MAX_LIMIT,
     )
     return sorted(
-        (api.summary(r) for r in rows.items),
+        rows.items,
         key=lambda r: (r.respond_by is None, r.respond_by or r.created_at),
+    )
+
+
+async def _people(
+    request: Request, session: Session, viewer: Viewer, rows: list[Referral]
+) -> dict[str, about.Person]:
+    return await about.people_of(
+        session, federation=federation_of(request), principal=viewer.principal, rows=rows
     )
 
 
@@ -86,7 +104,12 @@ async def home(request: Request, viewer: Anyone, session: Session) -> Response:
         if viewer.has_role("focal_point")
         else []
     )
-    drafted = await _waiting(session, viewer, "outgoing", ReferralStatus.PENDING_APPROVAL)
+    drafted = (
+        await _waiting(session, viewer, "outgoing", ReferralStatus.PENDING_APPROVAL)
+        if not viewer.has_role("focal_point")
+        else []
+    )
+    people = await _people(request, session, viewer, [*to_approve, *to_accept, *drafted])
     now = utcnow()
     journeys = [
         {
@@ -103,10 +126,12 @@ async def home(request: Request, viewer: Anyone, session: Session) -> Response:
         viewer,
         "home.html",
         title="Waiting for me",
-        to_approve=to_approve,
-        to_accept=to_accept,
-        drafted=drafted if not viewer.has_role("focal_point") else [],
+        to_approve=[api.summary(r) for r in to_approve],
+        to_accept=[api.summary(r) for r in to_accept],
+        drafted=[api.summary(r) for r in drafted] if not viewer.has_role("focal_point") else [],
         journeys=journeys,
+        people=people,
+        names=await for_viewer(request, session, viewer),
     )
 
 
@@ -138,6 +163,8 @@ async def referrals(
         "referrals.html",
         title="Referrals",
         items=[api.summary(r) for r in found.items],
+        people=await _people(request, session, viewer, found.items),
+        names=await for_viewer(request, session, viewer),
         next_cursor=found.next_cursor,
         direction=chosen_direction or "",
         status=chosen_status or "",
@@ -168,6 +195,8 @@ async def _detail_page(
     )
     focal = viewer.has_role("focal_point")
     incoming = referral.direction == "incoming"
+    names = await for_viewer(request, session, viewer)
+    shown = await _about(request, viewer, session, view, names)
     can = {
         "approve": focal and not incoming and referral.status == ReferralStatus.PENDING_APPROVAL,
         "accept": focal and incoming and referral.status == ReferralStatus.RECEIVED,
@@ -182,10 +211,12 @@ async def _detail_page(
         viewer,
         "referral.html",
         status_code=status,
-        title=f"Referral to {referral.counterpart}"
+        title=f"Referral to {names.name_of(referral.counterpart)}"
         if not incoming
-        else f"Referral from {referral.counterpart}",
+        else f"Referral from {names.name_of(referral.counterpart)}",
         referral=referral,
+        names=names,
+        **shown,
         agreement_title=agreement.terms.title,
         can=can,
         failure=failure,
@@ -200,9 +231,34 @@ async def referral(
     return await _detail_page(request, viewer, session, referral_id, notice=DONE.get(done))
 
 
-def _confirm(
+async def _about(
+    request: Request, viewer: Viewer, session: Session, view: service.ReferralView, names: Names
+) -> dict[str, Any]:
+    """Who the referral is about, what it sends, to whom and whose deadline: for the page and
+    for each confirmation step (issue 17), as far as the reader's data roles allow."""
+    row = view.row
+    if row.direction == "outgoing":
+        person, sent = await about.outgoing(
+            session,
+            principal=viewer.principal,
+            master_key=federation_of(request).master_key,
+            row=row,
+            categories=row.categories,
+        )
+    else:
+        person, sent = about.incoming(view, names.name_of(row.counterpart))
+    return {
+        "summary": api.summary(row),
+        "person": person,
+        "sent": sent,
+        "deadline_owner": DEADLINE_OWNER[row.direction],
+    }
+
+
+async def _confirm(
     request: Request,
     viewer: Viewer,
+    session: Session,
     referral_id: str,
     action: str,
     *,
@@ -213,6 +269,14 @@ def _confirm(
     categories: list[str] | None = None,
 ) -> HTMLResponse:
     button, question = ACTIONS[action]
+    view = await service.read(
+        session,
+        federation=federation_of(request),
+        principal=viewer.principal,
+        referral_id=referral_id,
+    )
+    names = await for_viewer(request, session, viewer)
+    shown = await _about(request, viewer, session, view, names)
     return page(
         request,
         viewer,
@@ -228,6 +292,8 @@ def _confirm(
         category=category,
         categories=categories or [],
         failure=failure,
+        names=names,
+        **shown,
     )
 
 
@@ -242,8 +308,15 @@ async def _act(
 ) -> Response:
     failure = await attempt(session, run)
     if isinstance(failure, Failure):
-        return _confirm(
-            request, viewer, referral_id, action, status=failure.status, failure=failure, **form
+        return await _confirm(
+            request,
+            viewer,
+            session,
+            referral_id,
+            action,
+            status=failure.status,
+            failure=failure,
+            **form,
         )
     return see_other(f"/console/referrals/{referral_id}?done={action}")
 
@@ -258,7 +331,7 @@ async def approve(
     confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     if confirmed != "yes":
-        return _confirm(request, viewer, referral_id, "approve")
+        return await _confirm(request, viewer, session, referral_id, "approve")
 
     async def run() -> None:
         await service.approve(
@@ -278,7 +351,7 @@ async def accept(
     confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     if confirmed != "yes":
-        return _confirm(request, viewer, referral_id, "accept")
+        return await _confirm(request, viewer, session, referral_id, "accept")
 
     async def run() -> None:
         await service.accept(
@@ -299,7 +372,7 @@ async def decline(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     if confirmed != "yes":
-        return _confirm(request, viewer, referral_id, "decline", reason=reason)
+        return await _confirm(request, viewer, session, referral_id, "decline", reason=reason)
 
     async def run() -> None:
         checked = DeclineRequest(reason=reason.strip())
@@ -330,9 +403,10 @@ async def break_glass(
     )
     choices = [w["category"] for w in view.withheld if w["category"]]
     if confirmed != "yes":
-        return _confirm(
+        return await _confirm(
             request,
             viewer,
+            session,
             referral_id,
             "break-glass",
             reason=reason,

@@ -11,13 +11,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from contracts.faults import ContractError
 from kit.errors import AccordError
 
 from .access import ConsoleRefusal, SignInRequired, Viewer
 from .failures import explain
+from .names import Names
 from .navigation import sections_for
 
 TEMPLATES = Environment(
@@ -80,7 +83,19 @@ def binding(value: Any) -> str:
     return str(value or "")
 
 
-TEMPLATES.filters.update(when=when, due=due, words=words, binding=binding)
+@pass_context
+def who(context: Context, value: Any) -> Markup:
+    """An agency, user or API client by name with its id on hover, through the page's
+    ``names`` (:mod:`services.console.names`); the id alone where the page has no name for it."""
+    ref = str(value or "")
+    names = context.get("names")
+    shown = names.name_of(ref) if isinstance(names, Names) else ref
+    if shown == ref:
+        return escape(ref)
+    return Markup('<span title="{}">{}</span>').format(ref, shown)
+
+
+TEMPLATES.filters.update(when=when, due=due, words=words, binding=binding, who=who)
 TEMPLATES.tests["overdue"] = is_overdue
 
 

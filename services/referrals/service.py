@@ -7,6 +7,7 @@ Every step is one transaction, and every message it announces is written to the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -689,13 +690,23 @@ def decline_reason_of(federation: Federation, row: Referral) -> str | None:
 
 
 async def read(
-    session: AsyncSession, *, federation: Federation, principal: Principal, referral_id: str
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    principal: Principal,
+    referral_id: str,
+    only: Collection[str] | None = None,
 ) -> ReferralView:
     """The referral with the categories the caller's data roles open, the rest withheld with
-    the reason; each read of personal data is an audit event naming what was disclosed."""
+    the reason; each read of personal data is an audit event naming what was disclosed.
+
+    ``only`` narrows the read to those categories (a console list naming the person reads
+    ``identity`` and nothing else)."""
     row = await get_row(session, principal=principal, referral_id=referral_id)
     now = utcnow()
-    stored = await repository.data_of(session, row)
+    stored = [
+        d for d in await repository.data_of(session, row) if only is None or d.category in only
+    ]
     if row.erased_at is not None and row.direction == "incoming":
         raise Erased(
             f"This referral's content was erased at {row.erased_at.isoformat()} "
