@@ -171,7 +171,8 @@ async def test_an_admin_drafts_an_agreement_by_ticking_parties_categories_and_ro
     held = await client.get(f"/v1/agreements/{agreement_id}", headers=unhcr_admin)
     assert held.status_code == 200, held.text
     canonical = held.json()["canonical"]
-    assert canonical["parties"] == ["unhcr", "iom", "ilo"]
+    # The canonical text lists sets sorted (contracts.agreements.canonical).
+    assert canonical["parties"] == ["ilo", "iom", "unhcr"]
     assert canonical["purposes"] == ["avrr-counselling", "reintegration-employment"]
     assert canonical["legal_basis"] == "vital_interest"
     assert canonical["retention_days"] == 90
@@ -182,13 +183,13 @@ async def test_an_admin_drafts_an_agreement_by_ticking_parties_categories_and_ro
     assert canonical["categories"] == {
         "identity": {
             "senders": ["unhcr"],
-            "recipients": ["iom", "ilo"],
-            "data_roles": ["counsellor", "case_manager", "intake_clerk"],
+            "recipients": ["ilo", "iom"],
+            "data_roles": ["case_manager", "counsellor", "intake_clerk"],
         },
         "health": {
             "senders": ["unhcr"],
             "recipients": ["iom"],
-            "data_roles": ["protection_officer", "medical"],
+            "data_roles": ["medical", "protection_officer"],
         },
     }, "a category with nothing ticked is not in the agreement"
 
