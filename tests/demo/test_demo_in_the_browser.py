@@ -7,7 +7,6 @@ agreement; an auditor sees the chain valid; a form posted without its CSRF token
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -127,19 +126,16 @@ def test_an_admin_drafts_proposes_and_signs_an_agreement(demo: dict[str, Any], p
     page.get_by_role("link", name="Agreements").click()
     page.get_by_role("link", name="Draft an agreement").click()
     page.get_by_label("Title").fill("Hardship review referrals")
-    page.get_by_label("Parties").fill("unhcr, gov-de")
+    germany = "Germany, Federal Office for Migration"
+    page.get_by_role("group", name="Parties", exact=True).get_by_label(germany).check()
     page.get_by_label("Purposes").fill("hardship-review")
-    page.get_by_label("Categories (JSON)").fill(
-        json.dumps(
-            {
-                "identity": {
-                    "senders": ["unhcr"],
-                    "recipients": ["gov-de"],
-                    "data_roles": ["counsellor"],
-                }
-            }
-        )
-    )
+    # Categories open on demand; nothing in them is typed, only ticked.
+    page.locator("summary", has_text="Identity").click()
+    page.get_by_role("group", name="Senders of identity").get_by_label("UNHCR", exact=True).check()
+    page.get_by_role("group", name="Recipients of identity").get_by_label(germany).check()
+    page.get_by_role("group", name="Data roles that may read identity").get_by_label(
+        "counsellor", exact=True
+    ).check()
     shoot(page, "agreement-draft-form")
     page.get_by_role("button", name="Save draft").click()
     page.get_by_role("button", name="Propose to every party").click()
