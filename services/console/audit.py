@@ -3,6 +3,7 @@ and follow the erasure receipts still owed to their agency (DESIGN §6, §8)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -14,6 +15,8 @@ from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from kit.http.state import master_key_of
 from services.audit import endpoints as api
+from services.audit import repository as audit_rows
+from services.audit.schemas import AuditEventOut
 from services.referrals import endpoints as referrals_api
 from services.referrals import erasure as referral_erasure
 
@@ -28,11 +31,26 @@ Auditor = Annotated[Viewer, ConsoleRequires(scope="audit:read", role="auditor")]
 Overseer = Annotated[Viewer, ConsoleRequires(scope="referrals:read", role=("admin", "auditor"))]
 
 
-def _uuid(text: str) -> uuid.UUID | None:
+#: The shortest end of an id the filters take: the eight characters the pages show.
+SHOWN = 8
+_ID_PART = re.compile(r"[0-9a-f-]+")
+
+
+def _id_filter(text: str) -> tuple[str | None, str | None] | None:
+    """A referral or case filter as typed: ``(whole id, None)``, ``(None, how it ends)``, or
+    ``None`` if it names no id. Takes what the pages show: a whole id, its last eight or more
+    characters, and either after a word such as "referral" or "outgoing", copied with it."""
+    words = text.split()
+    if not words:
+        return None, None
+    last = words[-1].lower()
     try:
-        return uuid.UUID(text) if text else None
+        return str(uuid.UUID(last)), None
     except ValueError:
-        return None
+        pass
+    if len(last) >= SHOWN and _ID_PART.fullmatch(last):
+        return None, last
+    return None
 
 
 def _day(text: str, *, end: bool = False) -> datetime | None:
@@ -58,15 +76,19 @@ async def audit(
     break_glass: str = "",
     cursor: str = "",
 ) -> HTMLResponse:
+    ids = {"referral_id": _id_filter(referral_id), "case_id": _id_filter(case_id)}
     faults = [
-        (name, "is not an id")
-        for name, value in (("referral_id", referral_id), ("case_id", case_id))
-        if value and _uuid(value) is None
+        (name, f"is not an id: give the whole id or its last {SHOWN} characters, as shown")
+        for name, found in ids.items()
+        if found is None
     ] + [
         (name, "is not a date (YYYY-MM-DD)")
         for name, value in (("since", since), ("until", until))
         if value and _day(value) is None
     ]
+    start, end = _day(since), _day(until)
+    if not faults and start is not None and end is not None and start > end:
+        faults.append(("until", "is before From"))
     filters = {
         "action": action,
         "referral_id": referral_id,
@@ -75,26 +97,34 @@ async def audit(
         "until": until,
         "break_glass": break_glass,
     }
-    items, next_cursor, failure = [], None, None
+    items: list[AuditEventOut] = []
+    next_cursor, failure = None, None
     if faults:
         failure = Failure(
             422, "Some filters need fixing", f"{len(faults)} filter(s) need fixing.", [], faults
         )
     else:
-        found = await api.list_events(
-            principal=viewer.principal,
-            session=session,
-            case_id=_uuid(case_id),
-            referral_id=_uuid(referral_id),
-            actor=None,
+        (case_whole, case_end), (referral_whole, referral_end) = (
+            ids["case_id"] or (None, None),
+            ids["referral_id"] or (None, None),
+        )
+        # The API's filter takes whole ids only; the console also takes the ends it shows, so
+        # it asks the repository (the same agency-bound query) directly.
+        where = audit_rows.EventFilter(
+            case_id=case_whole,
+            referral_id=referral_whole,
+            case_id_ending=case_end,
+            referral_id_ending=referral_end,
             action=action.strip() or None,
             break_glass=True if break_glass == "yes" else None,
             since=_day(since),
             until=_day(until, end=True),
-            cursor=cursor or None,
-            limit=50,
         )
-        items, next_cursor = found.items, found.next_cursor
+        found = await audit_rows.page_for(
+            session, viewer.principal, where, cursor=cursor or None, limit=50
+        )
+        items = [AuditEventOut.model_validate(event) for event in found.items]
+        next_cursor = found.next_cursor
     # Auditors read people, not ids: the agency's own users and clients by name, id on hover.
     names = await for_viewer(request, session, viewer)
     chain = await api.verify_chain(

@@ -28,6 +28,11 @@ class Failure:
     reasons: list[str] = field(default_factory=list)
     fields: list[tuple[str, str]] = field(default_factory=list)
 
+    def at(self, name: str) -> list[str]:
+        """What is wrong with the form field ``name``: the messages whose location starts with
+        it (``roles.0`` is the field ``roles``), for the page to show at that field."""
+        return [msg for loc, msg in self.fields if loc.split(".", 1)[0] == name]
+
 
 def _location(loc: Any) -> str:
     parts = [str(p) for p in (loc or ()) if p != "body"]

@@ -140,6 +140,36 @@ async def test_the_keys_page_shows_each_key_published_in_the_directory(
         assert page.status_code == 200
         assert 'id="directory-version">version 1 of' in page.text
         for kind in ("ed25519", "hpke-x25519", "hpke-mlkem768-x25519"):
-            assert f"<td>{kind}</td>" in page.text
+            assert f'<td data-label="Kind">{kind}</td>' in page.text
         assert page.text.count('<span class="valid">published</span>') == 3
         assert "not published" not in page.text
+
+
+async def test_a_refused_form_ties_each_error_to_its_field_and_takes_the_focus(
+    app: FastAPI, admin: SeededUser
+) -> None:
+    """WCAG 3.3.1 and 1.3.1: the summary at the top has the focus (autofocus, no script) and
+    links to each field; the field says it is invalid and is described by its message."""
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, admin)
+        refused = await submit(
+            browser,
+            "/console/users",
+            csrf,
+            email="someone@nowhere",
+            display_name="Someone",
+            data_roles="counsellor",
+        )
+    assert refused.status_code == 422, refused.text
+    summary = re.search(r'<div class="error" role="alert" id="error-summary"[^>]*>', refused.text)
+    assert summary, refused.text
+    assert 'tabindex="-1"' in summary.group(0)
+    assert "autofocus" in summary.group(0)
+    assert '<a href="#email">Email</a>' in refused.text
+    assert re.search(
+        r'<input type="email" id="email"[^>]* aria-invalid="true" aria-describedby="email-error">',
+        refused.text,
+    )
+    assert '<p class="field-error" id="email-error">' in refused.text
+    assert 'id="display_name" name="display_name" value="Someone" required>' in refused.text
+    assert 'aria-describedby="data-roles-help"' in refused.text, "help still describes the field"
