@@ -140,7 +140,6 @@ def test_axe_core_finds_no_wcag_violation_on_any_console_page(
     The console's CSP allows no script, so this context alone bypasses CSP to inject axe-core
     (tests/demo/vendor/axe-core); the product's pages and their CSP are as served. Runs before
     the tests that approve and accept the waiting referrals, to see their confirmation steps.
-    (The agreement drafting form is rewritten elsewhere and checked with it.)
     """
     problems: list[str] = []
     context = browser.new_context(viewport=LAPTOP, bypass_csp=True)
@@ -189,6 +188,13 @@ def test_axe_core_finds_no_wcag_violation_on_any_console_page(
         page.get_by_role("button", name="Add user").click()
         _error_summary_has_focus(page, "users form with errors", problems)
         _audit_page(page, "users form with errors", problems)
+        page.goto(f"{url}/console/agreements")
+        page.get_by_role("link", name="Draft an agreement").click()
+        _audit_page(page, "agreement drafting form", problems)
+        page.get_by_label("Title").fill("Nothing chosen")
+        page.get_by_role("button", name="Save draft").click()
+        _error_summary_has_focus(page, "agreement form with errors", problems)
+        _audit_page(page, "agreement form with errors", problems)
         context.clear_cookies()
 
         url = _sign_in(page, demo, "unhcr", "auditor")
