@@ -159,7 +159,9 @@ def test_axe_core_finds_no_wcag_violation_on_any_console_page(
         page.goto(f"{url}/console/referrals/{demo['waiting']['to_approve_at_unhcr']}")
         _audit_page(page, "outgoing referral", problems)
         page.get_by_role("button", name="Approve").click()
-        assert page.get_by_role("heading", name="Approve and send this referral?").is_visible()
+        page.get_by_role(
+            "heading", name="Approve and send this referral?"
+        ).wait_for()  # visible, or fails after 15 s
         _audit_page(page, "approve confirmation", problems)
         page.goto(f"{url}/console/agreements")
         page.goto(_first(page, url, 'table a[href^="/console/agreements/"]'))
@@ -234,7 +236,9 @@ def test_a_focal_point_approves_a_referral_and_sees_it_sent(
     assert page.locator("#referral-status").inner_text() == "pending approval"
     shoot(page, "referral-outgoing")
     page.get_by_role("button", name="Approve").click()
-    assert page.get_by_role("heading", name="Approve and send this referral?").is_visible()
+    page.get_by_role(
+        "heading", name="Approve and send this referral?"
+    ).wait_for()  # visible, or fails after 15 s
     shoot(page, "referral-confirm")
     page.get_by_role("button", name="Approve").click()
     assert "Approved." in page.get_by_role("status").inner_text()
@@ -249,7 +253,7 @@ def test_a_focal_point_at_iom_accepts_the_incoming_referral(
     _sign_in(page, demo, "iom", "focal_point")
     assert int(page.locator("#count-accept").inner_text()) >= 1
     page.locator(f'a[href="/console/referrals/{referral}"]').first.click()
-    assert page.get_by_role("heading", name="What you may read").is_visible()
+    page.get_by_role("heading", name="What you may read").wait_for()  # visible, or fails after 15 s
     shoot(page, "referral-incoming")
     page.get_by_role("button", name="Accept").click()
     page.get_by_role("button", name="Accept").click()
