@@ -212,7 +212,7 @@ class GuardTable:
 
 def guards_of(definition: Definition) -> GuardTable:
     """The definition's guard table, created once and kept on the (immutable) definition."""
-    table = definition._guards
+    table = (definition.__pydantic_private__ or {}).get("_guards")  # see Definition.stage_map
     if not isinstance(table, GuardTable):
         table = GuardTable()
         definition._guards = table
