@@ -112,8 +112,16 @@ def _audit_page(page: Any, state: str, problems: list[str]) -> None:
 
 def _error_summary_has_focus(page: Any, state: str, problems: list[str]) -> None:
     """WCAG 3.3.1: a refused form says so at the top, where the focus lands, without script."""
-    focused = page.evaluate("document.activeElement && document.activeElement.id")
-    if focused != "error-summary":
+    from playwright.sync_api import TimeoutError as NotInTime
+
+    # The page may still be loading when the click returns (autofocus acts once it has).
+    try:
+        page.wait_for_function(
+            "document.activeElement && document.activeElement.id === 'error-summary'",
+            timeout=5_000,
+        )
+    except NotInTime:
+        focused = page.evaluate("document.activeElement && document.activeElement.id")
         problems.append(f"{state}: the focus is on {focused!r}, not on the error summary")
 
 
