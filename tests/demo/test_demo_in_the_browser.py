@@ -307,7 +307,7 @@ def test_an_auditor_signs_in_with_the_keyboard_and_sees_the_chain_valid(
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/referrals")
     page.get_by_role("navigation").get_by_role("link", name="Audit").click()
-    assert page.get_by_role("heading", name="Audit").is_visible()
+    page.get_by_role("heading", name="Audit").wait_for()  # visible, or fails after 15 s
     assert page.locator("#chain-status").inner_text().startswith("Chain valid")
     shoot(page, "audit")
     page.get_by_label("Action").fill("referral.approved")
@@ -339,7 +339,7 @@ def test_every_admin_page_renders_in_the_browser(demo: dict[str, Any], page: Any
         ("Erasures", "Erasures", "erasures"),
     ):
         nav.get_by_role("link", name=link).click()
-        assert page.get_by_role("heading", name=heading, exact=True).is_visible(), link
+        page.get_by_role("heading", name=heading, exact=True).wait_for()  # or fails in 15 s
         shoot(page, name)
     nav.get_by_role("link", name="Programmes").click()
     page.get_by_role("table").get_by_role("link").first.click()
