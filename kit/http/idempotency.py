@@ -30,6 +30,10 @@ How it holds, in three steps:
    takes it over, with a new claim token, and the old request, should it still be running, can
    no longer record (its transaction is refused and rolled back).
 
+A kept answer can hold personal data (a case as created) or a secret shown once (a new API
+client's secret), so its body is stored sealed under the node master key (AES-256-GCM, the row
+as context), never in the clear, and is deleted when the key expires.
+
 Answers to the caller's credentials (401, 403) or rate (429) are not stored: they say nothing
 about the request, and a retry with a better token must run. Routes whose work does not commit
 through the request session have their answer stored in step 3 instead, which still covers a
@@ -69,6 +73,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.at_rest import unwrap_secret, wrap_secret
 from kit.db.base import Base, new_id, utcnow
 from kit.db.session import Database
 from kit.errors import PROBLEM_MEDIA_TYPE, AccordError, PayloadTooLarge
@@ -117,6 +122,7 @@ class IdempotencyKey(Base):
     status: Mapped[int | None]
     #: ``[[name, value], ...]`` of the answer's own headers (``_KEPT_HEADERS``).
     headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    #: The answer's body, sealed under the master key (:meth:`Claim.seal`).
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
@@ -179,9 +185,17 @@ class Claim:
 
     row_id: uuid.UUID
     token: uuid.UUID
+    #: The node master key, which seals the kept answer (``seal``).
+    master_key: bytes = field(repr=False, default=b"")
     #: The answer the handler built, handed over by ``JsonRoute`` before the commit.
     response: Response | None = None
     recorded: bool = False
+
+    def seal(self, body: bytes) -> bytes:
+        """A kept answer may hold personal data (a case as created) or a secret shown once (a
+        new client's secret), so it is stored only under the master key, like every other such
+        value at rest; the row id is the context, so it opens on no other row."""
+        return wrap_secret(self.master_key, body, _context(self.row_id))
 
     async def record(self, session: AsyncSession) -> None:
         """Write the handler's answer into the key, in ``session``'s transaction (the one that
@@ -203,7 +217,7 @@ class Claim:
                 state="done",
                 status=response.status_code,
                 headers=_kept(response.raw_headers),
-                body=body,
+                body=self.seal(body),
             )
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -221,11 +235,19 @@ def _storable(status: int) -> bool:
     return status < 500 and status not in _NOT_STORED
 
 
+def _context(row_id: uuid.UUID) -> bytes:
+    return b"accord/idempotency/" + row_id.bytes
+
+
 @dataclass(frozen=True)
 class Replay:
+    row_id: uuid.UUID
     status: int
     headers: list[list[str]]
-    body: bytes
+    sealed: bytes
+
+    def body(self, master_key: bytes) -> bytes:
+        return unwrap_secret(master_key, self.sealed, _context(self.row_id))
 
 
 Outcome = Claim | Replay | Literal["in_progress", "reused"]
@@ -257,7 +279,14 @@ class Idempotency:
     OUTCOMES: ClassVar[tuple[str, ...]] = ("claimed", "replayed", "in_progress", "reused")
 
     async def claim(
-        self, session: AsyncSession, *, agency: str, caller: str, key: str, fingerprint: str
+        self,
+        session: AsyncSession,
+        *,
+        agency: str,
+        caller: str,
+        key: str,
+        fingerprint: str,
+        master_key: bytes,
     ) -> Outcome:
         """Take ``key`` for this request, or say why not; ``session``'s transaction is the
         claim's own, committed by the caller before the handler runs."""
@@ -289,15 +318,19 @@ class Idempotency:
                         session.add(fresh)
                 except IntegrityError:
                     continue  # a concurrent first try inserted it: read what it holds
-                return Claim(fresh.id, token)
+                return Claim(fresh.id, token, master_key)
             if row.expires_at <= now:
-                return await self._take_over(session, row, now, fingerprint, expires=True)
+                return await self._take_over(
+                    session, row, now, fingerprint, master_key, expires=True
+                )
             if row.fingerprint != fingerprint:
                 return "reused"
             if row.state == "done" and row.status is not None and row.body is not None:
-                return Replay(row.status, row.headers or [], row.body)
+                return Replay(row.id, row.status, row.headers or [], row.body)
             if row.claimed_at + self.lease <= now:
-                return await self._take_over(session, row, now, fingerprint, expires=False)
+                return await self._take_over(
+                    session, row, now, fingerprint, master_key, expires=False
+                )
             return "in_progress"
         return "in_progress"
 
@@ -307,6 +340,7 @@ class Idempotency:
         row: IdempotencyKey,
         now: datetime,
         fingerprint: str,
+        master_key: bytes,
         *,
         expires: bool,
     ) -> Outcome:
@@ -327,7 +361,7 @@ class Idempotency:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return "in_progress"
-        return Claim(row.id, token)
+        return Claim(row.id, token, master_key)
 
     async def store(
         self, session: AsyncSession, claim: Claim, status: int, headers: Any, body: bytes
@@ -341,7 +375,7 @@ class Idempotency:
                 IdempotencyKey.claim == claim.token,
                 IdempotencyKey.state == "pending",
             )
-            .values(state="done", status=status, headers=_kept(headers), body=body)
+            .values(state="done", status=status, headers=_kept(headers), body=claim.seal(body))
         )
 
     async def release(self, session: AsyncSession, claim: Claim) -> None:
@@ -451,7 +485,8 @@ class IdempotencyMiddleware:
             self.idempotency.count("replayed")
             headers = dict(outcome.headers)
             headers[REPLAYED_HEADER] = "true"
-            await Response(outcome.body, outcome.status, headers=headers)(scope, replay, send)
+            body = outcome.body(scope["app"].state.master_key)
+            await Response(body, outcome.status, headers=headers)(scope, replay, send)
             return
         if outcome == "reused":
             self.idempotency.count("reused")
@@ -498,6 +533,7 @@ class IdempotencyMiddleware:
                 fingerprint=fingerprint(
                     scope["method"], scope["path"], scope.get("query_string", b""), body
                 ),
+                master_key=scope["app"].state.master_key,
             )
 
     async def _run(self, claim: Claim, scope: Scope, receive: Receive, send: Send) -> None:

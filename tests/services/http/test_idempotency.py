@@ -21,8 +21,9 @@ from kit.db.base import utcnow
 from kit.db.session import Session
 from kit.http.routing import api_router
 from kit.settings import Settings
-from tests.support.cases import adult_case_body, raw_rows
+from tests.support.cases import adult_case_body, holds_in_clear, raw_rows
 from tests.support.federation import member_settings
+from tests.support.markers import sqlite_only
 from tests.support.referrals import ROOT, Exchange, exchange, person
 
 Caller = Annotated[Principal, Requires(scope="cases:write", role="caseworker")]
@@ -179,6 +180,10 @@ async def test_the_same_key_with_another_body_or_path_is_refused(
         assert "another body or path" in problem["detail"]
     assert len(await raw_rows(app, "cases")) == 1
     assert app.state.probe_runs == 0
+    # The kept answer holds the case as created: sealed, never in the clear.
+    kept = await raw_rows(app, "idempotency_keys")
+    assert kept
+    assert not holds_in_clear(kept, "Haddad")
 
 
 async def test_a_repeat_while_the_first_still_runs_is_told_to_wait(
@@ -281,6 +286,7 @@ async def test_a_malformed_key_is_refused_in_words(
     assert "1 to 255 printable ASCII" in refused.json()["detail"]
 
 
+@sqlite_only
 async def test_every_api_post_documents_the_header_and_its_answers(
     client: httpx.AsyncClient,
 ) -> None:
