@@ -49,7 +49,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import anyio
 import rfc8785
@@ -275,8 +275,10 @@ class Idempotency:
     lease: timedelta
     metrics: IdempotencyMetrics
     clock: Callable[[], datetime] = field(default=utcnow)
-
-    OUTCOMES: ClassVar[tuple[str, ...]] = ("claimed", "replayed", "in_progress", "reused")
+    #: How often a claim also deletes the node's expired keys (at most once per interval, per
+    #: process): the purge needs no worker of its own, and runs only where keys are made.
+    purge_every: timedelta = timedelta(minutes=1)
+    _purged_at: datetime | None = field(default=None, init=False, repr=False)
 
     async def claim(
         self,
@@ -291,6 +293,9 @@ class Idempotency:
         """Take ``key`` for this request, or say why not; ``session``'s transaction is the
         claim's own, committed by the caller before the handler runs."""
         now = self.clock()
+        if self._purged_at is None or now - self._purged_at >= self.purge_every:
+            self._purged_at = now
+            await self.purge(session, now=now)
         for _ in range(2):
             row = (
                 await session.scalars(
@@ -390,7 +395,7 @@ class Idempotency:
         )
 
     async def purge(self, session: AsyncSession, *, now: datetime | None = None) -> int:
-        """Delete expired keys; run by the node's periodic sweep. Returns how many."""
+        """Delete expired keys (from :meth:`claim`, once a minute). Returns how many."""
         result = await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or self.clock()))
         )
@@ -398,12 +403,6 @@ class Idempotency:
 
     def count(self, outcome: str) -> None:
         self.metrics.count(outcome)
-
-
-async def purge_expired(db: Database, idempotency: Idempotency, now: datetime) -> int:
-    """One pass of the periodic sweep (``services.referrals.sweeper.Sweeper``'s extras)."""
-    async with db.sessions.begin() as session:
-        return await idempotency.purge(session, now=now)
 
 
 def hand_over(request: Request, response: Response) -> None:

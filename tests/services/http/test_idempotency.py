@@ -261,19 +261,26 @@ async def test_a_request_without_a_valid_token_keeps_no_key(
 async def test_an_expired_key_runs_again_and_is_purged(
     app: FastAPI, client: httpx.AsyncClient, caseworker: dict[str, str]
 ) -> None:
-    headers = keyed(caseworker, "old-key")
-    assert (await client.post("/v1/idempotency-probe/count", headers=headers)).json() == {"run": 1}
+    keys = app.state.idempotency
+    keys.purge_every = timedelta(days=7)  # first, expiry alone (no purge in between)
+    probe = "/v1/idempotency-probe/count"
+    assert (await client.post(probe, headers=keyed(caseworker, "old-key"))).json() == {"run": 1}
+    assert (await client.post(probe, headers=keyed(caseworker, "other"))).json() == {"run": 2}
     day_later = utcnow() + timedelta(hours=24, seconds=1)
-    app.state.idempotency.clock = lambda: day_later
-    again = await client.post("/v1/idempotency-probe/count", headers=headers)
-    assert again.json() == {"run": 2}
+    keys.clock = lambda: day_later
+    again = await client.post(probe, headers=keyed(caseworker, "old-key"))
+    assert again.json() == {"run": 3}
     assert "idempotent-replayed" not in again.headers
 
     async with app.state.db.sessions.begin() as session:
-        assert await app.state.idempotency.purge(session, now=day_later) == 0
-        purged = await app.state.idempotency.purge(session, now=day_later + timedelta(days=1))
-    assert purged == 1
-    assert await raw_rows(app, "idempotency_keys") == []
+        assert await keys.purge(session, now=day_later) == 1  # "other"; "old-key" is new again
+    assert [r["key"] for r in await raw_rows(app, "idempotency_keys")] == ["old-key"]
+
+    # A claim purges what has expired, at most once per interval.
+    keys.purge_every = timedelta(0)
+    keys.clock = lambda: day_later + timedelta(days=2)
+    assert (await client.post(probe, headers=keyed(caseworker, "new"))).json() == {"run": 4}
+    assert [r["key"] for r in await raw_rows(app, "idempotency_keys")] == ["new"]
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
