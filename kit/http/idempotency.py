@@ -464,7 +464,8 @@ class IdempotencyMiddleware:
         if not _VALID_KEY.match(key):
             error: AccordError = IdempotencyKeyInvalid(
                 "The Idempotency-Key header must be 1 to 255 printable ASCII characters "
-                f"(this one has {len(key)}, or characters outside that range)."
+                f"(this one has {len(key)}, or characters outside that range).",
+                extra={"code": "idempotency_key_invalid"},
             )
             await self._refuse(error, scope, receive, send)
             return
