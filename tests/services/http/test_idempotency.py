@@ -234,6 +234,22 @@ async def test_a_failed_first_attempt_does_not_pin_the_key(
     assert (await client.post("/v1/idempotency-probe/flaky", headers=headers)).json() == {"run": 2}
 
 
+async def test_an_interrupted_first_attempt_does_not_pin_the_key(
+    app: FastAPI, client: httpx.AsyncClient, caseworker: dict[str, str]
+) -> None:
+    headers = keyed(caseworker, "interrupted-1")
+    first = asyncio.create_task(client.post("/v1/idempotency-probe/wait", headers=headers))
+    await asyncio.wait_for(app.state.probe_entered.wait(), timeout=10)
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert await raw_rows(app, "idempotency_keys") == []
+    app.state.probe_gate.set()
+    retried = await client.post("/v1/idempotency-probe/wait", headers=headers)
+    assert retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
+
+
 async def test_a_refused_request_gets_the_same_refusal_on_retry(
     app: FastAPI, client: httpx.AsyncClient, caseworker: dict[str, str]
 ) -> None:
