@@ -8,17 +8,20 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from auth.dependencies import Requires
 from auth.principal import Principal
 from kit.db.base import utcnow
 from kit.db.session import Session
+from kit.http.idempotency import Claim, IdempotencyInProgress, Replay
 from kit.http.routing import api_router
 from kit.settings import Settings
 from tests.support.cases import adult_case_body, holds_in_clear, raw_rows
@@ -248,6 +251,44 @@ async def test_an_interrupted_first_attempt_does_not_pin_the_key(
     retried = await client.post("/v1/idempotency-probe/wait", headers=headers)
     assert retried.status_code == 201
     assert "idempotent-replayed" not in retried.headers
+
+
+async def test_a_request_that_outlived_its_lease_cannot_commit_after_a_retry_took_over(
+    app: FastAPI, caseworker: dict[str, str]
+) -> None:
+    keys = app.state.idempotency
+    claim = partial(
+        keys.claim,
+        agency="unhcr",
+        caller="client:c-1",
+        key="k",
+        fingerprint="f" * 64,
+        master_key=app.state.master_key,
+    )
+    started = utcnow()
+    keys.clock = lambda: started
+    async with app.state.db.sessions.begin() as session:
+        first = await claim(session)
+    async with app.state.db.sessions.begin() as session:
+        assert await claim(session) == "in_progress"
+    keys.clock = lambda: started + keys.lease
+    async with app.state.db.sessions.begin() as session:
+        second = await claim(session)
+    assert isinstance(first, Claim)
+    assert isinstance(second, Claim)
+    assert second.token != first.token
+
+    first.response = JSONResponse({"run": 1}, status_code=201)
+    with pytest.raises(IdempotencyInProgress):
+        async with app.state.db.sessions.begin() as session:
+            await first.record(session)
+    second.response = JSONResponse({"run": 2}, status_code=201)
+    async with app.state.db.sessions.begin() as session:
+        await second.record(session)
+    async with app.state.db.sessions.begin() as session:
+        replay = await claim(session)
+    assert isinstance(replay, Replay)
+    assert replay.body(app.state.master_key) == b'{"run":2}'
 
 
 async def test_a_refused_request_gets_the_same_refusal_on_retry(
