@@ -5,7 +5,7 @@
 its retries get back. ``claim`` is the holding request's fencing token. Rows expire after 24
 hours (``expires_at``, indexed for the periodic purge).
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-11-29 18:00:00.000000
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
+revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
