@@ -133,6 +133,11 @@ class TokenSource:
         #: How many tokens this source fetched (observability and tests).
         self.fetched = 0
 
+    @property
+    def expires_at(self) -> float | None:
+        """When the cached token expires, on this source's clock (``None``: none cached)."""
+        return self._token.expires_at if self._token is not None else None
+
     async def bearer(self) -> str:
         async with self._lock:
             token = self._token

@@ -24,7 +24,8 @@ class AccordProblem(AccordError):
         self.title: str = str(body.get("title", ""))
         self.status: int = int(body.get("status", 0))
         self.detail: str = str(body.get("detail", ""))
-        self.code: str = str(body.get("code") or self.type.rsplit("/", 1)[-1])
+        # OAuth errors (RFC 6749 §5.2) name themselves in ``error`` (``invalid_client``).
+        self.code: str = str(body.get("code") or body.get("error") or self.type.rsplit("/", 1)[-1])
         self.violations: list[dict[str, Any]] = list(body.get("violations") or [])
         self.errors: list[dict[str, Any]] = list(body.get("errors") or [])
         self.request_id: str | None = body.get("request_id")
@@ -41,7 +42,7 @@ class AccordProblem(AccordError):
 
 
 class BadRequest(AccordProblem):
-    """400: the request could not be read (malformed JSON, an OAuth error)."""
+    """400: the request could not be read (malformed JSON, an OAuth grant error)."""
 
 
 class Unauthenticated(AccordProblem):
@@ -91,6 +92,8 @@ BY_CODE: dict[str, type[AccordProblem]] = {
     "idempotency-key-reused": IdempotencyKeyReused,
     "idempotency_in_progress": IdempotencyInProgress,
     "idempotency-in-progress": IdempotencyInProgress,
+    # A bad client secret or assertion: 400 or 401 as RFC 6749 §5.2 has it, the same fault.
+    "invalid_client": Unauthenticated,
 }
 BY_STATUS: dict[int, type[AccordProblem]] = {
     400: BadRequest,

@@ -102,7 +102,7 @@ class ConsentCreate(Request):
 
 
 class ConsentNarrow(Request):
-    """What stays consented to: each list, where given, a subset of what was given."""
+    """What the person takes back; everything else the consent covers stands."""
 
     recipients: list[str] | None = None
     purposes: list[str] | None = None

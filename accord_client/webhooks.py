@@ -31,7 +31,8 @@ def _secret_bytes(secret: str | bytes) -> bytes:
         return secret
     text = secret.removeprefix(SECRET_PREFIX)
     try:
-        return base64.b64decode(text, validate=True)
+        # Unpadded base64 is accepted, as the reference implementation accepts it.
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except ValueError as exc:
         raise ValueError("a webhook secret is whsec_ followed by base64") from exc
 
