@@ -1,8 +1,9 @@
 """Request and response models of the Accord API, as an agency system uses them.
 
-Responses ignore fields this client does not know yet (a newer node may add some); requests
-forbid unknown ones, as the node does. ``tests/accord_client/test_openapi_agreement.py`` checks
-every model here against the node's own OpenAPI document.
+Responses keep fields this client does not know yet (a newer node may add some: they are in
+``model_extra``); requests forbid unknown ones, as the node does.
+``tests/accord_client/test_openapi_agreement.py`` checks every model here against the node's
+own OpenAPI document.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Request(BaseModel):
 
 
 class Response(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
 
 T = TypeVar("T", bound=Response)
@@ -230,12 +231,17 @@ class Journey(Response):
     programme_id: str
     sop: str
     stage: str
+    stage_title: str | None = None
     acting_agency: str | None = None
+    acting_role: str | None = None
+    due_at: datetime | None = None
     ended: bool
+    overdue: bool = False
     referral_id: str | None = None
     allowed_outcomes: list[str] = Field(default_factory=list)
     needs_attention: list[dict[str, Any]] | None = None
     blocked: list[dict[str, Any]] | None = None
+    next_steps: list[str] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)
 
 
