@@ -24,6 +24,7 @@ cli = typer.Typer(
     help="Accord node: consent-bound, sealed referrals between agencies.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 cli.add_typer(sop_app, name="sop")
 cli.add_typer(keys_app, name="keys")
