@@ -120,7 +120,7 @@ def sections(document: dict[str, Any] | None = None) -> dict[str, str]:
 
 def section_pattern(name: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(<!-- generated:{name} -->\n)(.*?)(\n<!-- /generated:{name} -->)", re.DOTALL
+        rf"(<!-- generated:{name} -->\n)(.*?)(<!-- /generated:{name} -->)", re.DOTALL
     )
 
 
@@ -129,7 +129,7 @@ def rewrite(text: str, generated: dict[str, str]) -> str:
         pattern = section_pattern(name)
         if not pattern.search(text):
             raise ValueError(f"README has no generated:{name} section")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
     return text
 
 
