@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,11 @@ ACTION_WORDS = {
 def referral_states() -> str:
     """A mermaid state diagram per side, one arrow per (status, action) the code allows."""
     blocks = []
-    for side, title in (("outgoing", "Sender side"), ("incoming", "Recipient side")):
+    sides: tuple[tuple[Side, str], ...] = (
+        ("outgoing", "Sender side"),
+        ("incoming", "Recipient side"),
+    )
+    for side, title in sides:
         first, how = ENTRY[side]
         lines = [f"{title}:", "", "```mermaid", "stateDiagram-v2", f"    [*] --> {first} : {how}"]
         for action, (sources, target) in TRANSITIONS[side].items():
@@ -119,9 +124,11 @@ def sections(document: dict[str, Any] | None = None) -> dict[str, str]:
 
 
 def section_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"(<!-- generated:{name} -->\n)(.*?)(<!-- /generated:{name} -->)", re.DOTALL
-    )
+    return re.compile(rf"(<!-- generated:{name} -->\n)(.*?)(<!-- /generated:{name} -->)", re.DOTALL)
+
+
+def _replacement(body: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: match.group(1) + body + "\n" + match.group(3)
 
 
 def rewrite(text: str, generated: dict[str, str]) -> str:
@@ -129,7 +136,7 @@ def rewrite(text: str, generated: dict[str, str]) -> str:
         pattern = section_pattern(name)
         if not pattern.search(text):
             raise ValueError(f"README has no generated:{name} section")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
+        text = pattern.sub(_replacement(body), text)
     return text
 
 

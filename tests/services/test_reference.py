@@ -31,7 +31,7 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_the_generated_sections_of_the_readme_are_current(document: dict[str, Any]) -> None:
     expected = reference.rewrite(README, reference.sections(document))
-    assert README == expected, "run `python -m services.reference` and commit README.md"
+    assert expected == README, "run `python -m services.reference` and commit README.md"
 
 
 def test_the_access_table_names_every_secured_operation(document: dict[str, Any]) -> None:
