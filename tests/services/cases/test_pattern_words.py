@@ -36,9 +36,7 @@ async def test_a_bad_country_code_and_phone_are_refused_in_words(client, caller:
     headers = await caller(roles=["caseworker"], data_roles=["child_protection_officer"])
     body = adult_case_body()
     body["profile"]["nationality"] = "Serbia"
-    body["data"]["family"] = {
-        "guardian": {"name": "Appointed guardian", "phone": "+49 30 1234567"}
-    }
+    body["data"]["family"] = {"guardian": {"name": "Appointed guardian", "phone": "+49 30 1234567"}}
     response = await client.post("/v1/cases", json=body, headers=headers)
     assert response.status_code == 422, response.text
     messages = {e["location"]: e["message"] for e in response.json()["errors"]}
