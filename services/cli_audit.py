@@ -86,7 +86,8 @@ def _describe(result: Verification) -> str:
 @audit_app.command()
 def verify(
     agency: Annotated[
-        str | None, typer.Option("--agency", help="Verify only this agency's chain.")
+        str | None,
+        typer.Option("--agency", metavar="SLUG", help="Verify only this agency's chain."),
     ] = None,
 ) -> None:
     """Verify every hosted agency's chain (or one): links, head and signed checkpoints."""

@@ -34,7 +34,8 @@ keys_app = typer.Typer(help="Agency signing and encryption keys.", no_args_is_he
 directory_app = typer.Typer(help="The signed federation directory.", no_args_is_help=True)
 
 AgencyOption = Annotated[
-    list[str] | None, typer.Option("--agency", help="Only this hosted agency. Repeatable.")
+    list[str] | None,
+    typer.Option("--agency", metavar="SLUG", help="Only this hosted agency. Repeatable."),
 ]
 
 
@@ -82,7 +83,8 @@ def _kinds(values: list[str] | None) -> dict[str, str]:
 
 
 KindOption = Annotated[
-    list[str] | None, typer.Option("--kind", help="SLUG=un_agency|government|ngo. Repeatable.")
+    list[str] | None,
+    typer.Option("--kind", metavar="SLUG=KIND", help="SLUG=un_agency|government|ngo. Repeatable."),
 ]
 NodeUrlOption = Annotated[
     str | None, typer.Option("--node-url", help="This node's public URL (ACCORD_PUBLIC_URL).")
@@ -315,7 +317,7 @@ async def _incidents(settings: Settings, agency: str | None, limit: int) -> list
 @federation_app.command("incidents")
 def incidents(
     agency: Annotated[
-        str | None, typer.Option("--agency", help="Only this agency's incidents.")
+        str | None, typer.Option("--agency", metavar="SLUG", help="Only this agency's incidents.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
 ) -> None:
