@@ -73,6 +73,8 @@ PATTERN_WORDS: dict[str, str] = {
     r"^[a-z0-9-]+@\d+\.\d+\.\d+$": "an SOP reference: name@major.minor.patch (avrr-joint@2.1.0)",
     r"^[0-9]{1,4}$": "an ISCO-08 occupation code: 1 to 4 digits (7212)",
     r"^[A-Za-z0-9_-]+$": "base64url text without padding",
+    # The Idempotency-Key header (kit/http/idempotency.py).
+    r"^[ -~]+$": "printable ASCII characters only (a UUID makes a good Idempotency-Key)",
 }
 
 
