@@ -37,5 +37,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
         ("GET", "/redoc"),
+        # Their scripts and styles, served by the node itself (services/api_docs).
+        ("GET", "/docs/assets/{name}"),
     }
 )

@@ -276,6 +276,13 @@ def _parse(document: Mapping[str, Any], *, issuing: bool = False) -> Directory:
         raise InvalidDirectory(f"not a valid directory: {exc}") from exc
 
 
+def check_unsigned(unsigned_doc: Mapping[str, Any]) -> Directory:
+    """Check a directory document as :func:`sign_directory` will, before anyone signs it."""
+    if "signature" in unsigned_doc:
+        raise InvalidDirectory("the document is already signed")
+    return _parse(unsigned_doc, issuing=True)
+
+
 def sign_directory(unsigned_doc: Mapping[str, Any], root_private_key: PrivateKey) -> dict[str, Any]:
     """Validate a directory document and sign it with the federation root key.
 

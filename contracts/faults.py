@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from contracts.patterns import pattern_message
+
 Loc = tuple[str | int, ...]
 
 
@@ -84,7 +86,7 @@ def faults_from_validation_error(error: ValidationError, prefix: Loc = ()) -> li
     faults = []
     for item in error.errors(include_url=False):
         code = str(item["type"])
-        message = _PLAIN_MESSAGES.get(code, str(item["msg"]))
+        message = pattern_message(item) or _PLAIN_MESSAGES.get(code, str(item["msg"]))
         # A ValueError raised in our own validators arrives as "Value error, <text>".
         message = message.removeprefix("Value error, ")
         faults.append(Fault((*prefix, *item["loc"]), message, code))

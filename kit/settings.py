@@ -36,18 +36,32 @@ class Settings(BaseSettings):
         "addresses or CIDR networks. Empty: the peer's own address is the client's.",
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest accepted request body.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="The least severe log level written: DEBUG, INFO, WARNING or ERROR."
+    )
     log_json: bool = Field(True, description="JSON lines on stdout; false renders for a terminal.")
     master_key: SecretStr | None = Field(
         None,
         description="The node master key, 32 bytes base64url. Wraps every private key and data "
         "key at rest. Prefer ACCORD_MASTER_KEY_FILE in production.",
     )
-    master_key_file: Path | None = Field(None, description="A file holding the master key.")
-    access_token_ttl_seconds: int = Field(600, gt=0, le=3600)
-    refresh_token_ttl_seconds: int = Field(8 * 3600, gt=0)
-    session_idle_seconds: int = Field(30 * 60, gt=0)
-    session_absolute_seconds: int = Field(12 * 3600, gt=0)
+    master_key_file: Path | None = Field(
+        None,
+        description="A file holding the master key (the same base64url text; mode 0600). "
+        "Used when ACCORD_MASTER_KEY is not set.",
+    )
+    access_token_ttl_seconds: int = Field(
+        600, gt=0, le=3600, description="How long an access token lives (at most an hour)."
+    )
+    refresh_token_ttl_seconds: int = Field(
+        8 * 3600, gt=0, description="How long a person's refresh token lives."
+    )
+    session_idle_seconds: int = Field(
+        30 * 60, gt=0, description="A console session ends after this long without a request."
+    )
+    session_absolute_seconds: int = Field(
+        12 * 3600, gt=0, description="A console session ends this long after sign-in, whatever."
+    )
     directory: str | None = Field(
         None, description="The federation directory: a file path or an http(s) URL."
     )
@@ -55,9 +69,13 @@ class Settings(BaseSettings):
         None,
         description="The pinned federation root public key: a JWK as JSON, or a file holding one.",
     )
-    directory_refresh_seconds: float = Field(30.0, gt=0)
+    directory_refresh_seconds: float = Field(
+        30.0, gt=0, description="How often the directory is read again for a newer version."
+    )
     federation_skew_seconds: int = Field(300, gt=0, description="Clock skew tolerated (±).")
-    federation_max_message_bytes: int = Field(1024 * 1024, gt=0)
+    federation_max_message_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest node-to-node message accepted."
+    )
     message_ttl_hours: int = Field(7 * 24, gt=0, description="How long a message may wait.")
     background_workers: bool = Field(
         True,
@@ -66,8 +84,12 @@ class Settings(BaseSettings):
         "sweeps. False starts none of them; whoever holds the app drives each step (tests do).",
     )
     delivery_worker: bool = Field(True, description="Deliver the outbox from this process.")
-    outbox_poll_seconds: float = Field(0.25, gt=0)
-    delivery_timeout_seconds: float = Field(10.0, gt=0)
+    outbox_poll_seconds: float = Field(
+        0.25, gt=0, description="How often the delivery worker looks for messages to send."
+    )
+    delivery_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long one delivery to another node may take."
+    )
     delivery_lease_seconds: float = Field(
         30.0,
         gt=0,
@@ -75,8 +97,15 @@ class Settings(BaseSettings):
         "a worker that dies mid-delivery holds it no longer than this. Keep it above "
         "ACCORD_DELIVERY_TIMEOUT_SECONDS.",
     )
-    delivery_backoff_base_seconds: float = Field(1.0, gt=0)
-    delivery_backoff_cap_seconds: float = Field(300.0, gt=0)
+    delivery_backoff_base_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="The first wait before a failed delivery is tried again; doubled "
+        "at each failure.",
+    )
+    delivery_backoff_cap_seconds: float = Field(
+        300.0, gt=0, description="The longest wait between two delivery attempts."
+    )
     referral_sweep_seconds: float = Field(
         30.0, ge=0, description="How often deadlines are swept (0 turns the sweep off)."
     )
@@ -88,7 +117,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None, description="A bearer token that opens /metrics from any address."
     )
-    db_pool_size: int = Field(10, gt=0)
+    db_pool_size: int = Field(
+        10, gt=0, description="Database connections each process keeps (PostgreSQL)."
+    )
     idempotency_key_ttl_seconds: int = Field(
         24 * 3600, gt=0, description="How long an Idempotency-Key answers its retries."
     )
@@ -98,7 +129,9 @@ class Settings(BaseSettings):
         description="How long a request holds its Idempotency-Key before a retry may take it "
         "over (the first request is presumed dead; it can then no longer commit).",
     )
-    sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
+    sqlite_busy_timeout_ms: int = Field(
+        10_000, gt=0, description="How long SQLite waits for a lock before giving up."
+    )
     audit_checkpoint_every: int = Field(
         100,
         gt=0,

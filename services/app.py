@@ -38,6 +38,7 @@ from kit.settings import Settings
 from services.agreements import endpoints as agreements
 from services.agreements import messages as agreement_messages
 from services.agreements import service as agreements_service
+from services.api_docs import endpoints as api_docs
 from services.audit import endpoints as audit
 from services.audit.worker import Checkpointer
 from services.cases import endpoints as cases
@@ -173,6 +174,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         generate_unique_id_function=operation_id,
         # /docs signs in people with the authorization-code flow, which needs PKCE here.
         swagger_ui_init_oauth={"usePkceWithAuthorizationCodeGrant": True},
+        # Served by services.api_docs with the node's own copies of their assets, no CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -202,6 +206,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         own_limit_prefixes=("/federation/",),
     )
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(problem_catalogue.router)
     app.include_router(oauth.router)
     app.include_router(login.router)

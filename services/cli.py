@@ -24,6 +24,7 @@ cli = typer.Typer(
     help="Accord node: consent-bound, sealed referrals between agencies.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 cli.add_typer(sop_app, name="sop")
 cli.add_typer(keys_app, name="keys")
@@ -57,12 +58,17 @@ def _parse_country(value: str) -> tuple[str, str]:
 def init(
     agency: Annotated[
         list[str] | None,
-        typer.Option("--agency", help="An agency hosted on this node, as SLUG=NAME. Repeatable."),
+        typer.Option(
+            "--agency",
+            metavar="SLUG=NAME",
+            help="An agency hosted on this node, as SLUG=NAME. Repeatable.",
+        ),
     ] = None,
     country: Annotated[
         list[str] | None,
         typer.Option(
             "--country",
+            metavar="SLUG=ISO3",
             help="The state a government acts for, as SLUG=ISO3 (gov-xk=XKX). Repeatable.",
         ),
     ] = None,

@@ -52,6 +52,17 @@ async def _verify(settings: Settings, only: str | None) -> tuple[list[str], bool
     return lines, ok
 
 
+def masked_url(url: str) -> str:
+    """The database URL with its password, if any, shown as ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
 def _describe(result: Verification) -> str:
     report, finding = result.report, result.report.finding
     if finding is not None:
@@ -75,14 +86,19 @@ def _describe(result: Verification) -> str:
 @audit_app.command()
 def verify(
     agency: Annotated[
-        str | None, typer.Option("--agency", help="Verify only this agency's chain.")
+        str | None,
+        typer.Option("--agency", metavar="SLUG", help="Verify only this agency's chain."),
     ] = None,
 ) -> None:
     """Verify every hosted agency's chain (or one): links, head and signed checkpoints."""
     from kit.master_key import MasterKeyMissing
 
+    settings = Settings()
+    # Say which database is read (an operator with several nodes checks the one meant),
+    # never its password.
+    typer.echo(f"database: {masked_url(settings.database_url)}")
     try:
-        lines, ok = asyncio.run(_verify(Settings(), agency))
+        lines, ok = asyncio.run(_verify(settings, agency))
     except (MasterKeyMissing, SQLAlchemyError) as exc:
         typer.echo(f"accord audit verify: cannot verify: {exc}", err=True)
         raise typer.Exit(1) from exc

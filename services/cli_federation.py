@@ -13,7 +13,12 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from contracts.directory import DirectoryError, sign_directory, verify_directory
+from contracts.directory import (
+    DirectoryError,
+    check_unsigned,
+    sign_directory,
+    verify_directory,
+)
 from contracts.envelope import format_timestamp
 from contracts.keys import KeyKind, PrivateKey, generate_key, parse_public_jwk
 from kit.db.base import utcnow
@@ -29,7 +34,8 @@ keys_app = typer.Typer(help="Agency signing and encryption keys.", no_args_is_he
 directory_app = typer.Typer(help="The signed federation directory.", no_args_is_help=True)
 
 AgencyOption = Annotated[
-    list[str] | None, typer.Option("--agency", help="Only this hosted agency. Repeatable.")
+    list[str] | None,
+    typer.Option("--agency", metavar="SLUG", help="Only this hosted agency. Repeatable."),
 ]
 
 
@@ -77,7 +83,8 @@ def _kinds(values: list[str] | None) -> dict[str, str]:
 
 
 KindOption = Annotated[
-    list[str] | None, typer.Option("--kind", help="SLUG=un_agency|government|ngo. Repeatable.")
+    list[str] | None,
+    typer.Option("--kind", metavar="SLUG=KIND", help="SLUG=un_agency|government|ngo. Repeatable."),
 ]
 NodeUrlOption = Annotated[
     str | None, typer.Option("--node-url", help="This node's public URL (ACCORD_PUBLIC_URL).")
@@ -129,6 +136,111 @@ def keygen(
     out.write_bytes(key.to_bytes())
     out.chmod(0o600)
     _emit(key.public.to_jwk())
+
+
+@directory_app.command("pubkey")
+def pubkey(
+    root_key: Annotated[Path, typer.Argument(help="The private root key file (from keygen).")],
+) -> None:
+    """Print the root public JWK, which every node pins as ACCORD_DIRECTORY_ROOT_KEY."""
+    try:
+        key = PrivateKey.from_bytes(root_key.read_bytes())
+    except (OSError, ValueError) as exc:
+        typer.echo(f"accord directory pubkey: {root_key}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _emit(key.public.to_jwk())
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values or []:
+        slug, sep, text = value.partition("=")
+        if not sep or not slug or not text:
+            raise typer.BadParameter(f"{value!r}: use SLUG=VALUE", param_hint=option)
+        pairs[slug] = text
+    return pairs
+
+
+def _exported_members(path: Path) -> list[dict[str, Any]]:
+    document = json.loads(path.read_text())
+    members = document.get("members") if isinstance(document, dict) else document
+    if not isinstance(members, list):
+        raise typer.BadParameter(f"{path}: not the output of `accord keys export`")
+    return members
+
+
+@directory_app.command("assemble")
+def assemble(
+    exports: Annotated[
+        list[Path], typer.Argument(help="`accord keys export` outputs, one per node.")
+    ],
+    federation: Annotated[
+        str, typer.Option("--federation", help="The federation's name (a-z, 0-9, . _ -).")
+    ],
+    version: Annotated[
+        int, typer.Option("--version", min=1, help="Higher than every version published.")
+    ],
+    node_url: Annotated[
+        list[str] | None,
+        typer.Option("--node-url", metavar="SLUG=URL", help="An agency's node URL. Repeatable."),
+    ] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option("--name", metavar="SLUG=NAME", help="An agency's display name. Repeatable."),
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind", metavar="SLUG=KIND", help="un_agency, government or ngo. Repeatable."
+        ),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country",
+            metavar="SLUG=ISO3",
+            help="The state a government acts for (XKX for Kosovo). Repeatable.",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Combine the nodes' exported entries into one unsigned directory, checked as `sign`
+    will check it; SLUG=VALUE options correct an agency's entry."""
+    overrides = {
+        "node_url": _pairs(node_url, "--node-url"),
+        "name": _pairs(name, "--name"),
+        "kind": _kinds(kind),
+        "country": _pairs(country, "--country"),
+    }
+    members: dict[str, dict[str, Any]] = {}
+    for path in exports:
+        for member in _exported_members(path):
+            slug = str(member.get("agency"))
+            if slug in members:
+                raise typer.BadParameter(f"{slug} is in more than one export")
+            members[slug] = dict(member)
+    unknown = {slug for values in overrides.values() for slug in values} - set(members)
+    if unknown:
+        raise typer.BadParameter(f"not in any export: {', '.join(sorted(unknown))}")
+    for field, values in overrides.items():
+        for slug, value in values.items():
+            members[slug][field] = value
+    document = {
+        "federation": federation,
+        "version": version,
+        "issued_at": format_timestamp(utcnow()),
+        "members": [members[slug] for slug in sorted(members)],
+    }
+    try:
+        check_unsigned(document)
+    except DirectoryError as exc:
+        typer.echo(f"accord directory assemble: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    text = json.dumps(document, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
 
 
 @directory_app.command("sign")
@@ -205,7 +317,7 @@ async def _incidents(settings: Settings, agency: str | None, limit: int) -> list
 @federation_app.command("incidents")
 def incidents(
     agency: Annotated[
-        str | None, typer.Option("--agency", help="Only this agency's incidents.")
+        str | None, typer.Option("--agency", metavar="SLUG", help="Only this agency's incidents.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
 ) -> None:

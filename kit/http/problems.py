@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.faults import ContractError
+from contracts.patterns import pattern_message
 from kit.errors import (
     PROBLEM_MEDIA_TYPE,
     AccordError,
@@ -70,7 +71,7 @@ def _message(error: Any) -> str:
         return f"Unknown field {error['loc'][-1]!r}: remove it (this operation does not accept it)."
     if error["type"] == "missing":
         return "Field required."
-    return str(error["msg"])
+    return pattern_message(error) or str(error["msg"])
 
 
 def http_error(exc: StarletteHTTPException) -> AccordError:

@@ -230,13 +230,7 @@ async def _leave_work(driver: Driver, programme_id: str, valid_until: str) -> di
     journey_id, _ = await driver.admit(second, programme_id, valid_until)
     journey = await driver.journey(journey_id)
     profiling = await driver.send_referral(second, journey, [])
-    await driver.ok(
-        "gov-de",
-        "worker",
-        "POST",
-        f"/v1/referrals/{profiling}/complete",
-        json={"outcome": "profiled"},
-    )
+    await driver.client("gov-de", "worker").complete_referral(profiling, outcome="profiled")
 
     async def at_counselling() -> bool:
         current = await driver.journey(journey_id)
@@ -244,13 +238,8 @@ async def _leave_work(driver: Driver, programme_id: str, valid_until: str) -> di
 
     await driver.until("counselling", at_counselling)
     counselling = (await driver.journey(journey_id))["referral_id"]
-    await driver.ok("unhcr", "focal_point", "POST", f"/v1/referrals/{counselling}/approve")
-
-    async def at_iom() -> bool:
-        response = await driver.call("iom", "focal_point", "GET", f"/v1/referrals/{counselling}")
-        return response.status_code == 200
-
-    await driver.until("the referral at IOM", at_iom)
+    await driver.client("unhcr", "focal_point").approve_referral(counselling)
+    await driver.until("the referral at IOM", lambda: driver.arrived("iom", counselling))
     driver.say(second.name, "counselling", f"referral {counselling[:8]}… waits for IOM to accept")
     return {"to_approve_at_unhcr": pending, "to_accept_at_iom": counselling}
 

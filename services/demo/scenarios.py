@@ -1,5 +1,6 @@
-"""People walking the joint SOP, driven through the public HTTP API only (OAuth tokens, no
-internal calls): the scenarios of the SOP issue, used by ``accord demo`` and by the tests.
+"""People walking the joint SOP, driven through the public HTTP API only, as agency systems
+drive it: with the Python client (``accord_client``), each system holding its own OAuth client
+credentials. The scenarios of the SOP issue, used by ``accord demo`` and by the tests.
 
 Each person is a case at the owning agency (UNHCR) with a profile and a script: for each
 stage the journey reaches, the outcome its acting agency records. Where another agency acts,
@@ -14,10 +15,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from accord_client import AccordClient, AccordProblem, NotFound
 from contracts.categories import CATEGORY_NAMES
 from contracts.data_roles import SUGGESTED_DATA_ROLES, FieldDataRole
 from sop.bindings import agencies_of
@@ -417,15 +419,16 @@ PEOPLE = [
 
 @dataclass
 class Agency:
-    """One agency's people, as API clients holding tokens, on the node that hosts it."""
+    """One agency's systems on the node that hosts it: a caseworker's and a focal point's."""
 
     slug: str
     url: str
-    worker: dict[str, str]
-    focal_point: dict[str, str]
+    worker: AccordClient
+    focal_point: AccordClient
 
 
 Timeline = Callable[[str, str, str], None]
+T = TypeVar("T")
 
 
 class Driver:
@@ -449,12 +452,15 @@ class Driver:
         self._owners: dict[str, str] = {}
         self._senders: dict[str, str] = {}
 
+    def client(self, agency: str, who: str) -> AccordClient:
+        a = self.agencies[agency]
+        return a.worker if who == "worker" else a.focal_point
+
     async def call(
         self, agency: str, who: str, method: str, path: str, **kwargs: Any
     ) -> httpx.Response:
-        a = self.agencies[agency]
-        headers = a.worker if who == "worker" else a.focal_point
-        return await self.http.request(method, f"{a.url}{path}", headers=headers, **kwargs)
+        """Any call, as ``who`` of ``agency``: the answer, whatever its status."""
+        return await self.client(agency, who).send(method, path, **kwargs)
 
     async def ok(self, agency: str, who: str, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.call(agency, who, method, path, **kwargs)
@@ -476,16 +482,12 @@ class Driver:
         case is the host authority's own) and start the journey."""
         reference = f"DEMO-{person.name.split()[0].upper()}-{time.time_ns() % 10**6}"
         owner = person.owner
-        case = await self.ok(
-            owner,
-            "worker",
-            "POST",
-            "/v1/cases",
-            json={
-                "external_ref": reference,
-                "profile": person.profile,
-                "data": person.data,
-            },
+        worker = self.client(owner, "worker")
+        case = await self._do(
+            "recording the case",
+            worker.create_case(
+                {"external_ref": reference, "profile": person.profile, "data": person.data}
+            ),
         )
         partners = sorted(set(BOUND) - {owner})
         consent_body: dict[str, Any] = {
@@ -509,24 +511,27 @@ class Driver:
             }
         else:
             consent_body |= {"given_by": "self"}
-        consent = await self.ok(
-            owner, "worker", "POST", f"/v1/cases/{case['id']}/consents", json=consent_body
+        consent = await self._do("recording consent", worker.create_consent(case.id, consent_body))
+        started = await self._do(
+            "starting the journey", worker.start_journey(case.id, programme_id=programme_id)
         )
-        journey = await self.ok(
-            owner,
-            "worker",
-            "POST",
-            f"/v1/cases/{case['id']}/journeys",
-            json={"programme_id": programme_id},
-        )
+        journey = started.model_dump(mode="json")
         self._owners[journey["id"]] = owner
         self.say(person.name, journey["stage"], "journey started")
-        return journey["id"], consent["id"]
+        return journey["id"], consent.id
+
+    async def _do(self, what: str, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except AccordProblem as problem:
+            raise ScenarioFailed(f"{what}: {problem}") from problem
 
     async def journey(self, journey_id: str) -> dict[str, Any]:
         owner = self._owners.get(journey_id, OWNER)
-        result: dict[str, Any] = await self.ok(owner, "worker", "GET", f"/v1/journeys/{journey_id}")
-        return result
+        journey = await self._do(
+            "reading the journey", self.client(owner, "worker").get_journey(journey_id)
+        )
+        return journey.model_dump(mode="json")
 
     async def run(self, person: Person, programme_id: str, valid_until: str) -> dict[str, Any]:
         journey_id, consent_id = await self.admit(person, programme_id, valid_until)
@@ -545,8 +550,9 @@ class Driver:
             )
             journey = await self.journey(journey_id)
             await self.send_referral(person, journey, referrals)
-            await self.ok(
-                person.owner, "worker", "POST", f"/v1/consents/{consent_id}/withdraw", json={}
+            await self._do(
+                "withdrawing consent",
+                self.client(person.owner, "worker").withdraw_consent(consent_id),
             )
             self.say(person.name, journey["stage"], "consent withdrawn")
             await self.until("erasure receipts", lambda: self._erased(referrals))
@@ -565,13 +571,9 @@ class Driver:
 
     async def _erased(self, referrals: list[str]) -> bool:
         for referral_id in referrals:
-            view = await self.ok(
-                self._senders.get(referral_id, OWNER),
-                "focal_point",
-                "GET",
-                f"/v1/referrals/{referral_id}",
-            )
-            if view["erasure"]["receipt"] is None:
+            sender = self.client(self._senders.get(referral_id, OWNER), "focal_point")
+            view = await self._do("reading the referral", sender.get_referral(referral_id))
+            if view.erasure["receipt"] is None:
                 return False
         return True
 
@@ -580,8 +582,9 @@ class Driver:
     ) -> None:
         owner = person.owner
         if step.patch is not None:
-            await self.ok(
-                owner, "worker", "PATCH", f"/v1/cases/{journey['case_id']}/profile", json=step.patch
+            await self._do(
+                "updating the profile",
+                self.client(owner, "worker").update_profile(journey["case_id"], step.patch),
             )
             self.say(person.name, step.stage, f"{owner} learnt: {', '.join(sorted(step.patch))}")
             await self.until(
@@ -593,27 +596,26 @@ class Driver:
             journey = await self._decline_and_reroute(person, journey, referrals)
         acting = journey["acting_agency"]
         if acting == owner:
-            await self.ok(
-                owner,
-                "worker",
-                "POST",
-                f"/v1/journeys/{journey['id']}/outcomes",
-                json={
-                    "stage": step.stage,
-                    "outcome": step.outcome,
-                    "facts": step.facts,
-                    **step.decision(),
-                },
+            await self._do(
+                "recording the outcome",
+                self.client(owner, "worker").record_outcome(
+                    journey["id"],
+                    {
+                        "stage": step.stage,
+                        "outcome": step.outcome,
+                        "facts": step.facts,
+                        **step.decision(),
+                    },
+                ),
             )
             self.say(person.name, step.stage, f"{owner} recorded {step.outcome}")
         else:
             referral_id = await self.send_referral(person, journey, referrals)
-            await self.ok(
-                acting,
-                "worker",
-                "POST",
-                f"/v1/referrals/{referral_id}/complete",
-                json={"outcome": step.outcome, **step.decision()},
+            await self._do(
+                "completing the referral",
+                self.client(acting, "worker").complete_referral(
+                    referral_id, outcome=step.outcome, decision_ref=step.decision_ref
+                ),
             )
             self.say(person.name, step.stage, f"{acting} completed: {step.outcome}")
         await self.until(
@@ -630,17 +632,18 @@ class Driver:
                 f"{person.name}: no referral drafted for {journey['stage']}: "
                 f"{journey.get('blocked')}"
             )
-        await self.ok(person.owner, "focal_point", "POST", f"/v1/referrals/{referral_id}/approve")
+        await self._do(
+            "approving the referral",
+            self.client(person.owner, "focal_point").approve_referral(referral_id),
+        )
         referrals.append(referral_id)
         self._senders[referral_id] = person.owner
         self.say(person.name, journey["stage"], f"{person.owner} approved the referral to {acting}")
-
-        async def arrived() -> bool:
-            response = await self.call(acting, "focal_point", "GET", f"/v1/referrals/{referral_id}")
-            return response.status_code == 200
-
-        await self.until(f"the referral at {acting}", arrived)
-        await self.ok(acting, "focal_point", "POST", f"/v1/referrals/{referral_id}/accept")
+        await self.until(f"the referral at {acting}", lambda: self.arrived(acting, referral_id))
+        await self._do(
+            "accepting the referral",
+            self.client(acting, "focal_point").accept_referral(referral_id),
+        )
         self.say(person.name, journey["stage"], f"{acting} accepted")
         return str(referral_id)
 
@@ -649,22 +652,19 @@ class Driver:
     ) -> dict[str, Any]:
         """The acting agency declines; the owner sees the journey needs attention and re-routes
         it to the alternate the programme binds for the role."""
-        acting, referral_id = journey["acting_agency"], journey.get("referral_id")
-        await self.ok(person.owner, "focal_point", "POST", f"/v1/referrals/{referral_id}/approve")
-        self._senders[str(referral_id)] = person.owner
-        referrals.append(str(referral_id))
-
-        async def arrived() -> bool:
-            response = await self.call(acting, "focal_point", "GET", f"/v1/referrals/{referral_id}")
-            return response.status_code == 200
-
-        await self.until(f"the referral at {acting}", arrived)
-        await self.ok(
-            acting,
-            "focal_point",
-            "POST",
-            f"/v1/referrals/{referral_id}/decline",
-            json={"reason": "No capacity this month."},
+        acting, referral_id = journey["acting_agency"], str(journey.get("referral_id"))
+        await self._do(
+            "approving the referral",
+            self.client(person.owner, "focal_point").approve_referral(referral_id),
+        )
+        self._senders[referral_id] = person.owner
+        referrals.append(referral_id)
+        await self.until(f"the referral at {acting}", lambda: self.arrived(acting, referral_id))
+        await self._do(
+            "declining the referral",
+            self.client(acting, "focal_point").decline_referral(
+                referral_id, reason="No capacity this month."
+            ),
         )
         self.say(person.name, journey["stage"], f"{acting} declined")
 
@@ -672,11 +672,22 @@ class Driver:
             return bool((await self.journey(journey["id"]))["needs_attention"])
 
         await self.until(f"{person.name}'s journey to need attention", needs_attention)
-        rerouted: dict[str, Any] = await self.ok(
-            person.owner, "worker", "POST", f"/v1/journeys/{journey['id']}/reroute"
-        )
+        rerouted = (
+            await self._do(
+                "re-routing the journey",
+                self.client(person.owner, "worker").reroute_journey(journey["id"]),
+            )
+        ).model_dump(mode="json")
         self.say(person.name, journey["stage"], f"re-routed to {rerouted['acting_agency']}")
         return rerouted
+
+    async def arrived(self, agency: str, referral_id: str) -> bool:
+        """Whether the referral has reached ``agency`` (its focal point can read it)."""
+        try:
+            await self.client(agency, "focal_point").get_referral(referral_id)
+        except NotFound:
+            return False
+        return True
 
     async def _left(self, journey_id: str, stage: str) -> bool:
         journey = await self.journey(journey_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from accord_client import AccordClient, ClientSecret
 from auth.scopes import ALL_SCOPES
 
 from .scenarios import (
@@ -71,7 +72,8 @@ async def _ok(response: httpx.Response) -> Any:
 
 async def _system(
     http: httpx.AsyncClient, hosted: Hosted, admin: dict[str, str], roles: list[str]
-) -> tuple[dict[str, str], dict[str, str]]:
+) -> tuple[AccordClient, dict[str, str]]:
+    """A new agency system with ``roles``, and the client it drives the node with."""
     created = await _ok(
         await http.post(
             f"{hosted.url}/v1/clients",
@@ -84,8 +86,10 @@ async def _system(
             },
         )
     )
-    headers = await token(http, hosted.url, created["client_id"], created["client_secret"])
-    return headers, {
+    system = AccordClient(
+        hosted.url, ClientSecret(created["client_id"], created["client_secret"]), http=http
+    )
+    return system, {
         "agency": hosted.agency,
         "client_id": created["client_id"],
         "client_secret": created["client_secret"],

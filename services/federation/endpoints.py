@@ -202,20 +202,20 @@ def _status(holder: Any, changed: bool) -> DirectoryStatus:
 async def ping(
     data: PingRequest, principal: Writer, session: Session, federation: FederationDep
 ) -> PingResponse:
-    _require_member(federation, data.to)
+    _require_member(federation, data.to_agency)
     ids = []
     for seq in range(data.count):
         envelope = await send(
             session,
             federation,
             sender=principal.agency,
-            recipient=data.to,
+            recipient=data.to_agency,
             type=PING,
             body={"seq": seq},
             categories=PROBE if data.probe else None,
         )
         ids.append(envelope.header.id)
-    return PingResponse(message_ids=ids)
+    return PingResponse(to_agency=data.to_agency, message_ids=ids)
 
 
 def _require_member(federation: Federation, agency: str) -> None:
@@ -227,7 +227,7 @@ def _require_member(federation: Federation, agency: str) -> None:
             extra={
                 "errors": [
                     {
-                        "location": "body.to",
+                        "location": "body.to_agency",
                         "message": "Not a directory member.",
                         "type": "unknown_agency",
                     }

@@ -26,6 +26,7 @@ from contracts.delivery import (
 )
 from contracts.directory import UnknownMember
 from contracts.keys import KeyExpired, KeyNotYetValid, KeyProblem, UnknownKey
+from contracts.patterns import pattern_message
 from kit.db.base import utcnow
 
 from . import errors
@@ -51,7 +52,11 @@ Handler = Callable[[AsyncSession, Received], Awaitable[None]]
 
 def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [
-        {"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+        {
+            "location": ".".join(str(p) for p in e["loc"]),
+            "message": pattern_message(e) or e["msg"],
+            "type": e["type"],
+        }
         for e in exc.errors()
     ]
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from contracts.agencies import AgencySlug
 from contracts.directory import MemberKind
@@ -25,7 +25,12 @@ class OutboxStatus(StrEnum):
 
 
 class PingRequest(RequestModel):
-    to: AgencySlug
+    # One name per concept: a referral's recipient is ``to_agency``, and so is a ping's.
+    # ``to``, the name this field had first, is still accepted.
+    to_agency: AgencySlug = Field(
+        validation_alias=AliasChoices("to_agency", "to"),
+        description="The agency to ping (`to` is accepted as an older name for it).",
+    )
     count: int = Field(1, ge=1, le=1000)
     probe: bool = Field(
         False, description="Seal fixed, non-personal probe content the recipient must open."
@@ -33,6 +38,7 @@ class PingRequest(RequestModel):
 
 
 class PingResponse(ResponseModel):
+    to_agency: str
     message_ids: list[str]
 
 

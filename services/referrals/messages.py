@@ -24,6 +24,7 @@ from contracts.categories import CategoryDataInvalid, is_category, validate_cate
 from contracts.consent import ConsentScope
 from contracts.faults import ContractError
 from contracts.keys import KeyProblem, PrivateKey
+from contracts.patterns import pattern_message
 from contracts.policy import Decision, PersonStates, decide_received, decide_results
 from contracts.referrals import ACTOR_PATTERN, DECISION_REF_PATTERN, Action, ReferralStatus
 from kit.db.base import new_id
@@ -145,7 +146,7 @@ def _body(model: type[_B], received: Received) -> _B:
             [
                 (
                     "malformed_field",
-                    f"body.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}",
+                    f"body.{'.'.join(str(p) for p in e['loc'])}: {pattern_message(e) or e['msg']}",
                 )
                 for e in exc.errors()
             ]

@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from services.cli import cli
@@ -172,3 +174,24 @@ def test_the_advertised_url_is_the_listening_address_only_when_none_is_set() -> 
     assert advertised_url(dev, host="10.1.2.3", port=80) == "http://10.1.2.3:80"
     told = Settings(env="prod", public_url="https://accord.example.org/", _env_file=None)
     assert advertised_url(told, host="0.0.0.0", port=9000) == "https://accord.example.org"  # noqa: S104
+
+
+def _command_paths() -> list[list[str]]:
+    from typer.main import get_command
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        found = [path]
+        # typer vendors its own click: a group is whatever has sub-commands.
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            found += walk(sub, [*path, name])
+        return found
+
+    return walk(get_command(cli), [])
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "accord")
+def test_help_shows_flags_as_flags_not_as_bool_values(path: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
+    assert "<bool>" not in result.output

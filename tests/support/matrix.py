@@ -108,7 +108,7 @@ def new_client_body() -> dict[str, Any]:
 
 
 def ping_body() -> dict[str, Any]:
-    return {"to": "iom", "count": 1}
+    return {"to_agency": "iom", "count": 1}
 
 
 async def a_case(app: FastAPI, agency: str) -> dict[str, str]:

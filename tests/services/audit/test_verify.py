@@ -357,3 +357,15 @@ def test_accord_audit_verify_runs_from_the_shell(tmp_path: Path) -> None:
     verified = accord("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "unhcr: ok: 0 events" in verified.stdout
+
+
+def test_audit_verify_names_the_database_it_reads_without_its_password() -> None:
+    env = {
+        # Nothing listens on port 1: the command names the database, then cannot reach it.
+        "ACCORD_DATABASE_URL": "postgresql://auditor:s3cret-pw@127.0.0.1:1/accord_unhcr",
+        "ACCORD_MASTER_KEY": TEST_MASTER_KEY,
+    }
+    result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
+    assert result.exit_code == 1
+    assert "database: postgresql://auditor:***@127.0.0.1:1/accord_unhcr" in result.output
+    assert "s3cret-pw" not in result.output

@@ -19,9 +19,10 @@ async def _admin(app, client, agency="unhcr"):
 async def test_pings_between_agencies_of_one_node_arrive_once_in_order(app, client, federated):
     headers = await _admin(app, client)
     queued = await client.post(
-        "/v1/federation/pings", json={"to": "iom", "count": 5}, headers=headers
+        "/v1/federation/pings", json={"to_agency": "iom", "count": 5}, headers=headers
     )
     assert queued.status_code == 202, queued.text
+    assert queued.json()["to_agency"] == "iom"
     ids = queued.json()["message_ids"]
 
     worker = DeliveryWorker(app.state.federation)
@@ -109,3 +110,18 @@ async def _row(app, message_id):
                 select(OutboxMessage).where(OutboxMessage.message_id == message_id)
             )
         ).one()
+
+
+async def test_a_ping_names_its_recipient_to_agency_as_a_referral_does(app, client, federated):
+    headers = await _admin(app, client)
+    older = await client.post("/v1/federation/pings", json={"to": "iom"}, headers=headers)
+    assert older.status_code == 202, "the older name `to` is still accepted"
+    assert older.json()["to_agency"] == "iom"
+    unknown = await client.post(
+        "/v1/federation/pings", json={"to_agency": "nobody"}, headers=headers
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["location"] == "body.to_agency"
+    schema = app.openapi()["components"]["schemas"]["PingRequest"]
+    assert "to_agency" in schema["properties"]
+    assert "to" not in schema["properties"]
