@@ -378,7 +378,7 @@ class Idempotency:
     metrics: IdempotencyMetrics
     clock: Callable[[], datetime] = field(default=utcnow)
     #: How often a claim also deletes the node's expired keys (at most once per interval, per
-    #: process): the purge needs no worker of its own, and runs only where keys are made.
+    #: process), besides the node's deadline sweep (:meth:`sweep`).
     purge_every: timedelta = timedelta(minutes=1)
     _purged_at: datetime | None = field(default=None, init=False, repr=False)
 
@@ -505,11 +505,18 @@ class Idempotency:
         )
 
     async def purge(self, session: AsyncSession, *, now: datetime | None = None) -> int:
-        """Delete expired keys (from :meth:`claim`, once a minute). Returns how many."""
+        """Delete expired keys (from :meth:`claim`, once a minute, and :meth:`sweep`). Returns
+        how many."""
         result = await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or self.clock()))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sweep(self, db: Database, now: datetime) -> int:
+        """The purge on the node's deadline timer (``services.referrals.sweeper``), so that
+        expired answers go even where no new key is claimed for a while."""
+        async with db.sessions.begin() as session:
+            return await self.purge(session, now=now)
 
     def count(self, outcome: str) -> None:
         self.metrics.count(outcome)

@@ -341,6 +341,17 @@ async def test_an_expired_key_runs_again_and_is_purged(
     assert [r["key"] for r in await raw_rows(app, "idempotency_keys")] == ["new"]
 
 
+async def test_the_nodes_sweep_purges_expired_keys_where_none_is_claimed(
+    app: FastAPI, client: httpx.AsyncClient, caseworker: dict[str, str]
+) -> None:
+    probe = "/v1/idempotency-probe/count"
+    assert (await client.post(probe, headers=keyed(caseworker, "k-1"))).status_code == 201
+    await app.state.sweeper.step(utcnow() + timedelta(hours=23))
+    assert [r["key"] for r in await raw_rows(app, "idempotency_keys")] == ["k-1"]
+    await app.state.sweeper.step(utcnow() + timedelta(hours=24, seconds=1))
+    assert await raw_rows(app, "idempotency_keys") == []
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
 async def test_a_malformed_key_is_refused_in_words(
     client: httpx.AsyncClient, caseworker: dict[str, str], key: str
