@@ -138,7 +138,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         sweeper = Sweeper(
             federation,
             settings.referral_sweep_seconds,
-            [partial(journeys_service.report_overdue, db)],
+            [partial(journeys_service.report_overdue, db), partial(keys.sweep, db)],
         )
         app.state.federation = federation
         verifier = Verifier()

@@ -12,7 +12,7 @@ from auth.models import (
     User,
 )
 from kit.db.base import Base
-from kit.http.idempotency import IdempotencyKey
+from kit.http.idempotency import IdempotencyKey, IdempotencySubject
 from services.agencies.models import Agency
 from services.agreements.models import AgreementParty, AgreementRow
 from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
@@ -57,6 +57,7 @@ __all__ = [
     "Household",
     "HouseholdMember",
     "IdempotencyKey",
+    "IdempotencySubject",
     "InboxMessage",
     "Journey",
     "NodeKey",

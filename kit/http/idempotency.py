@@ -34,6 +34,15 @@ A kept answer can hold personal data (a case as created) or a secret shown once 
 client's secret), so its body is stored sealed under the node master key (AES-256-GCM, the row
 as context), never in the clear, and is deleted when the key expires.
 
+An erasure receipt must be true of every copy on disk (DESIGN §4, §5), and a kept answer is a
+copy: so each answer is recorded with the ids it is about (``idempotency_subjects``: the ids in
+its path and the ``id``, ``case_id``, ``referral_id``, ``consent_id``, ``journey_id`` and
+``household_id`` at the top of its JSON body). The code that erases data calls :func:`forget`
+in the erasure's own transaction, which turns every answer of the agency about the erased ids
+into a tombstone (state ``erased``, no body): a retry then gets 410
+``idempotency-answer-erased`` and is still not run again (re-creating what the person asked to
+erase would be worse than refusing).
+
 Answers to the caller's credentials (401, 403) or rate (429) are not stored: they say nothing
 about the request, and a retry with a better token must run. Routes whose work does not commit
 through the request session have their answer stored in step 3 instead, which still covers a
@@ -46,7 +55,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -63,6 +72,8 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    insert,
+    null,
     select,
     update,
 )
@@ -99,12 +110,13 @@ Identify = Callable[[Request, AsyncSession], Awaitable[tuple[str, str] | None]]
 
 class IdempotencyKey(Base):
     """One caller's key: ``pending`` while its first request runs, then ``done`` with the
-    answer to replay. ``claim`` is the fencing token of the request that holds it."""
+    answer to replay, or ``erased`` once the data that answer held was (:func:`forget`).
+    ``claim`` is the fencing token of the request that holds it."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (
         UniqueConstraint("agency", "caller", "key"),
-        CheckConstraint("state IN ('pending', 'done')", name="state"),
+        CheckConstraint("state IN ('pending', 'done', 'erased')", name="state"),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
     )
 
@@ -124,6 +136,18 @@ class IdempotencyKey(Base):
     headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
     #: The answer's body, sealed under the master key (:meth:`Claim.seal`).
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class IdempotencySubject(Base):
+    """An id a kept answer is about (see the module doc): what :func:`forget` looks up."""
+
+    __tablename__ = "idempotency_subjects"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("idempotency_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Lowercase, at most ``_SUBJECT_LENGTH`` characters.
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class IdempotencyKeyInvalid(AccordError):
@@ -157,6 +181,16 @@ class IdempotencyInProgress(AccordError):
     )
 
 
+class IdempotencyAnswerErased(AccordError):
+    status = 410
+    slug = "idempotency-answer-erased"
+    title = "The answer to this request was erased"
+    explanation = (
+        "The answer to this request was erased with the data it held; the request is not run "
+        "again. Read the resource's current state instead."
+    )
+
+
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     """SHA-256 of what a request asks: method, path with query, and the body in RFC 8785 form
     when it is JSON (so a retry that re-serializes the same object matches), else its bytes."""
@@ -169,6 +203,70 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+#: Top-level fields of an answer's JSON object that name what the answer is about.
+SUBJECT_FIELDS = ("id", "case_id", "referral_id", "consent_id", "journey_id", "household_id")
+_SUBJECT_LENGTH = 64
+
+
+def _subject(value: object) -> str | None:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str) and 0 < len(value) <= _SUBJECT_LENGTH:
+        return value.lower()
+    return None
+
+
+def subjects_of(path: str, body: bytes) -> set[str]:
+    """The ids an answer is about: the id segments of its path (``/v1/<things>/<id>/...``,
+    every second segment after the collection) and :data:`SUBJECT_FIELDS` of its body."""
+    found = {_subject(segment) for segment in path.split("/")[3::2]}
+    try:
+        document = json.loads(body) if body else None
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        found.update(_subject(document.get(name)) for name in SUBJECT_FIELDS)
+    return {subject for subject in found if subject is not None}
+
+
+async def _keep_subjects(session: AsyncSession, row_id: uuid.UUID, subjects: set[str]) -> None:
+    if subjects:
+        await session.execute(
+            insert(IdempotencySubject),
+            [{"key_id": row_id, "subject": subject} for subject in sorted(subjects)],
+        )
+
+
+async def forget(session: AsyncSession, *, agency: str, subjects: Iterable[object]) -> int:
+    """Erase every answer ``agency``'s callers were given about ``subjects`` (ids: a case, a
+    referral, a consent...), in ``session``'s transaction, which must be the erasure's own: the
+    key stays, as a tombstone, so a retry is told the answer is gone (410) and is not run again.
+    Returns how many answers were erased."""
+    wanted = sorted({s for s in map(_subject, subjects) if s is not None})
+    if not wanted:
+        return 0
+    about = select(IdempotencySubject.key_id).where(IdempotencySubject.subject.in_(wanted))
+    ids = list(
+        (
+            await session.scalars(
+                select(IdempotencyKey.id).where(
+                    IdempotencyKey.agency == agency, IdempotencyKey.id.in_(about)
+                )
+            )
+        ).all()
+    )
+    if not ids:
+        return 0
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(ids))
+        .values(state="erased", status=IdempotencyAnswerErased.status, headers=null(), body=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(IdempotencySubject).where(IdempotencySubject.key_id.in_(ids)))
+    return len(ids)
 
 
 def _kept(headers: list[tuple[bytes, bytes]]) -> list[list[str]]:
@@ -187,6 +285,8 @@ class Claim:
     token: uuid.UUID
     #: The node master key, which seals the kept answer (``seal``).
     master_key: bytes = field(repr=False, default=b"")
+    #: The request's path, whose ids the answer is about (:func:`subjects_of`).
+    path: str = ""
     #: The answer the handler built, handed over by ``JsonRoute`` before the commit.
     response: Response | None = None
     recorded: bool = False
@@ -228,6 +328,7 @@ class Claim:
                 "over; nothing was changed by this one.",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
+        await _keep_subjects(session, self.row_id, subjects_of(self.path, body))
         self.recorded = True
 
 
@@ -250,7 +351,7 @@ class Replay:
         return unwrap_secret(master_key, self.sealed, _context(self.row_id))
 
 
-Outcome = Claim | Replay | Literal["in_progress", "reused"]
+Outcome = Claim | Replay | Literal["in_progress", "reused", "erased"]
 
 
 class IdempotencyMetrics:
@@ -258,7 +359,8 @@ class IdempotencyMetrics:
         self.outcomes = Counter(
             "accord_idempotency_requests",
             "POSTs that carried an Idempotency-Key, by outcome: claimed (ran), replayed, "
-            "in_progress (409), reused (422), released (failed; the key is free again).",
+            "in_progress (409), reused (422), erased (410: the answer went with erased data), "
+            "released (failed; the key is free again).",
             ["outcome"],
             registry=registry,
         )
@@ -276,7 +378,7 @@ class Idempotency:
     metrics: IdempotencyMetrics
     clock: Callable[[], datetime] = field(default=utcnow)
     #: How often a claim also deletes the node's expired keys (at most once per interval, per
-    #: process): the purge needs no worker of its own, and runs only where keys are made.
+    #: process), besides the node's deadline sweep (:meth:`sweep`).
     purge_every: timedelta = timedelta(minutes=1)
     _purged_at: datetime | None = field(default=None, init=False, repr=False)
 
@@ -330,6 +432,8 @@ class Idempotency:
                 )
             if row.fingerprint != fingerprint:
                 return "reused"
+            if row.state == "erased":
+                return "erased"
             if row.state == "done" and row.status is not None and row.body is not None:
                 return Replay(row.id, row.status, row.headers or [], row.body)
             if row.claimed_at + self.lease <= now:
@@ -358,6 +462,10 @@ class Idempotency:
                 fingerprint=fingerprint, expires_at=now + self.ttl, status=None, headers=None
             )
             values["body"] = None
+            # Whatever the old answer was about, the new one is not (yet).
+            await session.execute(
+                delete(IdempotencySubject).where(IdempotencySubject.key_id == row.id)
+            )
         result = await session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.id == row.id, IdempotencyKey.claim == row.claim)
@@ -373,7 +481,7 @@ class Idempotency:
     ) -> None:
         """The answer of a request that recorded nothing in its own transaction (a refusal
         raised before any change, or a route that commits through sessions of its own)."""
-        await session.execute(
+        result = await session.execute(
             update(IdempotencyKey)
             .where(
                 IdempotencyKey.id == claim.row_id,
@@ -382,6 +490,8 @@ class Idempotency:
             )
             .values(state="done", status=status, headers=_kept(headers), body=claim.seal(body))
         )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            await _keep_subjects(session, claim.row_id, subjects_of(claim.path, body))
 
     async def release(self, session: AsyncSession, claim: Claim) -> None:
         """Free the key of a request that failed, so its retry runs. Only while ``pending``
@@ -395,11 +505,18 @@ class Idempotency:
         )
 
     async def purge(self, session: AsyncSession, *, now: datetime | None = None) -> int:
-        """Delete expired keys (from :meth:`claim`, once a minute). Returns how many."""
+        """Delete expired keys (from :meth:`claim`, once a minute, and :meth:`sweep`). Returns
+        how many."""
         result = await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or self.clock()))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sweep(self, db: Database, now: datetime) -> int:
+        """The purge on the node's deadline timer (``services.referrals.sweeper``), so that
+        expired answers go even where no new key is claimed for a while."""
+        async with db.sessions.begin() as session:
+            return await self.purge(session, now=now)
 
     def count(self, outcome: str) -> None:
         self.metrics.count(outcome)
@@ -501,6 +618,20 @@ class IdempotencyMiddleware:
                 send,
             )
             return
+        if outcome == "erased":
+            self.idempotency.count("erased")
+            await self._refuse(
+                IdempotencyAnswerErased(
+                    "The answer to the request first sent with this Idempotency-Key was erased "
+                    "with the data it held; the request is not run again. Read the resource's "
+                    "current state instead.",
+                    extra={"code": "idempotency_answer_erased"},
+                ),
+                scope,
+                receive,
+                send,
+            )
+            return
         if outcome == "in_progress":
             self.idempotency.count("in_progress")
             await self._refuse(
@@ -538,6 +669,7 @@ class IdempotencyMiddleware:
 
     async def _run(self, claim: Claim, scope: Scope, receive: Receive, send: Send) -> None:
         self.idempotency.count("claimed")
+        claim.path = scope["path"]
         scope.setdefault("state", {})["idempotency"] = claim
         status: int | None = None
         headers: list[tuple[bytes, bytes]] = []
@@ -629,6 +761,11 @@ def document(context: Any, operation: dict[str, Any]) -> None:
         ("400", "The Idempotency-Key header is not 1 to 255 printable ASCII characters."),
         ("409", "A request with the same Idempotency-Key is still running (`Retry-After`)."),
         ("422", "The Idempotency-Key was used for a request with another body or path."),
+        (
+            "410",
+            "The answer to the first request with this Idempotency-Key was erased with "
+            "the data it held; the request is not run again.",
+        ),
     ):
         existing = responses.get(status)
         if existing is None:

@@ -5,6 +5,9 @@
 its retries get back. ``claim`` is the holding request's fencing token. Rows expire after 24
 hours (``expires_at``, indexed for the periodic purge).
 
+``idempotency_subjects``: the ids each kept answer is about, so that erasing a person's data
+also erases (tombstones, state ``erased``) every kept answer that held it.
+
 Revision ID: 0018
 Revises: 0017
 Create Date: 2026-11-29 18:00:00.000000
@@ -36,7 +39,9 @@ def upgrade() -> None:
         sa.Column("status", sa.Integer(), nullable=True),
         sa.Column("headers", sa.JSON(), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=True),
-        sa.CheckConstraint("state IN ('pending', 'done')", name=op.f("ck_idempotency_keys_state")),
+        sa.CheckConstraint(
+            "state IN ('pending', 'done', 'erased')", name=op.f("ck_idempotency_keys_state")
+        ),
         sa.ForeignKeyConstraint(
             ["agency"], ["agencies.slug"], name=op.f("fk_idempotency_keys_agency_agencies")
         ),
@@ -48,8 +53,25 @@ def upgrade() -> None:
     op.create_index(
         "ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"], unique=False
     )
+    op.create_table(
+        "idempotency_subjects",
+        sa.Column("key_id", sa.Uuid(), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["key_id"],
+            ["idempotency_keys.id"],
+            name=op.f("fk_idempotency_subjects_key_id_idempotency_keys"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("key_id", "subject", name=op.f("pk_idempotency_subjects")),
+    )
+    op.create_index(
+        op.f("ix_idempotency_subjects_subject"), "idempotency_subjects", ["subject"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_idempotency_subjects_subject"), table_name="idempotency_subjects")
+    op.drop_table("idempotency_subjects")
     op.drop_index("ix_idempotency_keys_expires_at", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")

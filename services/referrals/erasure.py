@@ -27,6 +27,7 @@ from contracts.referrals import Action, ReferralStatus
 from kit.db.base import utcnow
 from kit.db.repository import Page
 from kit.events import Subscriptions
+from kit.http import idempotency
 from services.audit.service import actor_of
 from services.consents.cascade import NARROWED, WITHDRAWN, Narrowed, Withdrawal
 from services.events import service as events
@@ -60,9 +61,11 @@ class ErasureRefused(ContentRefused):
 async def _erase_rows(session: AsyncSession, row: Referral, *, reason: str) -> list[str]:
     """Destroy every copy this agency holds of the person's data under the referral: the
     sealed categories and decline reason with their data key, and any message still waiting
-    in the outbox with sealed content. Stored envelopes hold evidence only (DESIGN §4), so
-    nothing else here can be opened afterwards."""
+    in the outbox with sealed content, and every answer kept for a retry (``Idempotency-Key``)
+    about the referral. Stored envelopes hold evidence only (DESIGN §4), so nothing else here
+    can be opened afterwards."""
     categories = await repository.delete_data(session, row)
+    await idempotency.forget(session, agency=row.agency, subjects=[row.referral_id, row.id])
     row.data_key_wrapped = None
     row.reason_sealed = None
     # Earlier versions kept a decline reason in the clear in the history.

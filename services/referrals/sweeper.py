@@ -1,7 +1,8 @@
 """Deadlines that pass on their own: unanswered referrals expire at ``respond_by``, content
 past the agreement's retention is erased, and overdue erasure receipts are flagged to the
 sender's admins (DESIGN §6). Runs in every node process; each step is one transaction per
-referral and safe to run twice."""
+referral and safe to run twice. The other sweeps the app hands it (``extra``: journeys past a
+stage's due date, expired idempotency keys) run on the same timer, after these."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ RETAINED = (
     ReferralStatus.DECLINED.value,
     ReferralStatus.EXPIRED.value,
 )
+
+
+def _name(sweep: Callable[..., object]) -> str:
+    function = sweep.func if isinstance(sweep, partial) else sweep
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}"
 
 
 class Sweeper:
@@ -66,9 +72,18 @@ class Sweeper:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
 
     async def step(self, now: datetime | None = None) -> int:
-        """One pass; returns how many referrals it changed."""
+        """One pass; returns how many things it changed: referrals, then what each of the other
+        sweeps reports. A failing other sweep is logged and the rest still run."""
         now = now or utcnow()
-        return (await self._expire(now)) + (await self._retention(now)) + (await self._overdue(now))
+        changed = (
+            (await self._expire(now)) + (await self._retention(now)) + (await self._overdue(now))
+        )
+        for sweep in self.extra:
+            try:
+                changed += await sweep(now)
+            except Exception:
+                log.exception("deadline_sweep_failed", sweep=_name(sweep))
+        return changed
 
     async def _ids(
         self, query: Callable[[AsyncSession], Awaitable[list[uuid.UUID]]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -21,10 +22,10 @@ from auth.dependencies import Requires
 from auth.principal import Principal
 from kit.db.base import utcnow
 from kit.db.session import Session
-from kit.http.idempotency import Claim, IdempotencyInProgress, Replay
+from kit.http.idempotency import Claim, IdempotencyInProgress, Replay, forget
 from kit.http.routing import api_router
 from kit.settings import Settings
-from tests.support.cases import adult_case_body, holds_in_clear, raw_rows
+from tests.support.cases import adult_case_body, consent_body, holds_in_clear, raw_rows
 from tests.support.federation import member_settings
 from tests.support.markers import sqlite_only
 from tests.support.referrals import ROOT, Exchange, exchange, person
@@ -340,6 +341,17 @@ async def test_an_expired_key_runs_again_and_is_purged(
     assert [r["key"] for r in await raw_rows(app, "idempotency_keys")] == ["new"]
 
 
+async def test_the_nodes_sweep_purges_expired_keys_where_none_is_claimed(
+    app: FastAPI, client: httpx.AsyncClient, caseworker: dict[str, str]
+) -> None:
+    probe = "/v1/idempotency-probe/count"
+    assert (await client.post(probe, headers=keyed(caseworker, "k-1"))).status_code == 201
+    await app.state.sweeper.step(utcnow() + timedelta(hours=23))
+    assert [r["key"] for r in await raw_rows(app, "idempotency_keys")] == ["k-1"]
+    await app.state.sweeper.step(utcnow() + timedelta(hours=24, seconds=1))
+    assert await raw_rows(app, "idempotency_keys") == []
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
 async def test_a_malformed_key_is_refused_in_words(
     client: httpx.AsyncClient, caseworker: dict[str, str], key: str
@@ -368,3 +380,134 @@ async def test_every_api_post_documents_the_header_and_its_answers(
         assert {"409", "422"} <= set(operation["responses"]), path
     token = document["paths"]["/oauth/token"]["post"]
     assert "Idempotency-Key" not in [p["name"] for p in token.get("parameters", [])]
+
+
+# An erasure is true of every copy on disk (DESIGN §4, §5): a kept answer is one.
+
+
+async def _kept_answers(app: FastAPI) -> list[bytes]:
+    """Every kept answer the node holds, opened with the master key (what anyone holding the
+    disk and the key could read)."""
+    opened = []
+    for row in await raw_rows(app, "idempotency_keys"):
+        if row["body"] is not None:
+            key = row["id"] if isinstance(row["id"], uuid.UUID) else uuid.UUID(str(row["id"]))
+            opened.append(Replay(key, 0, [], bytes(row["body"])).body(app.state.master_key))
+    return opened
+
+
+async def _holding(app: FastAPI, text: str) -> int:
+    return sum(1 for answer in await _kept_answers(app) if text.encode() in answer)
+
+
+async def _states(app: FastAPI) -> dict[str, str]:
+    return {r["key"]: r["state"] for r in await raw_rows(app, "idempotency_keys")}
+
+
+async def _withdraw(ex: Exchange) -> None:
+    withdrawn = await ex.client.post(
+        f"/v1/consents/{ex.consent_id}/withdraw", headers=ex.people["unhcr_caseworker"]
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    await ex.deliver()
+
+
+def _erased_answer(response: httpx.Response, *, holds_not: str) -> None:
+    assert response.status_code == 410, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/idempotency-answer-erased"
+    assert problem["code"] == "idempotency_answer_erased"
+    assert "the request is not run again" in problem["detail"]
+    assert "idempotent-replayed" not in response.headers
+    assert holds_not not in response.text
+
+
+async def test_an_answer_the_recipient_kept_is_erased_with_the_referral(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    ex: Exchange = await exchange(app, client, tmp_path)
+    referral_id = (await ex.sent())["id"]
+    accept = f"/v1/referrals/{referral_id}/accept"
+    headers = keyed(ex.people["iom_focal_point"], "accept-1")
+    assert (await client.post(accept, headers=headers)).status_code == 200
+    assert await _holding(app, referral_id) == 1  # the check can fail
+
+    await _withdraw(ex)  # UNHCR withdraws; IOM erases its copy and sends a signed receipt
+
+    _erased_answer(await client.post(accept, headers=headers), holds_not=referral_id)
+    assert await _holding(app, referral_id) == 0
+    assert await raw_rows(app, "idempotency_subjects") == []
+    row = next(r for r in await raw_rows(app, "idempotency_keys") if r["key"] == "accept-1")
+    assert (row["state"], row["status"], row["body"], row["headers"]) == (
+        "erased",
+        410,
+        None,
+        None,
+    )
+    metrics = app.state.metrics.render().decode()
+    assert 'accord_idempotency_requests_total{outcome="erased"} 1.0' in metrics
+
+
+async def test_the_senders_kept_answers_are_erased_by_the_withdrawal_and_not_run_again(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    ex: Exchange = await exchange(app, client, tmp_path)
+    create = keyed(ex.people["unhcr_caseworker"], "referral-1")
+    drafted = await client.post("/v1/referrals", json=ex.body(), headers=create)
+    assert drafted.status_code == 201, drafted.text
+    referral_id = drafted.json()["id"]
+    approve = f"/v1/referrals/{referral_id}/approve"
+    approve_headers = keyed(ex.people["unhcr_focal_point"], "approve-1")
+    assert (await client.post(approve, headers=approve_headers)).status_code == 200
+    await ex.deliver()
+    # An answer about nothing erased (another case) stays.
+    case = adult_case_body()
+    case_headers = keyed(ex.people["unhcr_caseworker"], "case-1")
+    assert (await client.post("/v1/cases", json=case, headers=case_headers)).status_code == 201
+
+    await _withdraw(ex)
+
+    retried = await client.post("/v1/referrals", json=ex.body(), headers=create)
+    _erased_answer(retried, holds_not=referral_id)
+    _erased_answer(await client.post(approve, headers=approve_headers), holds_not=referral_id)
+    assert await _outgoing_referrals(app) == 1, "a retry after the erasure re-creates nothing"
+    assert await _holding(app, referral_id) == 0
+    again = await client.post("/v1/cases", json=case, headers=case_headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await _states(app) == {"referral-1": "erased", "approve-1": "erased", "case-1": "done"}
+
+
+async def test_forgetting_a_case_erases_every_kept_answer_about_it_and_only_those(
+    app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """What the erasure of a case's data must call in its own transaction (no endpoint erases a
+    case yet): the answers about the case, its consents and its referrals go; the rest stays.
+    The answers hold ids and the agency's reference for the person, never facts."""
+    ex: Exchange = await exchange(app, client, tmp_path)
+    caseworker = ex.people["unhcr_caseworker"]
+    person_body = adult_case_body()
+    reference = person_body["external_ref"]
+    created = await client.post("/v1/cases", json=person_body, headers=keyed(caseworker, "c-1"))
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    consent = await client.post(
+        f"/v1/cases/{case_id}/consents", json=consent_body(), headers=keyed(caseworker, "g-1")
+    )
+    assert consent.status_code == 201, consent.text
+    other = adult_case_body()
+    assert (await client.post("/v1/cases", json=other, headers=keyed(caseworker, "c-2"))).is_success
+    assert await _holding(app, reference) == 1  # sealed, and the check can fail
+    assert not holds_in_clear(await raw_rows(app, "idempotency_keys"), reference)
+
+    async with app.state.db.sessions.begin() as session:
+        assert await forget(session, agency="iom", subjects=[case_id]) == 0  # not theirs
+        assert await forget(session, agency="unhcr", subjects=[case_id.upper()]) == 2
+
+    _erased_answer(
+        await client.post("/v1/cases", json=person_body, headers=keyed(caseworker, "c-1")),
+        holds_not=reference,
+    )
+    assert await _holding(app, reference) == 0
+    assert await _holding(app, other["external_ref"]) == 1
+    assert await _states(app) == {"c-1": "erased", "g-1": "erased", "c-2": "done"}

@@ -106,3 +106,17 @@ async def test_an_overdue_stage_is_listed_and_raises_an_event_once(sop, app) -> 
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "journey.overdue"))
         ).all()
     assert [e.subject_id for e in events] == [journey_id]
+
+
+@sqlite_only
+async def test_the_nodes_sweep_reports_overdue_stages(sop, app) -> None:
+    """The node's own timer does it: the sweep the app starts reports the overdue stage."""
+    driver = sop["driver"]
+    journey_id, _ = await driver.admit(PEOPLE[0], sop["programme_id"], sop["valid_until"])
+    later = utcnow() + timedelta(days=15)
+    await app.state.sweeper.step(later)
+    async with app.state.db.sessions() as session:
+        events = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "journey.overdue"))
+        ).all()
+    assert [e.subject_id for e in events] == [journey_id]
