@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from kit.db.base import utcnow
 from kit.settings import Settings
 from services.webhooks.worker import WebhookWorker
-from tests.support.federation import member_settings
-from tests.support.referrals import ROOT, Exchange, exchange
+from tests.support.federation import join, member_settings
+from tests.support.identity import BASE_URL
+from tests.support.referrals import ROOT, Exchange, exchange, person
 
 
 @pytest.fixture
@@ -111,3 +112,15 @@ async def run(worker: WebhookWorker) -> int:
     while done := await worker.step():
         total += done
     return total
+
+
+#: For tests whose SQL is the same on both backends (the dialect-specific claims, ON CONFLICT
+#: and id ranges are covered on both by the lifecycle and late-commit tests).
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
+    """Bearer headers of an UNHCR admin system (every scope): enough where no referral is."""
+    await join(app, Path(app.state.settings.directory), ROOT, BASE_URL, ["unhcr", "iom"])
+    return await person(app, client, "unhcr", ["admin"])

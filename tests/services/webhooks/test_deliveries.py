@@ -21,11 +21,7 @@ from services.webhooks.models import WebhookDelivery
 from tests.support.cases import system_principal
 from tests.support.referrals import Exchange
 
-from .conftest import Clock, Receiver, run
-
-#: Retries and rollbacks behave the same on both backends; the dialect-specific SQL (claims,
-#: ON CONFLICT, id ranges) is covered on both by the lifecycle and late-commit tests.
-SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+from .conftest import SQLITE_ONLY, Clock, Receiver, run
 
 REFERRAL_TYPES = [
     "referral.pending_approval",
