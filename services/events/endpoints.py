@@ -71,7 +71,7 @@ async def list_events(
         EventOut(id=str(row.id), type=row.type, timestamp=row.timestamp, data=row.data)
         for row in rows
     ]
-    return EventPage(items=items, next_cursor=items[-1].id if items else after)
+    return EventPage(items=items, next_cursor=items[-1].id if items else after, limit=limit)
 
 
 def _cursor(after: str | None) -> uuid.UUID | None:

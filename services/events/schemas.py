@@ -19,7 +19,7 @@ A refused event is a bug in the caller and fails its transaction, state change i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -76,7 +76,9 @@ class EventOut(BaseModel):
     id: str = Field(description="The event's id (a UUIDv7); pass the last one back as `after`.")
     type: str = Field(description="`<kind>.<what>`, e.g. `referral.declined`.")
     timestamp: AwareDatetime
-    data: dict[str, Any] = Field(description="Ids, statuses and codes only (see `webhooks`).")
+    data: dict[str, str | int | list[str]] = Field(
+        description="Ids, statuses and codes only; each type's keys are in `webhooks`."
+    )
 
 
 class EventPage(BaseModel):
@@ -88,3 +90,4 @@ class EventPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass back as `after`: the last item's id, or your `after` if none came."
     )
+    limit: int = Field(ge=1, description="The most items a page holds (the `limit` asked for).")

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from services.events.types import DATA_MODELS, EVENT_TYPES, kind_of
 
 _ACK: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Any 2xx acknowledges the delivery; anything else is retried."}
+    200: {"description": "Any 2xx acknowledges the delivery."},
+    # Declared so that FastAPI adds no 422 of its own: the subscriber answers, not this node.
+    "4XX": {"description": "Any other answer, or none in time, is retried with backoff."},
 }
 
 

@@ -274,7 +274,8 @@ def _not_a_page(document: dict[str, Any], label: str, operation: dict[str, Any])
     if set(schema.get("properties", {})) >= {"items", "next_cursor"}:
         if not set(schema["required"]) >= {"items", "next_cursor", "limit"}:
             return "a page without its limit"
-        if not {"cursor", "limit"} <= set(parameters):
+        # A feed read oldest first resumes `after` an item (GET /v1/events, DESIGN §10).
+        if not ({"cursor", "limit"} <= set(parameters) or {"after", "limit"} <= set(parameters)):
             return "a page without cursor and limit parameters"
         if parameters["limit"]["schema"]["maximum"] > MAX_LIMIT:
             return f"a page of more than {MAX_LIMIT}"
