@@ -87,6 +87,7 @@ async def test_after_a_rotation_deliveries_verify_with_the_old_secret_and_the_ne
     assert json.loads(later.body)["data"] == {"consent_id": "c-2"}
 
 
+@SQLITE_ONLY
 async def test_unknown_event_types_and_bad_urls_are_refused_in_words(
     client: httpx.AsyncClient, admin: dict[str, str]
 ):
