@@ -148,6 +148,19 @@ async def current_principal(request: Request, session: Session) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def idempotency_caller(request: Request, session: AsyncSession) -> tuple[str, str] | None:
+    """Whose ``Idempotency-Key`` this is (``kit.http.idempotency``): the agency, and the API
+    client or the person, of a valid bearer token; None without one (the request then runs and
+    is refused with the usual 401). Resolved exactly as the route will resolve it."""
+    try:
+        principal = await resolve_principal(request, session, _bearer(request))
+    except Unauthenticated:
+        return None
+    if principal.kind == "user":
+        return principal.agency, f"user:{principal.subject}"
+    return principal.agency, f"client:{principal.client_id}"
+
+
 class Requirement:
     """A route's declared need: one scope, and at least one of some roles."""
 
@@ -191,4 +204,11 @@ def Requires(*, scope: str, role: str | Iterable[str]) -> Any:
     return Security(Requirement(scope, roles), scopes=[scope])
 
 
-__all__ = ["CurrentPrincipal", "Requirement", "Requires", "oauth2_scheme", "resolve_principal"]
+__all__ = [
+    "CurrentPrincipal",
+    "Requirement",
+    "Requires",
+    "idempotency_caller",
+    "oauth2_scheme",
+    "resolve_principal",
+]

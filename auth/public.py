@@ -24,6 +24,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/console/console.css"),
         ("POST", "/console/login"),
         ("POST", "/console/logout"),
+        # Any other console address: a "not found" page, the same for everyone.
+        ("GET", "/console/{rest:path}"),
+        ("POST", "/console/{rest:path}"),
         # Authenticated by the sender's signature and a signed delivery attempt (DESIGN §4).
         ("POST", "/federation/v1/messages"),
         # Public by nature: members, node URLs and public keys, signed by the federation root.

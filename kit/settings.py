@@ -89,6 +89,15 @@ class Settings(BaseSettings):
         None, description="A bearer token that opens /metrics from any address."
     )
     db_pool_size: int = Field(10, gt=0)
+    idempotency_key_ttl_seconds: int = Field(
+        24 * 3600, gt=0, description="How long an Idempotency-Key answers its retries."
+    )
+    idempotency_claim_lease_seconds: float = Field(
+        300,
+        gt=0,
+        description="How long a request holds its Idempotency-Key before a retry may take it "
+        "over (the first request is presumed dead; it can then no longer commit).",
+    )
     sqlite_busy_timeout_ms: int = Field(10_000, gt=0)
     audit_checkpoint_every: int = Field(
         100,

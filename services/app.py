@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from auth import login
 from auth.clients import endpoints as clients
+from auth.dependencies import idempotency_caller
 from auth.keys import TokenKeyHolder, TokenKeys, ensure_token_key, load_token_keys
 from auth.oauth import endpoints as oauth
 from auth.openapi import document_roles
@@ -22,6 +24,7 @@ from auth.throttle import Throttle
 from auth.users import endpoints as users
 from kit.db.migrate import head_revisions
 from kit.db.session import Database
+from kit.http import idempotency
 from kit.http.conditional import ConditionalGet
 from kit.http.middleware import RequestContextMiddleware
 from kit.http.openapi import install_openapi, operation_id
@@ -91,6 +94,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     """
     configure_logging(level=settings.log_level, json=settings.log_json)
     metrics = HttpMetrics()
+    keys = idempotency.Idempotency(
+        ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds),
+        lease=timedelta(seconds=settings.idempotency_claim_lease_seconds),
+        metrics=idempotency.IdempotencyMetrics(metrics.registry),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -178,10 +186,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.throttle = Throttle()
+    app.state.idempotency = keys
     app.state.passwords = Passwords.from_settings(settings)
     install_problem_handlers(app)
     document_webhooks(app)
-    install_openapi(app, hooks=[document_roles])
+    install_openapi(app, hooks=[document_roles, idempotency.document])
+    # Innermost: it keeps and replays the plain answer (compression comes after it), and the
+    # body limit and request id of RequestContextMiddleware apply before it reads a body.
+    app.add_middleware(
+        idempotency.IdempotencyMiddleware, idempotency=keys, identify=idempotency_caller
+    )
     app.add_middleware(ConsoleSecurityHeaders, prefixes=("/console", "/oauth/authorize"))
     # For poor links (issue 17): above 1 KB, to a client that accepts it; streams, images and
     # bodies already encoded are left alone. Level 6 is zlib's default: most of level 9's

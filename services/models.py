@@ -12,6 +12,7 @@ from auth.models import (
     User,
 )
 from kit.db.base import Base
+from kit.http.idempotency import IdempotencyKey
 from services.agencies.models import Agency
 from services.agreements.models import AgreementParty, AgreementRow
 from services.audit.models import AuditCheckpoint, AuditEvent, AuditHead
@@ -56,6 +57,7 @@ __all__ = [
     "FederationIncident",
     "Household",
     "HouseholdMember",
+    "IdempotencyKey",
     "InboxMessage",
     "Journey",
     "NodeKey",

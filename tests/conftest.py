@@ -144,12 +144,21 @@ def fresh_database_wanted(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
+def shared_database(backend: str, request: pytest.FixtureRequest) -> WorkerDatabase:
+    """The database this worker's tests share, each in a transaction rolled back at its end:
+    the migrated one, unless a directory's conftest offers one prepared further (as the SOP
+    tests do, with the demo federation set up once)."""
+    worker: WorkerDatabase = request.getfixturevalue(f"{backend}_worker")
+    return worker
+
+
+@pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The test's database at the newest migration, on each backend in turn: this worker's
     (the test runs in a transaction rolled back at its end), or, for a test marked
     ``fresh_database``, one of its own."""
     if not fresh_database_wanted(request):
-        worker: WorkerDatabase = request.getfixturevalue(f"{backend}_worker")
+        worker: WorkerDatabase = request.getfixturevalue("shared_database")
         yield worker.url
         # After the test's transaction rolled back (``bound_database`` ends first).
         worker.assert_as_migrated(request.node.nodeid)
@@ -174,7 +183,7 @@ async def bound_database(
     if fresh_database_wanted(request):
         yield None
         return
-    engine = request.getfixturevalue(f"{backend}_worker").engine
+    engine = request.getfixturevalue("shared_database").engine
     try:
         async with engine.connect() as connection:
             transaction = await connection.begin()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
@@ -18,6 +18,12 @@ from kit.settings import Settings
 from .engine import READ_ONLY_OPTION, make_async_engine, make_sync_engine
 
 _T = TypeVar("_T")
+
+
+class BeforeCommit(Protocol):
+    """What a request asks its transaction to write last (``kit.http.idempotency.Claim``)."""
+
+    async def record(self, session: AsyncSession) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,9 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back if it raises.
 
     Declared with ``scope="function"`` so the commit happens before the response is sent: a
-    client never sees 201 for a write that then fails to commit.
+    client never sees 201 for a write that then fails to commit. A request that holds an
+    ``Idempotency-Key`` writes its answer into the key in this same transaction, just before
+    the commit (``kit.http.idempotency``), so the change and its answer commit together.
     """
     async with database(request).sessions() as session:
         try:
@@ -134,6 +142,9 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
+            claim: BeforeCommit | None = request.scope.get("state", {}).get("idempotency")
+            if claim is not None:
+                await claim.record(session)
             await session.commit()
 
 

@@ -11,6 +11,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from kit.errors import UnsupportedMediaType
 
+from .idempotency import hand_over
+
 
 def _is_json(content_type: str) -> bool:
     message = Message()
@@ -31,20 +33,25 @@ def _has_body(request: Request) -> bool:
 class JsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
-            return handler
+        takes_json = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
-        async def json_only(request: Request) -> Response:
+        async def route(request: Request) -> Response:
             content_type = request.headers.get("content-type")
-            if _has_body(request) and not (content_type and _is_json(content_type)):
+            if takes_json and _has_body(request) and not (content_type and _is_json(content_type)):
                 shown = content_type.split(";")[0].strip() if content_type else "none"
                 raise UnsupportedMediaType(
                     f"This operation takes application/json; the request was sent as {shown}. "
                     "Set `Content-Type: application/json`."
                 )
-            return await handler(request)
+            response = await handler(request)
+            # Here the request's transaction is still open (FastAPI commits it when this
+            # returns), so an Idempotency-Key can keep this answer in that same transaction.
+            hand_over(request, response)
+            return response
 
-        return json_only
+        return route
 
 
 def api_router(**kwargs: Any) -> APIRouter:

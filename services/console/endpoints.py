@@ -1,10 +1,10 @@
-"""Every console router, in the order the menu lists them."""
+"""Every console router, in the order the menu lists them, then the one for unknown addresses."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import agreements, audit, federation, people, programmes, referrals
+from . import agreements, audit, federation, people, programmes, referrals, unknown
 
 ROUTERS: tuple[APIRouter, ...] = (
     referrals.router,
@@ -13,4 +13,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     federation.router,
     audit.router,
+    # Last: it answers every console address the others do not.
+    unknown.router,
 )

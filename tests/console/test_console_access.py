@@ -113,3 +113,14 @@ async def test_each_route_refuses_the_roles_it_does_not_name_and_serves_the_rest
             elif status != 303 and "text/html" not in response.headers.get("content-type", ""):
                 wrong.append(f"{role} {method} {path}: answered {status} in something but HTML")
     assert wrong == []
+
+
+async def test_an_address_the_console_does_not_know_is_a_page_in_words_not_json(
+    browsers: dict[str, tuple[httpx.AsyncClient, str]], client: httpx.AsyncClient
+) -> None:
+    browser, _ = browsers["focal_point"]
+    for who in (browser, client):
+        response = await who.get("/console/no-such-page/at/all")
+        assert response.status_code == 404
+        assert "text/html" in response.headers["content-type"]
+        assert "does not name anything in the console" in response.text

@@ -418,6 +418,13 @@ def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         )
     if "json" in kwargs:
         out["json"] = kwargs["json"]
+    if out.get("headers"):
+        # A header drawn outside ASCII (the Idempotency-Key's negative cases) is bytes on the
+        # wire (RFC 9110 §5.5, obs-text); httpx sends such a value only when given bytes.
+        out["headers"] = {
+            k: v.encode() if isinstance(v, str) and not v.isascii() else v
+            for k, v in out["headers"].items()
+        }
     data = kwargs.get("data")
     if isinstance(data, bytes | str):
         out["content"] = data

@@ -1,0 +1,15 @@
+"""Any other address under /console: a page in words, not the API's JSON problem."""
+
+from __future__ import annotations
+
+from .access import ConsoleRefusal
+from .render import console_router
+
+router = console_router()
+
+
+@router.api_route("/console/{rest:path}", methods=["GET", "HEAD", "POST"])
+async def unknown() -> None:
+    raise ConsoleRefusal(
+        404, "Not found", "This address does not name anything in the console. Check the link."
+    )
