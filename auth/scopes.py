@@ -27,6 +27,10 @@ class Scope(StrEnum):
     CLIENTS_WRITE = "clients:write"
     FEDERATION_READ = "federation:read"
     FEDERATION_WRITE = "federation:write"
+    # DESIGN §10: agency systems follow the event log, as a feed or as webhooks.
+    EVENTS_READ = "events:read"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 class Role(StrEnum):
@@ -56,6 +60,9 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.CLIENTS_WRITE: "Register API clients, change their grants, rotate secrets",
     Scope.FEDERATION_READ: "Read the directory status, outbox, inbox and incidents",
     Scope.FEDERATION_WRITE: "Refresh the directory; send test pings",
+    Scope.EVENTS_READ: "Read the agency's event feed (ids, statuses and codes only)",
+    Scope.WEBHOOKS_READ: "List webhook subscriptions and their deliveries",
+    Scope.WEBHOOKS_WRITE: "Subscribe, unsubscribe, rotate signing secrets, redeliver",
 }
 ALL_ROLES: frozenset[str] = frozenset(r.value for r in Role)
 
@@ -76,6 +83,9 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             Scope.CLIENTS_WRITE,
             Scope.FEDERATION_READ,
             Scope.FEDERATION_WRITE,
+            Scope.EVENTS_READ,
+            Scope.WEBHOOKS_READ,
+            Scope.WEBHOOKS_WRITE,
         }
     ),
     Role.FOCAL_POINT: frozenset(
@@ -96,7 +106,9 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             Scope.AGREEMENTS_READ,
         }
     ),
-    Role.AUDITOR: frozenset({Scope.AUDIT_READ, Scope.AGREEMENTS_READ, Scope.REFERRALS_READ}),
+    Role.AUDITOR: frozenset(
+        {Scope.AUDIT_READ, Scope.AGREEMENTS_READ, Scope.REFERRALS_READ, Scope.EVENTS_READ}
+    ),
 }
 
 

@@ -150,6 +150,35 @@ class Settings(BaseSettings):
         description="How often each process looks for due checkpoints; 0 turns it off "
         "(POST /v1/audit/checkpoints still works).",
     )
+    event_retention_days: int = Field(
+        90,
+        ge=30,
+        description="Events older than this are pruned from the event log; at least 30, so a "
+        "consumer of GET /v1/events that was away for a month can still resume.",
+    )
+    event_feed_settle_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="GET /v1/events serves only events at least this old: a transaction that "
+        "committed a moment late cannot slip an event behind a cursor a poller already holds.",
+    )
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, description="How long a delivery is retried before it is `failed`."
+    )
+    webhook_backoff_base_seconds: float = Field(5.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(3600.0, gt=0)
+    webhook_lookback_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How far behind its cursor the webhook worker looks again for events "
+        "that committed after newer ones (the longest a transaction may stay open).",
+    )
+    webhook_secret_overlap_hours: float = Field(
+        24.0, ge=0, description="After a secret rotation, deliveries are signed with both."
+    )
 
     # Argon2id for people's passwords. The defaults are argon2-cffi's own (RFC 9106's second
     # recommended option: 3 passes over 64 MiB, 4 lanes). A hash records its parameters, so

@@ -46,6 +46,7 @@ from services.consents import endpoints as consents
 from services.consents import service as consents_service
 from services.console import assets as console_assets
 from services.console.endpoints import ROUTERS as CONSOLE_ROUTERS
+from services.events import endpoints as events
 from services.federation import endpoints as federation_endpoints
 from services.federation.inbox import Handler
 from services.federation.ping import PING, handle_ping
@@ -64,6 +65,9 @@ from services.referrals import messages as referral_messages
 from services.referrals.sweeper import Sweeper
 from services.sops import endpoints as sops
 from services.sops.verification import Verifier
+from services.webhooks import endpoints as webhooks
+from services.webhooks.openapi import document_webhooks
+from services.webhooks.worker import WebhookWorker
 
 log = get_logger("accord.app")
 
@@ -152,13 +156,18 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         checkpointer = Checkpointer(db, master_key, settings)
         app.state.checkpointer = checkpointer
         app.state.sweeper = sweeper
+        # Webhook deliveries, driven by the event log (services.webhooks.worker).
+        webhook_worker = WebhookWorker(db, master_key, settings, metrics=metrics)
+        app.state.webhooks = webhook_worker
         if settings.background_workers:
             checkpointer.start()
             sweeper.start()
+            webhook_worker.start()
         freeze_startup_objects()
         try:
             yield
         finally:
+            await webhook_worker.stop()
             await sweeper.stop()
             await checkpointer.stop()
             await federation.stop()
@@ -184,6 +193,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.idempotency = keys
     app.state.passwords = Passwords.from_settings(settings)
     install_problem_handlers(app)
+    document_webhooks(app)
     install_openapi(app, hooks=[document_roles, idempotency.document])
     # Innermost: it keeps and replays the plain answer (compression comes after it), and the
     # body limit and request id of RequestContextMiddleware apply before it reads a body.
@@ -223,6 +233,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(cases.router)
     app.include_router(households.router)
     app.include_router(consents.router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(console_assets.router)
     for console_router in CONSOLE_ROUTERS:
         app.include_router(console_router)

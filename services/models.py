@@ -32,6 +32,7 @@ from services.keys.models import AgencyKey
 from services.programmes.models import Programme
 from services.referrals.models import BreakGlassGrant, Referral, ReferralData
 from services.sops.models import SopDefinition
+from services.webhooks.models import Webhook, WebhookDelivery
 
 target_metadata = Base.metadata
 
@@ -71,5 +72,7 @@ __all__ = [
     "SopDefinition",
     "UsedAssertion",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "target_metadata",
 ]

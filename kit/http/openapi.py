@@ -134,7 +134,9 @@ def _drop_unreferenced(document: dict[str, Any], schemas: dict[str, Any]) -> Non
     also lists those of every model it saw (its ``HTTPValidationError``, enums a field
     documents inline), which would describe nothing this node sends."""
     wanted: set[str] = set()
-    pending = set(_REF.findall(json.dumps(document.get("paths", {}))))
+    # The ``webhooks`` section (OpenAPI 3.1) uses schemas too: what a subscriber receives.
+    used = {part: document.get(part, {}) for part in ("paths", "webhooks")}
+    pending = set(_REF.findall(json.dumps(used)))
     while pending:
         name = pending.pop()
         if name in wanted or name not in schemas:

@@ -39,6 +39,15 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        self.webhook_attempts = Counter(
+            "accord_webhook_attempts",
+            "Webhook delivery attempts, by outcome: delivered, retry (failed, will retry), "
+            "refused (the target's address is not allowed), failed (gave up) or cancelled. "
+            "No agency, URL or event in the labels.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
         self.latency.labels(method=method, route=route).observe(seconds)

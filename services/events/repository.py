@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Event
@@ -17,6 +18,14 @@ async def add(session: AsyncSession, event: Event) -> Event:
     return event
 
 
+def id_floor(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 (RFC 9562 §5.7) of ``moment``'s millisecond: every event id made at
+    or after ``moment`` sorts above it, every one made before it below. Ids are compared as
+    the database compares them (bytes on PostgreSQL, hex text on SQLite: the same order)."""
+    millis = int(moment.timestamp() * 1000)
+    return uuid.UUID(int=millis << 80)
+
+
 async def of_agency(
     session: AsyncSession,
     *,
@@ -24,12 +33,22 @@ async def of_agency(
     after: uuid.UUID | None = None,
     types: Sequence[str] = (),
     limit: int = 200,
+    before: datetime | None = None,
 ) -> Sequence[Event]:
     """``agency``'s events, oldest first, strictly after the event ``after``: the shape of a
-    resumable feed (``GET /v1/events?after=``)."""
+    resumable feed (``GET /v1/events?after=``). ``before``: only events whose id was made
+    before that moment (the feed's settle window)."""
     statement = select(Event).where(Event.agency == agency)
     if after is not None:
         statement = statement.where(Event.id > after)
+    if before is not None:
+        statement = statement.where(Event.id < id_floor(before))
     if types:
         statement = statement.where(Event.type.in_(list(types)))
     return (await session.scalars(statement.order_by(Event.id).limit(limit))).all()
+
+
+async def prune(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete events made before ``older_than``; returns how many."""
+    result = await session.execute(delete(Event).where(Event.id < id_floor(older_than)))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -63,3 +63,31 @@ class EventData(BaseModel):
     reasons: Annotated[list[Code], Field(max_length=20)] | None = None
 
     due_at: AwareDatetime | None = None
+
+
+# --- the feed (GET /v1/events) ------------------------------------------------------------
+
+
+class EventOut(BaseModel):
+    """One event, as the feed serves it and as a webhook carries it (``id`` aside)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(description="The event's id (a UUIDv7); pass the last one back as `after`.")
+    type: str = Field(description="`<kind>.<what>`, e.g. `referral.declined`.")
+    timestamp: AwareDatetime
+    data: dict[str, str | int | list[str]] = Field(
+        description="Ids, statuses and codes only; each type's keys are in `webhooks`."
+    )
+
+
+class EventPage(BaseModel):
+    """Events oldest first. ``next_cursor`` is the last item's id, or, on an empty page, the
+    ``after`` you sent: pass it back as ``after`` and keep polling; it is null only when the
+    feed is empty and you sent no ``after``."""
+
+    items: list[EventOut]
+    next_cursor: str | None = Field(
+        description="Pass back as `after`: the last item's id, or your `after` if none came."
+    )
+    limit: int = Field(ge=1, description="The most items a page holds (the `limit` asked for).")

@@ -24,8 +24,14 @@ from kit.db.base import new_id, utcnow
 from . import repository
 from .models import Event
 from .schemas import EventData, EventType
+from .types import KNOWN
 
 _TYPE: TypeAdapter[str] = TypeAdapter(EventType)
+
+
+class UnknownEventType(ValueError):
+    """A type missing from ``services.events.types``: a bug in the caller, as a subscriber
+    could never have asked for it and the OpenAPI document would not describe it."""
 
 
 async def append(
@@ -34,8 +40,12 @@ async def append(
     """Append one event for ``agency``; ``None`` values in ``data`` are left out.
 
     Raises ``pydantic.ValidationError`` for a malformed type or any ``data`` beyond ids,
-    statuses and codes: a bug in the caller, which must fail rather than log personal data.
+    statuses and codes: a bug in the caller, which must fail rather than log personal data;
+    :class:`UnknownEventType` for a type ``services.events.types`` does not list.
     """
+    if type not in KNOWN:
+        _TYPE.validate_python(type)
+        raise UnknownEventType(f"{type!r} is not in services.events.types.EVENT_TYPES")
     checked = EventData.model_validate(
         {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in data.items() if v is not None}
     )

@@ -30,6 +30,7 @@ async def _tasks_started_by_the_lifespan(
         # The steps the loops would take are there to drive by hand either way.
         assert await app.state.checkpointer.step() == 0
         assert await app.state.sweeper.step() == 0
+        assert await app.state.webhooks.step() == 0
     return started
 
 
@@ -42,9 +43,9 @@ async def test_the_loops_run_only_with_background_workers_on(
         await _tasks_started_by_the_lifespan(database_url, tmp_path, background_workers=False)
         == set()
     )
-    # Directory refresh, outbox delivery, audit checkpoints and deadline sweeps.
+    # Directory refresh, outbox delivery, audit checkpoints, deadline sweeps and webhooks.
     started = await _tasks_started_by_the_lifespan(database_url, tmp_path, background_workers=True)
-    assert len(started) == 4
+    assert len(started) == 5
     assert all(task.done() for task in started), "stopped with the lifespan"
 
 

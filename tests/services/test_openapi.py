@@ -37,6 +37,7 @@ from auth.public import PUBLIC_ROUTES
 from auth.scopes import ALL_ROLES, ALL_SCOPES
 from kit.db.repository import MAX_LIMIT
 from services.app import create_app
+from services.events.types import KIND_KEYS, KNOWN, kind_of
 from tests.support.app import make_settings, serving
 from tests.support.federation import join, member_settings, new_root_key
 from tests.support.identity import BASE_URL, bearer, client_token, seed_agency, seed_client
@@ -234,6 +235,24 @@ def test_every_operation_has_an_id_a_summary_and_its_security(
             assert f"Roles: {' or '.join(roles)}." in operation["description"], label
 
 
+def test_every_event_type_is_a_webhook_with_its_data(document: dict[str, Any]) -> None:
+    """Every type on ``services.events.types`` (which tests/services/events/test_types.py holds
+    every appended type to) is in ``webhooks``, with its ``data`` keys and the signing headers."""
+    webhooks = document["webhooks"]
+    assert set(webhooks) == KNOWN
+    schemas = document["components"]["schemas"]
+    for event_type, item in webhooks.items():
+        operation = item["post"]
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        payload = schemas[ref.rsplit("/", 1)[-1]]
+        assert payload["properties"]["type"]["const"] == event_type
+        data_ref = payload["properties"]["data"]["$ref"]
+        data = schemas[data_ref.rsplit("/", 1)[-1]]
+        assert set(data["properties"]) == set(KIND_KEYS[kind_of(event_type)])
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+
 def test_every_error_response_is_a_problem(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas
@@ -274,7 +293,8 @@ def _not_a_page(document: dict[str, Any], label: str, operation: dict[str, Any])
     if set(schema.get("properties", {})) >= {"items", "next_cursor"}:
         if not set(schema["required"]) >= {"items", "next_cursor", "limit"}:
             return "a page without its limit"
-        if not {"cursor", "limit"} <= set(parameters):
+        # A feed read oldest first resumes `after` an item (GET /v1/events, DESIGN §10).
+        if not ({"cursor", "limit"} <= set(parameters) or {"after", "limit"} <= set(parameters)):
             return "a page without cursor and limit parameters"
         if parameters["limit"]["schema"]["maximum"] > MAX_LIMIT:
             return f"a page of more than {MAX_LIMIT}"

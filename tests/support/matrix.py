@@ -638,3 +638,100 @@ ROUTE_CASES.update(
         ),
     }
 )
+
+
+async def an_event(app: FastAPI, agency: str) -> dict[str, str]:
+    """An event of ``agency``'s, old enough for the feed to serve (its settle window)."""
+    import random
+    from datetime import timedelta
+
+    from kit.db.base import utcnow
+    from services.events import repository as event_rows
+    from services.events.models import Event
+
+    past = utcnow() - timedelta(minutes=1)
+    async with app.state.db.sessions.begin() as session:
+        await event_rows.add(
+            session,
+            Event(
+                id=uuid.UUID(
+                    int=event_rows.id_floor(past).int + (7 << 76) + random.getrandbits(60)
+                ),
+                agency=agency,
+                type="consent.given",
+                timestamp=past,
+                data={"consent_id": f"{agency}.{uuid.uuid4().hex}", "status": "given"},
+            ),
+        )
+    return {}
+
+
+async def a_webhook(app: FastAPI, agency: str) -> dict[str, str]:
+    from services.webhooks import service as webhooks
+
+    async with app.state.db.sessions.begin() as session:
+        webhook, _ = await webhooks.create(
+            session,
+            principal=system_principal(agency, roles={"admin"}),
+            master_key=app.state.master_key,
+            url=f"https://hooks.{agency}.example/in",
+            event_types=["referral.sent"],
+            dev=False,
+        )
+    return {"webhook_id": str(webhook.id)}
+
+
+async def a_failed_delivery(app: FastAPI, agency: str) -> dict[str, str]:
+    from kit.db.base import utcnow
+    from services.webhooks.models import WebhookDelivery
+
+    made = await a_webhook(app, agency)
+    delivery = WebhookDelivery(
+        id=uuid.uuid4(),
+        webhook_id=uuid.UUID(made["webhook_id"]),
+        agency=agency,
+        event_id=uuid.uuid4(),
+        event_type="referral.sent",
+        status="failed",
+        attempts=3,
+        retry_until=utcnow(),
+        last_error="http_503",
+    )
+    async with app.state.db.sessions.begin() as session:
+        session.add(delivery)
+    return {**made, "delivery_id": str(delivery.id)}
+
+
+def _webhook_body() -> dict[str, Any]:
+    return {"url": "https://hooks.example.org/in", "event_types": ["referral.sent"]}
+
+
+ROUTE_CASES.update(
+    {
+        ("GET", "/v1/events"): Case(
+            "events:read",
+            "admin",
+            also=("auditor",),
+            resource=an_event,
+            lists="items",
+            # Events carry no agency: the one made here names it in its consent id.
+            owners=lambda item: {item["data"]["consent_id"].split(".")[0]},
+        ),
+        ("POST", "/v1/webhooks"): Case(
+            "webhooks:write", "admin", ok=201, body=_webhook_body, creates_in="agency"
+        ),
+        ("GET", "/v1/webhooks"): Case("webhooks:read", "admin", resource=a_webhook, lists="items"),
+        ("DELETE", "/v1/webhooks/{webhook_id}"): Case(
+            "webhooks:write", "admin", ok=204, resource=a_webhook
+        ),
+        ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): Case(
+            "webhooks:write", "admin", resource=a_webhook
+        ),
+        ("GET", "/v1/webhooks/{webhook_id}/deliveries"): Case(
+            "webhooks:read", "admin", resource=a_webhook
+        ),
+        ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Case(
+            "webhooks:write", "admin", resource=a_failed_delivery
+        ),
+    }
+)

@@ -1,0 +1,1 @@
+"""Webhooks per Standard Webhooks, driven by the event log (DESIGN §8, §10)."""
