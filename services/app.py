@@ -23,6 +23,7 @@ from auth.users import endpoints as users
 from kit.db.migrate import head_revisions
 from kit.db.session import Database
 from kit.http.conditional import ConditionalGet
+from kit.http.language import LanguageMiddleware
 from kit.http.middleware import RequestContextMiddleware
 from kit.http.openapi import install_openapi, operation_id
 from kit.http.problems import install_problem_handlers
@@ -187,6 +188,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         # The federation endpoint enforces its own limit, so a refusal is recorded for admins.
         own_limit_prefixes=("/federation/",),
     )
+    # Outermost: every response, the last-resort 500 too, is written in the request's language.
+    app.add_middleware(LanguageMiddleware)
     app.include_router(health.router)
     app.include_router(problem_catalogue.router)
     app.include_router(oauth.router)
