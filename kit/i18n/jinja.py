@@ -14,11 +14,15 @@ from jinja2 import Environment
 from kit import i18n
 
 
+def _gettext(message: Any) -> str:
+    return i18n.gettext(message) if isinstance(message, str) else str(message or "")
+
+
 def install(environment: Environment) -> Environment:
     environment.add_extension("jinja2.ext.i18n")
     environment.policies["ext.i18n.trimmed"] = True
     environment.install_gettext_callables(  # type: ignore[attr-defined]
-        i18n.gettext, i18n.ngettext, newstyle=True
+        _gettext, i18n.ngettext, newstyle=True
     )
     environment.globals.update(
         current_language=i18n.current_language,

@@ -27,6 +27,7 @@ from contracts.data_roles import DATA_ROLE_DESCRIPTIONS, SUGGESTED_DATA_ROLES, F
 from contracts.faults import Fault
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
+from kit.i18n import N_, gettext
 from services.agreements import endpoints as api
 from services.agreements import service
 from services.federation.runtime import federation_of
@@ -47,10 +48,10 @@ Reader = Annotated[
 Writer = Annotated[Viewer, ConsoleRequires(scope="agreements:write", role="admin")]
 
 DONE = {
-    "draft": "Drafted. Review the text, then propose it to every party.",
-    "propose": "Proposed. Every party's node now holds this text for signature.",
-    "sign": "Signed with your agency's key.",
-    "suspend": "Suspended at every party. No disclosure under it is allowed until it resumes.",
+    "draft": N_("Drafted. Review the text, then propose it to every party."),
+    "propose": N_("Proposed. Every party's node now holds this text for signature."),
+    "sign": N_("Signed with your agency's key."),
+    "suspend": N_("Suspended at every party. No disclosure under it is allowed until it resumes."),
 }
 
 
@@ -72,7 +73,7 @@ async def agreements(
         request,
         viewer,
         "agreements.html",
-        title="Agreements",
+        title=gettext("Agreements"),
         items=found.items,
         next_cursor=found.next_cursor,
         status=chosen.value if chosen else "",
@@ -508,7 +509,7 @@ def _draft_page(
         viewer,
         "agreement_new.html",
         status_code=status,
-        title="Draft an agreement",
+        title=gettext("Draft an agreement"),
         draft=draft,
         members=members,
         faults=faults,
@@ -613,7 +614,9 @@ async def _detail(
 async def agreement(
     request: Request, agreement_id: str, viewer: Reader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _detail(request, viewer, session, agreement_id, notice=DONE.get(done))
+    return await _detail(
+        request, viewer, session, agreement_id, notice=gettext(DONE[done]) if done in DONE else None
+    )
 
 
 async def _change(
@@ -678,8 +681,8 @@ async def suspend(
         failure = (
             Failure(
                 422,
-                "A reason is needed",
-                "Say why the agreement is suspended.",
+                N_("A reason is needed"),
+                gettext("Say why the agreement is suspended."),
                 [],
                 [("reason", "is required")],
             )
@@ -691,9 +694,10 @@ async def suspend(
             viewer,
             "confirm.html",
             status_code=failure.status if failure else 200,
-            title="Suspend this agreement?",
-            question="Suspend this agreement at every party?",
-            button="Suspend",
+            title=gettext("Suspend this agreement?"),
+            question=gettext("Suspend this agreement at every party?"),
+            button=gettext("Suspend"),
+            action_name="suspend",
             action=f"/console/agreements/{agreement_id}/suspend",
             back=f"/console/agreements/{agreement_id}",
             needs_reason=True,

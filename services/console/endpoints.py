@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import agreements, audit, federation, people, programmes, referrals
+from . import agreements, audit, federation, people, programmes, referrals, settings
 
 ROUTERS: tuple[APIRouter, ...] = (
     referrals.router,
@@ -13,4 +13,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     federation.router,
     audit.router,
+    settings.router,
 )
