@@ -24,7 +24,7 @@ from babel.messages.pofile import read_po, write_po
 
 from kit.i18n import DEFAULT_LANGUAGE, DOMAIN, LANGUAGES, LOCALE_DIR
 
-Extracted = tuple[int, str, str | tuple[str, ...], list[str]]
+Extracted = tuple[Any, ...]
 
 
 def _problem_titles(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -37,9 +37,12 @@ def _problem_titles(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 target = item.targets[0]
                 if isinstance(target, ast.Name):
                     names[target.id] = item.value
-            elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                if item.value is not None:
-                    names[item.target.id] = item.value
+            elif (
+                isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and item.value is not None
+            ):
+                names[item.target.id] = item.value
         title = names.get("title")
         if "slug" in names and isinstance(title, ast.Constant) and isinstance(title.value, str):
             yield title.lineno, title.value
@@ -51,7 +54,7 @@ def extract_python(
     comment_tags: Collection[str],
     options: dict[str, Any],
 ) -> Iterator[Extracted]:
-    yield from babel_extract_python(fileobj, keywords, comment_tags, options)
+    yield from babel_extract_python(fileobj, keywords, comment_tags, options)  # type: ignore[arg-type]
     fileobj.seek(0)
     source = fileobj.read().decode(options.get("encoding", "utf-8"))
     for line, title in _problem_titles(ast.parse(source)):
@@ -72,8 +75,8 @@ def _titles(node: Any) -> Iterator[str]:
 
 def extract_yaml_titles(
     fileobj: IO[bytes],
-    keywords: Mapping[str, Any],
-    comment_tags: Collection[str],
+    keywords: Mapping[str, Any],  # noqa: ARG001 (Babel's extractor signature)
+    comment_tags: Collection[str],  # noqa: ARG001
     options: dict[str, Any],
 ) -> Iterator[Extracted]:
     text = fileobj.read().decode(options.get("encoding", "utf-8"))
@@ -90,7 +93,7 @@ KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_"
 def extract_catalog(root: Path) -> Catalog:
     """Every message of the project under ``root``, as ``babel.cfg`` says where to look."""
     with (root / "babel.cfg").open(encoding="utf-8") as config:
-        method_map, options_map = parse_mapping_cfg(config)
+        method_map, options_map = parse_mapping_cfg(config)  # type: ignore[no-untyped-call]
     catalog = Catalog(project="Accord", version="0.1.0", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
         root, method_map, options_map, keywords=KEYWORDS, strip_comment_tags=True

@@ -116,9 +116,7 @@ def _once(request: Request, viewer: Viewer, kind: Kind, name: str, secret: str) 
         request,
         viewer,
         "secret.html",
-        title=gettext("New user's password")
-        if kind is USERS
-        else gettext("New client secret"),
+        title=gettext("New user's password") if kind is USERS else gettext("New client secret"),
         what=gettext(kind.secret),
         name=name,
         secret=secret,
