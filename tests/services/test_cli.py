@@ -172,3 +172,14 @@ def test_the_advertised_url_is_the_listening_address_only_when_none_is_set() -> 
     assert advertised_url(dev, host="10.1.2.3", port=80) == "http://10.1.2.3:80"
     told = Settings(env="prod", public_url="https://accord.example.org/", _env_file=None)
     assert advertised_url(told, host="0.0.0.0", port=9000) == "https://accord.example.org"  # noqa: S104
+
+
+def test_init_refuses_a_time_zone_that_is_not_an_iana_name(tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli,
+        ["init", "--agency", "iom=IOM", "--time-zone", "iom=Mars/Olympus"],
+        env={"ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}"},
+    )
+    assert result.exit_code == 2
+    assert "SLUG=ZONE" in result.output
+    assert not (tmp_path / "node.db").exists()
