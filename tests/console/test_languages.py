@@ -294,3 +294,14 @@ async def test_problem_titles_follow_accept_language_and_their_type_does_not(
     assert missing.json()["title"] == "غير موجود"
     assert missing.json()["type"].endswith("/not-found")
     assert missing.headers["content-language"] == "ar"
+
+
+@sqlite_only
+async def test_the_problem_catalogue_names_each_type_in_the_callers_language(
+    client: httpx.AsyncClient,
+) -> None:
+    english = await client.get("/problems/not-found")
+    spanish = await client.get("/problems/not-found", headers={"Accept-Language": "es"})
+    assert english.json()["type"] == spanish.json()["type"]
+    assert (english.json()["title"], spanish.json()["title"]) == ("Not found", "No encontrado")
+    assert spanish.headers["content-language"] == "es"
