@@ -69,9 +69,7 @@ def _page(
     html = _templates.get_template("login.html").render(
         csrf_token=token, error=error, email=email, next=next_path, **i18n_jinja.page_language()
     )
-    response = HTMLResponse(
-        html, status_code=status, headers={"Content-Language": i18n.current_language()}
-    )
+    response = HTMLResponse(html, status_code=status, headers=i18n.language_headers())
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,

@@ -43,7 +43,7 @@ def problem_response(
         body,
         status_code=body["status"],
         media_type=PROBLEM_MEDIA_TYPE,
-        headers={**(headers or {}), "Content-Language": i18n.current_language()},
+        headers={**(headers or {}), **i18n.language_headers()},
     )
 
 

@@ -154,6 +154,12 @@ def N_(message: str) -> str:
     return message
 
 
+def language_headers() -> dict[str, str]:
+    """For a response written in the current language: which one (RFC 9110 §8.5), and that
+    a cache must not serve it to a request asking for another (§12.5.5)."""
+    return {"Content-Language": current_language(), "Vary": "Accept-Language"}
+
+
 def is_right_to_left(language: str) -> bool:
     return language in RIGHT_TO_LEFT
 

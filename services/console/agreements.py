@@ -694,7 +694,7 @@ async def suspend(
                 N_("A reason is needed"),
                 gettext("Say why the agreement is suspended."),
                 [],
-                [("reason", "is required")],
+                [("reason", gettext("is required"))],
             )
             if confirmed == "yes"
             else None

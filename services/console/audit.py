@@ -79,17 +79,21 @@ async def audit(
 ) -> HTMLResponse:
     ids = {"referral_id": _id_filter(referral_id), "case_id": _id_filter(case_id)}
     faults = [
-        (name, f"is not an id: give the whole id or its last {SHOWN} characters, as shown")
+        (
+            name,
+            gettext("is not an id: give the whole id or its last %(num)d characters, as shown")
+            % {"num": SHOWN},
+        )
         for name, found in ids.items()
         if found is None
     ] + [
-        (name, "is not a date (YYYY-MM-DD)")
+        (name, gettext("is not a date (YYYY-MM-DD)"))
         for name, value in (("since", since), ("until", until))
         if value and _day(value) is None
     ]
     start, end = _day(since), _day(until)
     if not faults and start is not None and end is not None and start > end:
-        faults.append(("until", "is before From"))
+        faults.append(("until", gettext("is before From")))
     filters = {
         "action": action,
         "referral_id": referral_id,

@@ -157,7 +157,6 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    language = i18n.current_language()
     html = TEMPLATES.get_template(template).render(
         request_path=request.url.path,
         viewer=viewer,
@@ -166,7 +165,7 @@ def page(
         **i18n_jinja.page_language(),
         **context,
     )
-    return HTMLResponse(html, status_code=status_code, headers={"Content-Language": language})
+    return HTMLResponse(html, status_code=status_code, headers=i18n.language_headers())
 
 
 def see_other(location: str) -> RedirectResponse:

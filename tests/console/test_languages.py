@@ -287,6 +287,7 @@ async def test_problem_titles_follow_accept_language_and_their_type_does_not(
     assert english.json()["title"] == "Authentication required"
     assert french.json()["title"] == "Authentification requise"
     assert french.headers["content-language"] == "fr"
+    assert "Accept-Language" in french.headers["vary"], "caches keep each language apart"
     assert french.json()["detail"].startswith("Cette opération nécessite un jeton")
 
     missing = await client.get("/v1/nothing-here", headers={"Accept-Language": "ar"})
