@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -60,13 +60,16 @@ def when(context: Context, value: Any) -> Markup:
     if moment is None:
         return Markup("—")
     zone = context.get("time_zone") or "UTC"
-    local = format_datetime(
-        moment,
-        format="medium",
-        tzinfo=ZoneInfo(zone),
-        locale=i18n.locale(i18n.current_language()),
+    local = moment.astimezone(ZoneInfo(zone))
+    words = i18n.locale(i18n.current_language())
+    # The locale's medium date and short time (no seconds), joined as the locale joins them.
+    shown = (
+        str(words.datetime_formats["medium"])
+        .replace("{1}", format_date(local, "medium", locale=words))
+        .replace("{0}", format_time(local, "short", locale=words))
     )
-    shown = local if zone == "UTC" else f"{local} ({zone})"
+    if zone != "UTC":
+        shown = f"{shown} ({zone})"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), utc_text(moment), shown
     )

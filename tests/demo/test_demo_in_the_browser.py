@@ -419,8 +419,9 @@ def test_a_focal_point_who_chose_arabic_reads_the_console_right_to_left(
         shoot(page, "home-ar")
         problems: list[str] = []
         _audit_page(page, "arabic /console", problems)
-        page.goto(f"{url}/console/referrals")
-        _audit_page(page, "arabic /console/referrals", problems)
+        for path in ("/console/referrals", "/console/settings"):
+            page.goto(f"{url}{path}")
+            _audit_page(page, f"arabic {path}", problems)
         assert problems == []
         # A referral's timeline in IOM's time zone (accord demo names it), UTC on hover.
         page.goto(_first(page, url, 'a[href^="/console/referrals/"]'))
