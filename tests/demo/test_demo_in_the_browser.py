@@ -424,6 +424,7 @@ def test_a_focal_point_who_chose_arabic_reads_the_console_right_to_left(
             _audit_page(page, f"arabic {path}", problems)
         assert problems == []
         # A referral's timeline in IOM's time zone (accord demo names it), UTC on hover.
+        page.goto(f"{url}/console/referrals")
         page.goto(_first(page, url, 'a[href^="/console/referrals/"]'))
         moment = page.locator("ol.timeline time[title$=' UTC']").first
         assert "(Europe/Berlin)" in moment.inner_text()
