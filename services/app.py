@@ -20,6 +20,7 @@ from auth.openapi import document_roles
 from auth.passwords import Passwords
 from auth.throttle import Throttle
 from auth.users import endpoints as users
+from kit import i18n
 from kit.db.migrate import head_revisions
 from kit.db.session import Database
 from kit.http.conditional import ConditionalGet
@@ -147,6 +148,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         if settings.background_workers:
             checkpointer.start()
             sweeper.start()
+        # Every catalogue compiled now (once per process), not in some person's first request.
+        i18n.load_catalogues()
         freeze_startup_objects()
         try:
             yield

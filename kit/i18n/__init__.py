@@ -115,6 +115,13 @@ def locale(language: str) -> Locale:
     return Locale.parse(language)
 
 
+def load_catalogues() -> None:
+    """Compile every catalogue and load every locale's data now (a node's start-up)."""
+    for language in LANGUAGES:
+        translations(language)
+        locale(language)
+
+
 def current_language() -> str:
     return _language.get()
 

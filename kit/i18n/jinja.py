@@ -24,10 +24,6 @@ def install(environment: Environment) -> Environment:
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, i18n.ngettext, newstyle=True
     )
-    environment.globals.update(
-        current_language=i18n.current_language,
-        text_direction=lambda: "rtl" if i18n.is_right_to_left(i18n.current_language()) else "ltr",
-    )
     return environment
 
 
