@@ -130,7 +130,11 @@ def binding(value: Any) -> str:
         return " · ".join(f"{country}: {binding(slugs)}" for country, slugs in value.items())
     if isinstance(value, list):
         first, *others = value or [""]
-        return str(first) + (f" (alternates: {', '.join(others)})" if others else "")
+        if not others:
+            return str(first)
+        return f"{first} " + i18n.gettext("(alternates: %(others)s)") % {
+            "others": ", ".join(others)
+        }
     return str(value or "")
 
 
