@@ -108,7 +108,14 @@ def main() -> None:
     that an unrelated edit does not churn the files."""
     root = Path(__file__).resolve().parents[2]
     template = extract_catalog(root)
-    with (LOCALE_DIR / f"{DOMAIN}.pot").open("wb") as pot:
+    pot_path = LOCALE_DIR / f"{DOMAIN}.pot"
+    if pot_path.exists():
+        with pot_path.open("rb") as pot:
+            before = read_po(pot)
+        if {m.id for m in before} == {m.id for m in template}:
+            # Nothing new: keep the header's date, so that a run changes no file.
+            template.creation_date = before.creation_date
+    with pot_path.open("wb") as pot:
         write_po(pot, template, width=100, no_location=True, sort_output=True)
     for language in LANGUAGES:
         if language == DEFAULT_LANGUAGE:
