@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test test-fast test-slow lint format install system-packages clean
+.PHONY: demo serve test test-fast test-slow lint format install system-packages catalogues clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# After changing a console template or a marked string: messages.pot and every language's .po
+# (kit/i18n/locale) brought up to date; translate the new entries, then the tests pass again.
+catalogues: $(STAMP)
+	$(BIN)/python -m kit.i18n.extract
 
 # Chromium and the PostgreSQL server binaries: installed if missing, or a clear stop.
 system-packages:

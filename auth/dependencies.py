@@ -16,6 +16,7 @@ from fastapi.security import OAuth2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kit import i18n
 from kit.db.session import Session
 from kit.errors import Forbidden, Unauthenticated
 
@@ -70,13 +71,13 @@ def _bearer(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated(
-            "This operation needs a bearer access token from /oauth/token.",
+            i18n.gettext("This operation needs a bearer access token from /oauth/token."),
             headers={"WWW-Authenticate": REALM},
         )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
-            "Send the access token as `Authorization: Bearer <token>`.",
+            i18n.gettext("Send the access token as `Authorization: Bearer <token>`."),
             headers={"WWW-Authenticate": _challenge("invalid_request", "Malformed bearer header")},
         )
     return token.strip()
@@ -177,7 +178,10 @@ class Requirement:
     ) -> Principal:
         if not principal.has_scope(self.scope):
             raise Forbidden(
-                f"The access token lacks the scope {self.scope}. Request it from /oauth/token.",
+                i18n.gettext(
+                    "The access token lacks the scope %(scope)s. Request it from /oauth/token."
+                )
+                % {"scope": self.scope},
                 headers={
                     "WWW-Authenticate": _challenge(
                         "insufficient_scope", f"Needs scope {self.scope}", scope=self.scope
@@ -187,7 +191,8 @@ class Requirement:
             )
         if not principal.has_any_role(self.roles):
             raise Forbidden(
-                f"This needs the role {' or '.join(sorted(self.roles))} at {principal.agency}.",
+                i18n.gettext("This needs the role %(roles)s at %(agency)s.")
+                % {"roles": " or ".join(sorted(self.roles)), "agency": principal.agency},
                 extra={"required_roles": sorted(self.roles)},
             )
         return principal

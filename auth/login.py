@@ -19,15 +19,20 @@ from auth.models import User
 from auth.sessions import SESSION_COOKIE, close_session, current_session, open_session
 from auth.throttle import Throttle
 from auth.users import repository as users
+from kit import i18n
 from kit.db.session import Session, database, read_only
 from kit.http.client_address import client_address
 from kit.http.routing import api_router
+from kit.i18n import jinja as i18n_jinja
 
 router = api_router(tags=["console"], include_in_schema=False)
 LOGIN_CSRF_COOKIE = "accord_login_csrf"
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
+# The page is in the language the browser asks for (``kit.http.language``): nobody is signed in.
+_templates = i18n_jinja.install(
+    Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
 )
 
 
@@ -62,9 +67,9 @@ def _page(
     # from one compressed response to the next, so it needs no mask (``auth.csrf``).
     token = secrets.token_urlsafe(24)
     html = _templates.get_template("login.html").render(
-        csrf_token=token, error=error, email=email, next=next_path
+        csrf_token=token, error=error, email=email, next=next_path, **i18n_jinja.page_language()
     )
-    response = HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=status, headers=i18n.language_headers())
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -107,7 +112,10 @@ async def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not secrets.compare_digest(expected, csrf_token):
         return _page(
-            request, status=403, error="The form expired. Please sign in again.", next_path=target
+            request,
+            status=403,
+            error=i18n.gettext("The form expired. Please sign in again."),
+            next_path=target,
         )
     normalized = email.strip().lower()
     guard: Throttle = request.app.state.throttle
@@ -120,7 +128,12 @@ async def login(
             status=429,
             email=normalized,
             next_path=target,
-            error=f"Too many failed attempts. Try again in {attempt.locked_for} seconds.",
+            error=i18n.ngettext(
+                "Too many failed attempts. Try again in %(num)d second.",
+                "Too many failed attempts. Try again in %(num)d seconds.",
+                attempt.locked_for,
+            )
+            % {"num": attempt.locked_for},
         )
         page.headers["Retry-After"] = str(attempt.locked_for)
         return page
@@ -140,7 +153,7 @@ async def login(
             status=401,
             email=normalized,
             next_path=target,
-            error="The email or password is not right.",
+            error=i18n.gettext("The email or password is not right."),
         )
     await throttle.succeeded(session, attempt)
     if rehashed is not None:
@@ -171,7 +184,9 @@ async def logout(
         return _page(
             request,
             status=403,
-            error="The sign-out form did not come from this console; you are still signed in.",
+            error=i18n.gettext(
+                "The sign-out form did not come from this console; you are still signed in."
+            ),
         )
     await close_session(session, cookie)
     response = RedirectResponse("/console/login", status_code=303)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kit.db.base import Base, Timestamped, new_id, utcnow
@@ -16,6 +16,7 @@ class User(Timestamped, Base):
     """A person at an agency: signs in to the console, approves and accepts referrals."""
 
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("language IN ('en', 'fr', 'es', 'ar')", name="language"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     agency: Mapped[str] = mapped_column(ForeignKey("agencies.slug"), index=True)
@@ -26,6 +27,10 @@ class User(Timestamped, Base):
     data_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     password_hash: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The console language the person chose (``kit.i18n.LANGUAGES``); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
+    #: The IANA time zone the console shows times in; None: the agency's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -22,10 +22,12 @@ from auth.openapi import document_roles
 from auth.passwords import Passwords
 from auth.throttle import Throttle
 from auth.users import endpoints as users
+from kit import i18n
 from kit.db.migrate import head_revisions
 from kit.db.session import Database
 from kit.http import idempotency
 from kit.http.conditional import ConditionalGet
+from kit.http.language import LanguageMiddleware
 from kit.http.middleware import RequestContextMiddleware
 from kit.http.openapi import install_openapi, operation_id
 from kit.http.problems import install_problem_handlers
@@ -163,6 +165,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             checkpointer.start()
             sweeper.start()
             webhook_worker.start()
+        # Every catalogue compiled now (once per process), not in some person's first request.
+        i18n.load_catalogues()
         freeze_startup_objects()
         try:
             yield
@@ -215,6 +219,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         # The federation endpoint enforces its own limit, so a refusal is recorded for admins.
         own_limit_prefixes=("/federation/",),
     )
+    # Outermost: every response, the last-resort 500 too, is written in the request's language.
+    app.add_middleware(LanguageMiddleware)
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(problem_catalogue.router)

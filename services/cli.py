@@ -54,6 +54,15 @@ def _parse_country(value: str) -> tuple[str, str]:
     return slug.strip(), country.strip()
 
 
+def _parse_time_zone(value: str) -> tuple[str, str]:
+    from kit.i18n import valid_time_zone
+
+    slug, sep, zone = value.partition("=")
+    if not sep or valid_time_zone(zone.strip()) is None:
+        raise typer.BadParameter(f"{value!r} is not SLUG=ZONE, e.g. iom=Europe/Belgrade (IANA)")
+    return slug.strip(), zone.strip()
+
+
 @cli.command()
 def init(
     agency: Annotated[
@@ -72,6 +81,14 @@ def init(
             help="The state a government acts for, as SLUG=ISO3 (gov-xk=XKX). Repeatable.",
         ),
     ] = None,
+    time_zone: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--time-zone",
+            help="An agency's IANA time zone, for its console, as SLUG=ZONE "
+            "(iom=Europe/Belgrade). Repeatable; UTC where not given.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout and nothing else.")
     ] = False,
@@ -83,8 +100,11 @@ def init(
     settings = Settings()
     agencies = [_parse_agency(value) for value in agency or []]
     countries = dict(_parse_country(value) for value in country or [])
+    zones = dict(_parse_time_zone(value) for value in time_zone or [])
     try:
-        result = asyncio.run(initialise_node(settings, agencies, countries=countries))
+        result = asyncio.run(
+            initialise_node(settings, agencies, countries=countries, time_zones=zones)
+        )
     except MasterKeyMissing as exc:
         typer.echo(f"accord init: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -71,10 +71,13 @@ async def initialise_node(
     hosted: list[tuple[str, str]],
     *,
     countries: Mapping[str, str] | None = None,
+    time_zones: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``countries``: the state each hosted government acts for (slug -> ISO 3166-1 alpha-3);
-    a government's directory entry cannot be signed without it (DESIGN §4)."""
+    a government's directory entry cannot be signed without it (DESIGN §4). ``time_zones``:
+    the IANA time zone the console shows each agency's people times in (slug -> zone)."""
     countries = countries or {}
+    time_zones = time_zones or {}
     master_key = load_master_key(settings)
     upgrade_to_head(settings.database_url, master_key=master_key)
     db = Database.open(settings)
@@ -85,7 +88,11 @@ async def initialise_node(
             rows = []
             for slug, name in hosted:
                 agency, created = await agencies.ensure_hosted(
-                    session, slug=slug, name=name, country=countries.get(slug)
+                    session,
+                    slug=slug,
+                    name=name,
+                    country=countries.get(slug),
+                    time_zone=time_zones.get(slug),
                 )
                 await agency_keys.ensure_keys(session, master_key=master_key, agency=slug)
                 rows.append(

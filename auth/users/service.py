@@ -11,7 +11,8 @@ from auth.passwords import Passwords, new_password
 from auth.principal import Principal
 from auth.scopes import Role
 from auth.sessions import close_all
-from kit.errors import Conflict, NotFound
+from kit import i18n
+from kit.errors import Conflict, NotFound, ValidationFailed
 
 from . import repository
 from .schemas import UserCreate, UserPatch
@@ -74,3 +75,38 @@ async def update(
         await close_all(session, user.id)
     await session.flush()
     return user, generated
+
+
+async def set_preferences(
+    session: AsyncSession, *, principal: Principal, language: str | None, time_zone: str | None
+) -> User:
+    """A person's own console language and time zone; None for either means "as my browser
+    asks" and "my agency's". Each is checked here, whatever form sent it."""
+    wrong: list[tuple[str, str]] = []
+    if language is not None and i18n.supported(language) is None:
+        wrong.append(("language", i18n.gettext("Choose one of the languages listed.")))
+    if time_zone is not None and i18n.valid_time_zone(time_zone) is None:
+        wrong.append(
+            (
+                "time_zone",
+                i18n.gettext("Give a time zone by its IANA name, for example Europe/Belgrade."),
+            )
+        )
+    if wrong:
+        raise ValidationFailed(
+            " ".join(message for _, message in wrong),
+            extra={
+                "errors": [
+                    {"location": place, "message": message, "type": place}
+                    for place, message in wrong
+                ]
+            },
+        )
+    user_id = principal.user_id
+    user = await repository.get_for(session, principal, user_id) if user_id else None
+    if user is None:
+        raise NotFound("No user with this id at your agency.")
+    user.language = language
+    user.time_zone = time_zone
+    await session.flush()
+    return user

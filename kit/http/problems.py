@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.faults import ContractError
 from contracts.patterns import pattern_message
+from kit import i18n
 from kit.errors import (
     PROBLEM_MEDIA_TYPE,
     AccordError,
@@ -31,10 +32,19 @@ def request_id_of(request: Request) -> str | None:
 def problem_response(
     body: dict[str, Any], *, request_id: str | None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    """The problem document in the request's language (``kit.i18n``): ``title`` from the
+    catalogue (a title it does not hold stays as written); ``detail`` was written in it where
+    it was raised. ``type`` and every other member stay as they are: programs match on them."""
+    title = body.get("title")
+    if isinstance(title, str):
+        body = {**body, "title": i18n.gettext(title)}
     if request_id is not None:
         body = {**body, "request_id": request_id}
     return JSONResponse(
-        body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers
+        body,
+        status_code=body["status"],
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={**(headers or {}), **i18n.language_headers()},
     )
 
 
@@ -53,24 +63,31 @@ def validation_error(exc: RequestValidationError) -> AccordError:
         if error.get("type") == "json_invalid":
             reason = (error.get("ctx") or {}).get("error", "invalid JSON")
             return MalformedJson(
-                f"The request body is not valid JSON ({reason} at character {error['loc'][-1]})."
+                i18n.gettext("The request body is not valid JSON (%(reason)s at character %(at)s).")
+                % {"reason": reason, "at": error["loc"][-1]}
             )
     entries = [
         {"location": _location(e["loc"]), "message": _message(e), "type": e["type"]} for e in errors
     ]
     fields = ", ".join(entry["location"] for entry in entries)
-    noun = "field is" if len(entries) == 1 else "fields are"
     return ValidationFailed(
-        f"{len(entries)} {noun} invalid: {fields}. See `errors` for what each one needs.",
+        i18n.ngettext(
+            "%(num)d field is invalid: %(fields)s. See `errors` for what each one needs.",
+            "%(num)d fields are invalid: %(fields)s. See `errors` for what each one needs.",
+            len(entries),
+        )
+        % {"num": len(entries), "fields": fields},
         extra={"errors": entries},
     )
 
 
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
-        return f"Unknown field {error['loc'][-1]!r}: remove it (this operation does not accept it)."
+        return i18n.gettext(
+            "Unknown field %(name)s: remove it (this operation does not accept it)."
+        ) % {"name": repr(error["loc"][-1])}
     if error["type"] == "missing":
-        return "Field required."
+        return i18n.gettext("Field required.")
     return pattern_message(error) or str(error["msg"])
 
 
@@ -78,13 +95,14 @@ def http_error(exc: StarletteHTTPException) -> AccordError:
     headers = dict(exc.headers or {})
     if exc.status_code == 404:
         return NotFound(
-            "No resource exists at this path. The API is described at /openapi.json.",
+            i18n.gettext("No resource exists at this path. The API is described at /openapi.json."),
             headers=headers,
         )
     if exc.status_code == 405:
         allowed = headers.get("Allow", headers.get("allow", ""))
         return MethodNotAllowed(
-            f"This path does not accept that method. Allowed: {allowed or 'none'}.",
+            i18n.gettext("This path does not accept that method. Allowed: %(allowed)s.")
+            % {"allowed": allowed or "none"},
             headers=headers,
         )
     if exc.status_code == 413:

@@ -15,3 +15,5 @@ class Agency(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     #: The state a government acts for (ISO 3166-1 alpha-3), for its directory entry (DESIGN §4).
     country: Mapped[str | None] = mapped_column(String(3))
+    #: The IANA time zone the console shows the agency's people times in, unless they chose one.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")

@@ -11,20 +11,29 @@ from .models import Agency
 
 
 async def ensure_hosted(
-    session: AsyncSession, *, slug: str, name: str, country: str | None = None
+    session: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    country: str | None = None,
+    time_zone: str | None = None,
 ) -> tuple[Agency, bool]:
     """Register ``slug`` as hosted here; returns the agency and whether it was created now.
 
     ``country`` (a government's state, ISO 3166-1 alpha-3) is recorded when given, on an
-    agency registered before too: that is how an operator names it after the upgrade.
+    agency registered before too: that is how an operator names it after the upgrade. So is
+    ``time_zone`` (IANA), the agency's people's default in the console ("UTC" until named).
     """
     existing = await repository.get(session, slug)
     if existing is not None:
         if country is not None and existing.country != country:
             existing.country = country
-            await session.flush()
+        if time_zone is not None and existing.time_zone != time_zone:
+            existing.time_zone = time_zone
+        await session.flush()
         return existing, False
-    return await repository.add(session, Agency(slug=slug, name=name, country=country)), True
+    agency = Agency(slug=slug, name=name, country=country, time_zone=time_zone or "UTC")
+    return await repository.add(session, agency), True
 
 
 def member_entry(

@@ -22,13 +22,14 @@ from auth.principal import Principal
 from contracts.case_access import WithheldCode
 from contracts.categories import Category
 from contracts.policy import ReasonCode
+from kit.i18n import N_, gettext
 from services.cases import service as cases
 from services.federation.runtime import Federation
 from services.referrals import service as referrals
 from services.referrals.models import Referral
 
 IDENTITY = Category.IDENTITY.value
-NOT_YOURS = "your data roles do not include one that may read identity for this case"
+NOT_YOURS = N_("your data roles do not include one that may read identity for this case")
 
 
 @dataclass(frozen=True)
@@ -68,19 +69,19 @@ def full_name(identity: Any) -> str | None:
 def _named(identity: Any, **more: Any) -> Person:
     name = full_name(identity)
     if name is None:
-        return Person(why_not="the identity recorded for this case gives no name")
+        return Person(why_not=gettext("the identity recorded for this case gives no name"))
     return Person(name=name, **more)
 
 
 def _why_not_own(code: WithheldCode, reason: str) -> str:
     if code == WithheldCode.DATA_ROLE_MISSING:
-        return f"{NOT_YOURS} ({reason})"
+        return f"{gettext(NOT_YOURS)} ({reason})"
     return reason
 
 
 def _why_not_received(code: str, reason: str) -> str:
     if code == ReasonCode.DATA_ROLE_MISSING.value:
-        return f"{NOT_YOURS} ({reason})"
+        return f"{gettext(NOT_YOURS)} ({reason})"
     return reason
 
 
@@ -95,7 +96,7 @@ async def outgoing(
     """Whom an outgoing referral is about, from the agency's own case, and each of
     ``categories`` it sends as the reader may read it (one audited read of the case)."""
     if row.case_id is None:
-        gone = "the case is no longer held at your agency"
+        gone = gettext("the case is no longer held at your agency")
         return Person(why_not=gone), [Sent(c, why_not=gone) for c in categories]
     view = await cases.read(
         session,
@@ -112,11 +113,13 @@ async def outgoing(
         w = withheld[IDENTITY]
         person = Person(why_not=_why_not_own(w.code, w.reason), not_yours=True)
     else:
-        person = Person(why_not="no identity is recorded for this case")
+        person = Person(why_not=gettext("no identity is recorded for this case"))
     sent = [
         Sent(c, fields=data[c])
         if c in data
-        else Sent(c, why_not=withheld[c].reason if c in withheld else "not recorded in the case")
+        else Sent(
+            c, why_not=withheld[c].reason if c in withheld else gettext("not recorded in the case")
+        )
         for c in categories
     ]
     return person, sent
@@ -129,19 +132,20 @@ def incoming(view: referrals.ReferralView, sender: str) -> tuple[Person, list[Se
     if IDENTITY in view.data:
         person = _named(
             view.data[IDENTITY],
-            reference_note=f"the case reference stays with {sender}; ask them for it",
+            reference_note=gettext("the case reference stays with %(sender)s; ask them for it")
+            % {"sender": sender},
         )
     elif IDENTITY in withheld:
         w = withheld[IDENTITY]
         person = Person(why_not=_why_not_received(w["code"], w["reason"]), not_yours=True)
     elif view.row.erased_at is not None:
-        person = Person(why_not="the content of this referral was erased")
+        person = Person(why_not=gettext("the content of this referral was erased"))
     else:
-        person = Person(why_not="this referral does not carry the identity category")
+        person = Person(why_not=gettext("this referral does not carry the identity category"))
     sent = [
         Sent(c, fields=view.data[c])
         if c in view.data
-        else Sent(c, why_not=withheld[c]["reason"] if c in withheld else "not held here")
+        else Sent(c, why_not=withheld[c]["reason"] if c in withheld else gettext("not held here"))
         for c in view.row.categories
     ]
     return person, sent
@@ -169,7 +173,7 @@ async def people_of(
             if row.case_id is not None:
                 by_case[row.case_id] = person
         elif row.erased_at is not None:
-            person = Person(why_not="the content of this referral was erased")
+            person = Person(why_not=gettext("the content of this referral was erased"))
         else:
             view = await referrals.read(
                 session,

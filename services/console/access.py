@@ -21,8 +21,10 @@ from auth import csrf
 from auth.principal import Principal
 from auth.scopes import scopes_for_roles
 from auth.sessions import SESSION_COOKIE, current_session
+from kit import i18n
 from kit.db.session import Session
 from kit.http.state import settings_of
+from services.agencies.models import Agency
 
 
 class SignInRequired(Exception):
@@ -56,6 +58,12 @@ class Viewer:
     display_name: str
     #: The session's CSRF secret; pages carry ``csrf_token``, never this.
     csrf_secret: str
+    #: The language the person chose, or None: their browser's ``Accept-Language`` decides.
+    language: str | None = None
+    #: The IANA time zone times are shown in: the person's own, else their agency's.
+    time_zone: str = "UTC"
+    #: The person chose ``time_zone`` (rather than inheriting the agency's).
+    own_time_zone: bool = False
 
     @property
     def agency(self) -> str:
@@ -84,6 +92,8 @@ async def viewer_of(request: Request, session: Session) -> Viewer | None:
         return None
     user, row = found
     roles = frozenset(user.roles)
+    agency = await session.get(Agency, user.agency)
+    own_zone = i18n.valid_time_zone(user.time_zone)
     return Viewer(
         principal=Principal(
             agency=user.agency,
@@ -98,6 +108,9 @@ async def viewer_of(request: Request, session: Session) -> Viewer | None:
         email=user.email,
         display_name=user.display_name,
         csrf_secret=row.csrf_token,
+        language=i18n.supported(user.language),
+        time_zone=own_zone or i18n.valid_time_zone(agency.time_zone if agency else None) or "UTC",
+        own_time_zone=own_zone is not None,
     )
 
 
@@ -111,7 +124,7 @@ def _return_path(request: Request) -> str:
 class ConsoleRequirement:
     """A console route's declared need: one scope, and at least one of some roles."""
 
-    def __init__(self, scope: str, roles: frozenset[str]) -> None:
+    def __init__(self, scope: str | None, roles: frozenset[str]) -> None:
         self.scope = scope
         self.roles = roles
 
@@ -120,22 +133,32 @@ class ConsoleRequirement:
         if viewer is None:
             raise SignInRequired(_return_path(request))
         request.state.console_viewer = viewer
+        # The person's own choice of language beats their browser's (kit.i18n).
+        if viewer.language is not None:
+            i18n.set_language(viewer.language)
         if request.method == "POST":
             form = await request.form()
             if not csrf.accepts(form.get("csrf_token"), viewer.csrf_secret):
                 raise ConsoleRefusal(
                     403,
-                    "The form was not accepted",
-                    "The form expired or did not come from this console. Go back, reload the "
-                    "page and submit it again.",
+                    i18n.gettext("The form was not accepted"),
+                    i18n.gettext(
+                        "The form expired or did not come from this console. Go back, reload "
+                        "the page and submit it again."
+                    ),
                 )
+        if self.scope is None:
+            return viewer
         if not viewer.principal.has_scope(self.scope) or not viewer.has_role(*self.roles):
             needed = " or ".join(role.replace("_", " ") for role in sorted(self.roles))
             raise ConsoleRefusal(
                 403,
-                "Not part of your role",
-                f"This needs the role {needed} at {viewer.agency}. "
-                "Ask your agency's admin if you need it.",
+                i18n.gettext("Not part of your role"),
+                i18n.gettext(
+                    "This needs the role %(roles)s at %(agency)s. "
+                    "Ask your agency's admin if you need it."
+                )
+                % {"roles": needed, "agency": viewer.agency},
             )
         return viewer
 
@@ -146,3 +169,7 @@ class ConsoleRequirement:
 def ConsoleRequires(*, scope: str, role: str | Iterable[str]) -> Any:
     roles = frozenset([role] if isinstance(role, str) else role)
     return Depends(ConsoleRequirement(scope, roles))
+
+
+#: Anyone signed in to the console, whatever their roles: their own settings.
+SignedIn = Depends(ConsoleRequirement(None, frozenset()))

@@ -27,6 +27,7 @@ from contracts.data_roles import DATA_ROLE_DESCRIPTIONS, SUGGESTED_DATA_ROLES, F
 from contracts.faults import Fault
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
+from kit.i18n import N_, gettext
 from services.agreements import endpoints as api
 from services.agreements import service
 from services.federation.runtime import federation_of
@@ -47,10 +48,10 @@ Reader = Annotated[
 Writer = Annotated[Viewer, ConsoleRequires(scope="agreements:write", role="admin")]
 
 DONE = {
-    "draft": "Drafted. Review the text, then propose it to every party.",
-    "propose": "Proposed. Every party's node now holds this text for signature.",
-    "sign": "Signed with your agency's key.",
-    "suspend": "Suspended at every party. No disclosure under it is allowed until it resumes.",
+    "draft": N_("Drafted. Review the text, then propose it to every party."),
+    "propose": N_("Proposed. Every party's node now holds this text for signature."),
+    "sign": N_("Signed with your agency's key."),
+    "suspend": N_("Suspended at every party. No disclosure under it is allowed until it resumes."),
 }
 
 
@@ -72,7 +73,7 @@ async def agreements(
         request,
         viewer,
         "agreements.html",
-        title="Agreements",
+        title=gettext("Agreements"),
         items=found.items,
         next_cursor=found.next_cursor,
         status=chosen.value if chosen else "",
@@ -99,24 +100,28 @@ TOP_FIELDS = (
     "onward_sharing",
 )
 LABELS = {
-    "title": "Title",
-    "parties": "Parties",
-    "purposes": "Purposes",
-    "legal_basis": "Legal basis",
-    "retention_days": "Retention",
-    "valid_from": "Valid from",
-    "valid_until": "Valid until",
-    "encryption": "Encryption",
-    "onward_sharing": "Onward sharing",
-    "categories": "Categories",
-    "form": "The draft",
+    "title": N_("Title"),
+    "parties": N_("Parties"),
+    "purposes": N_("Purposes"),
+    "legal_basis": N_("Legal basis"),
+    "retention_days": N_("Retention"),
+    "valid_from": N_("Valid from"),
+    "valid_until": N_("Valid until"),
+    "encryption": N_("Encryption"),
+    "onward_sharing": N_("Onward sharing"),
+    "categories": N_("Categories"),
+    "form": N_("The draft"),
 }
 PARTS = ("senders", "recipients", "data_roles")
-PART_LABELS = {"senders": "senders", "recipients": "recipients", "data_roles": "data roles"}
+PART_LABELS = {
+    "senders": N_("senders"),
+    "recipients": N_("recipients"),
+    "data_roles": N_("data roles"),
+}
 ROLES = tuple(r.value for r in FieldDataRole)
 ENCRYPTION_LABELS = {
-    Encryption.HPKE_X25519: "HPKE with X25519",
-    Encryption.HPKE_MLKEM768_X25519: "HPKE with ML-KEM-768 and X25519 (post-quantum hybrid)",
+    Encryption.HPKE_X25519: N_("HPKE with X25519"),
+    Encryption.HPKE_MLKEM768_X25519: N_("HPKE with ML-KEM-768 and X25519 (post-quantum hybrid)"),
 }
 #: The contract's own codes whose message already reads as words (contracts.agreements).
 WORDED = frozenset(
@@ -140,7 +145,8 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def _category_label(category: str) -> str:
-    return category.replace("_", " ")
+    """A category as the reader's language names it (``services.console.vocabulary``)."""
+    return gettext(category.replace("_", " "))
 
 
 @dataclass
@@ -348,13 +354,13 @@ class _Worder:
             self._category(place, category, index, message, code)
             return
         anchor, words = self._top(place, index, message, code)
-        self.faults.add(place, anchor, LABELS.get(place, LABELS["form"]), words)
+        self.faults.add(place, anchor, gettext(LABELS.get(place, LABELS["form"])), words)
 
     def _top(self, place: str, index: int | None, message: str, code: str) -> tuple[str, str]:
         draft = self.draft
         if place == "parties":
             if code == AgreementFault.PARTIES_TOO_FEW:
-                words = (
+                words = gettext(
                     "Tick at least one other agency: an agreement needs at least two "
                     "different parties."
                 )
@@ -367,36 +373,38 @@ class _Worder:
             words = message
         elif place == "title":
             words = (
-                "Shorten the title to 200 characters at most."
+                gettext("Shorten the title to 200 characters at most.")
                 if code == "string_too_long"
-                else "Give the agreement a title."
+                else gettext("Give the agreement a title.")
             )
         elif place == "purposes":
             purposes = _split(draft.purposes)
             if index is not None and index < len(purposes):
-                words = (
-                    f"“{purposes[index]}” is not a purpose identifier: lower-case words joined "
+                words = gettext(
+                    "“%(purpose)s” is not a purpose identifier: lower-case words joined "
                     "by hyphens, at most 64 characters, for example avrr-counselling."
-                )
+                ) % {"purpose": purposes[index]}
             else:
-                words = "Name at least one purpose, for example avrr-counselling."
+                words = gettext("Name at least one purpose, for example avrr-counselling.")
         elif place == "retention_days":
-            words = (
+            words = gettext(
                 "Enter the number of days the data is kept after the referral is completed: "
                 "a whole number from 1 to 3650."
             )
         elif place in {"valid_from", "valid_until"} and code == AgreementFault.VALIDITY_ORDER:
-            words = f"The agreement must end after it starts ({draft.valid_from})."
+            words = gettext("The agreement must end after it starts (%(start)s).") % {
+                "start": draft.valid_from
+            }
         elif place == "valid_from":
-            words = "Enter the date the agreement starts."
+            words = gettext("Enter the date the agreement starts.")
         elif place == "valid_until":
-            words = "Enter the date the agreement ends."
+            words = gettext("Enter the date the agreement ends.")
         elif place == "legal_basis":
-            words = "Choose one of the legal bases listed."
+            words = gettext("Choose one of the legal bases listed.")
         elif place == "encryption":
-            words = "Choose one of the encryption suites listed."
+            words = gettext("Choose one of the encryption suites listed.")
         elif place == "categories" and code == AgreementFault.CATEGORIES_EMPTY:
-            words = (
+            words = gettext(
                 "Choose at least one category: open it and tick who may send it, who may "
                 "receive it and the data roles that may read it."
             )
@@ -411,7 +419,7 @@ class _Worder:
         choice = self.draft.categories.get(category, CategoryChoice())
         shown = _category_label(category)
         part = place.removeprefix(f"categories-{category}").lstrip("-")
-        label = shown.capitalize() + (f", {PART_LABELS[part]}" if part else "")
+        label = shown.capitalize() + (f", {gettext(PART_LABELS[part])}" if part else "")
         prefix = f"categories-{category}"
         if part in {"senders", "recipients"}:
             ticked: list[str] = getattr(choice, part)
@@ -419,13 +427,16 @@ class _Worder:
             anchor = f"{prefix}-{part}-{slug}" if slug in self.names else ""
             anchor = anchor or f"{prefix}-{part}-{self._first_member()}"
             if code in {AgreementFault.SENDER_NOT_PARTY, AgreementFault.RECIPIENT_NOT_PARTY}:
-                words = (
-                    f"{self.name(slug)} is not a party to this agreement: tick it under "
+                words = gettext(
+                    "%(agency)s is not a party to this agreement: tick it under "
                     "Parties too, or untick it here."
-                )
+                ) % {"agency": self.name(slug)}
             elif index is None:
-                verb = "send" if part == "senders" else "receive"
-                words = f"Tick at least one agency that may {verb} {shown}."
+                words = (
+                    gettext("Tick at least one agency that may send %(category)s.")
+                    if part == "senders"
+                    else gettext("Tick at least one agency that may receive %(category)s.")
+                ) % {"category": shown}
             else:
                 words = message
         elif part == "data_roles":
@@ -440,10 +451,10 @@ class _Worder:
             if code in WORDED or not role:
                 words = message
             else:
-                words = (
-                    f"“{role}” is not a data role name: lower-case letters, digits and "
+                words = gettext(
+                    "“%(role)s” is not a data role name: lower-case letters, digits and "
                     "underscores, starting with a letter, for example protection_officer."
-                )
+                ) % {"role": role}
         else:
             anchor = f"{prefix}-senders-{self._first_member()}"
             words = message
@@ -508,13 +519,13 @@ def _draft_page(
         viewer,
         "agreement_new.html",
         status_code=status,
-        title="Draft an agreement",
+        title=gettext("Draft an agreement"),
         draft=draft,
         members=members,
         faults=faults,
         failure=failure,
         legal_bases=[b.value for b in LegalBasis],
-        encryptions=ENCRYPTION_LABELS,
+        encryptions={value: gettext(label) for value, label in ENCRYPTION_LABELS.items()},
         categories=[
             {
                 "name": c.value,
@@ -613,7 +624,9 @@ async def _detail(
 async def agreement(
     request: Request, agreement_id: str, viewer: Reader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _detail(request, viewer, session, agreement_id, notice=DONE.get(done))
+    return await _detail(
+        request, viewer, session, agreement_id, notice=gettext(DONE[done]) if done in DONE else None
+    )
 
 
 async def _change(
@@ -678,10 +691,10 @@ async def suspend(
         failure = (
             Failure(
                 422,
-                "A reason is needed",
-                "Say why the agreement is suspended.",
+                N_("A reason is needed"),
+                gettext("Say why the agreement is suspended."),
                 [],
-                [("reason", "is required")],
+                [("reason", gettext("is required"))],
             )
             if confirmed == "yes"
             else None
@@ -691,9 +704,10 @@ async def suspend(
             viewer,
             "confirm.html",
             status_code=failure.status if failure else 200,
-            title="Suspend this agreement?",
-            question="Suspend this agreement at every party?",
-            button="Suspend",
+            title=gettext("Suspend this agreement?"),
+            question=gettext("Suspend this agreement at every party?"),
+            button=gettext("Suspend"),
+            action_name="suspend",
             action=f"/console/agreements/{agreement_id}/suspend",
             back=f"/console/agreements/{agreement_id}",
             needs_reason=True,

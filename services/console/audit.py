@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
 from kit.http.state import master_key_of
+from kit.i18n import N_, gettext, ngettext
 from services.audit import endpoints as api
 from services.audit import repository as audit_rows
 from services.audit.schemas import AuditEventOut
@@ -78,17 +79,21 @@ async def audit(
 ) -> HTMLResponse:
     ids = {"referral_id": _id_filter(referral_id), "case_id": _id_filter(case_id)}
     faults = [
-        (name, f"is not an id: give the whole id or its last {SHOWN} characters, as shown")
+        (
+            name,
+            gettext("is not an id: give the whole id or its last %(num)d characters, as shown")
+            % {"num": SHOWN},
+        )
         for name, found in ids.items()
         if found is None
     ] + [
-        (name, "is not a date (YYYY-MM-DD)")
+        (name, gettext("is not a date (YYYY-MM-DD)"))
         for name, value in (("since", since), ("until", until))
         if value and _day(value) is None
     ]
     start, end = _day(since), _day(until)
     if not faults and start is not None and end is not None and start > end:
-        faults.append(("until", "is before From"))
+        faults.append(("until", gettext("is before From")))
     filters = {
         "action": action,
         "referral_id": referral_id,
@@ -101,7 +106,12 @@ async def audit(
     next_cursor, failure = None, None
     if faults:
         failure = Failure(
-            422, "Some filters need fixing", f"{len(faults)} filter(s) need fixing.", [], faults
+            422,
+            N_("Some filters need fixing"),
+            ngettext("%(num)d filter needs fixing.", "%(num)d filters need fixing.", len(faults))
+            % {"num": len(faults)},
+            [],
+            faults,
         )
     else:
         (case_whole, case_end), (referral_whole, referral_end) = (
@@ -135,7 +145,7 @@ async def audit(
         viewer,
         "audit.html",
         status_code=failure.status if failure else 200,
-        title="Audit",
+        title=gettext("Audit"),
         items=items,
         next_cursor=next_cursor,
         filters=filters,
@@ -157,7 +167,7 @@ async def erasures(request: Request, viewer: Overseer, session: Session) -> HTML
         request,
         viewer,
         "erasures.html",
-        title="Erasures",
+        title=gettext("Erasures"),
         outstanding=outstanding,
         confirmed=confirmed,
     )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import agreements, audit, federation, people, programmes, referrals, unknown
+from . import (
+    agreements,
+    audit,
+    federation,
+    people,
+    programmes,
+    referrals,
+    settings,
+    unknown,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     referrals.router,
@@ -13,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     federation.router,
     audit.router,
+    settings.router,
     # Last: it answers every console address the others do not.
     unknown.router,
 )

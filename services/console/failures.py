@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.faults import ContractError
 from kit.errors import AccordError
 from kit.faults import problem_for
+from kit.i18n import N_, ngettext
 
 T = TypeVar("T")
 
@@ -43,7 +44,12 @@ def explain(error: Exception) -> Failure:
     if isinstance(error, ValidationError):
         fields = [(_location(e["loc"]), e["msg"]) for e in error.errors(include_input=False)]
         return Failure(
-            422, "Some fields need fixing", f"{len(fields)} field(s) need fixing.", [], fields
+            422,
+            N_("Some fields need fixing"),
+            ngettext("%(num)d field needs fixing.", "%(num)d fields need fixing.", len(fields))
+            % {"num": len(fields)},
+            [],
+            fields,
         )
     if isinstance(error, ContractError):
         error = problem_for(error)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from contracts.directory import UnknownMember
 from kit.db.base import utcnow
 from kit.db.session import Session
+from kit.i18n import gettext
 from services.federation import endpoints as api
 from services.federation.runtime import FederationDep
 from services.keys import store as key_store
@@ -42,7 +43,7 @@ async def federation(
         request,
         viewer,
         "federation.html",
-        title="Keys and directory",
+        title=gettext("Keys and directory"),
         status=status,
         keys=[
             {

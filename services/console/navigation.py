@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kit.i18n import N_
+
 from .access import Viewer
 
 
@@ -15,15 +17,21 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("Waiting for me", "/console", frozenset({"focal_point", "caseworker"})),
-    Section("Referrals", "/console/referrals", frozenset({"focal_point", "caseworker", "auditor"})),
-    Section("Agreements", "/console/agreements", frozenset({"admin", "focal_point", "auditor"})),
-    Section("Programmes", "/console/programmes", frozenset({"admin", "focal_point", "caseworker"})),
-    Section("Users", "/console/users", frozenset({"admin"})),
-    Section("API clients", "/console/clients", frozenset({"admin"})),
-    Section("Keys and directory", "/console/federation", frozenset({"admin"})),
-    Section("Audit", "/console/audit", frozenset({"auditor"})),
-    Section("Erasures", "/console/erasures", frozenset({"auditor", "admin"})),
+    Section(N_("Waiting for me"), "/console", frozenset({"focal_point", "caseworker"})),
+    Section(
+        N_("Referrals"), "/console/referrals", frozenset({"focal_point", "caseworker", "auditor"})
+    ),
+    Section(
+        N_("Agreements"), "/console/agreements", frozenset({"admin", "focal_point", "auditor"})
+    ),
+    Section(
+        N_("Programmes"), "/console/programmes", frozenset({"admin", "focal_point", "caseworker"})
+    ),
+    Section(N_("Users"), "/console/users", frozenset({"admin"})),
+    Section(N_("API clients"), "/console/clients", frozenset({"admin"})),
+    Section(N_("Keys and directory"), "/console/federation", frozenset({"admin"})),
+    Section(N_("Audit"), "/console/audit", frozenset({"auditor"})),
+    Section(N_("Erasures"), "/console/erasures", frozenset({"auditor", "admin"})),
 )
 
 

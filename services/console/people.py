@@ -20,6 +20,7 @@ from auth.users import service as users
 from auth.users.schemas import UserCreate, UserPatch
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
+from kit.i18n import N_, gettext
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt
@@ -33,8 +34,8 @@ ClientReader = Annotated[Viewer, ConsoleRequires(scope="clients:read", role="adm
 ClientWriter = Annotated[Viewer, ConsoleRequires(scope="clients:write", role="admin")]
 
 DONE = {
-    "disable": "Disabled: every session and token of theirs stopped working.",
-    "enable": "Enabled again.",
+    "disable": N_("Disabled: every session and token of theirs stopped working."),
+    "enable": N_("Enabled again."),
 }
 
 
@@ -52,8 +53,8 @@ class Kind:
 USERS = Kind(
     "/console/users",
     "users.html",
-    "Users",
-    "user's password",
+    N_("Users"),
+    N_("user's password"),
     {
         "disable": UserPatch(disabled=True),
         "enable": UserPatch(disabled=False),
@@ -63,8 +64,8 @@ USERS = Kind(
 CLIENTS = Kind(
     "/console/clients",
     "clients.html",
-    "API clients",
-    "client secret",
+    N_("API clients"),
+    N_("client secret"),
     {
         "disable": ClientPatch(disabled=True),
         "enable": ClientPatch(disabled=False),
@@ -100,7 +101,7 @@ async def _listing(
         viewer,
         kind.template,
         status_code=failure.status if failure else 200,
-        title=kind.title,
+        title=gettext(kind.title),
         items=items,
         roles=sorted(ALL_ROLES),
         scopes=sorted(ALL_SCOPES),
@@ -115,8 +116,8 @@ def _once(request: Request, viewer: Viewer, kind: Kind, name: str, secret: str) 
         request,
         viewer,
         "secret.html",
-        title=f"New {kind.secret}",
-        what=kind.secret,
+        title=gettext("New user's password") if kind is USERS else gettext("New client secret"),
+        what=gettext(kind.secret),
         name=name,
         secret=secret,
         back=kind.path,
@@ -150,7 +151,9 @@ async def _changed(
 ) -> Response:
     if action not in kind.patches:
         choices = ", ".join(a.replace("_", " ") for a in kind.patches)
-        unknown = Failure(422, "Unknown action", f"Choose one of: {choices}.")
+        unknown = Failure(
+            422, N_("Unknown action"), gettext("Choose one of: %(choices)s.") % {"choices": choices}
+        )
         return await _listing(request, viewer, session, kind, failure=unknown)
     done = await attempt(session, lambda: update(kind.patches[action]))
     if isinstance(done, Failure):
@@ -165,7 +168,9 @@ async def _changed(
 async def user_list(
     request: Request, viewer: UserReader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _listing(request, viewer, session, USERS, notice=DONE.get(done))
+    return await _listing(
+        request, viewer, session, USERS, notice=gettext(DONE[done]) if done in DONE else None
+    )
 
 
 @router.post("/console/users")
@@ -217,7 +222,9 @@ async def change_user(
 async def client_list(
     request: Request, viewer: ClientReader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _listing(request, viewer, session, CLIENTS, notice=DONE.get(done))
+    return await _listing(
+        request, viewer, session, CLIENTS, notice=gettext(DONE[done]) if done in DONE else None
+    )
 
 
 @router.post("/console/clients")

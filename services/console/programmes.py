@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
+from kit.i18n import gettext
 from services.federation.runtime import FederationDep
 from services.journeys import repository as journey_rows
 from services.journeys import service as journey_service
@@ -44,7 +45,7 @@ async def programmes(
         )
         for row in listed.items
     ]
-    return page(request, viewer, "programmes.html", title="Programmes", items=checked)
+    return page(request, viewer, "programmes.html", title=gettext("Programmes"), items=checked)
 
 
 @router.get("/console/programmes/{programme_id}")
@@ -93,7 +94,7 @@ async def journey(
         request,
         viewer,
         "journey.html",
-        title=f"Journey on {definition.title}",
+        title=gettext("Journey on %(sop)s") % {"sop": gettext(definition.title)},
         journey=JourneyOut.from_view(view),
         names=await for_viewer(request, session, viewer),
         definition=definition,

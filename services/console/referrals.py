@@ -17,6 +17,7 @@ from contracts.referrals import ReferralStatus
 from kit.db.base import utcnow
 from kit.db.repository import MAX_LIMIT
 from kit.db.session import Session
+from kit.i18n import N_, gettext
 from services.federation.runtime import FederationDep, federation_of
 from services.journeys import repository as journey_rows
 from services.referrals import endpoints as api
@@ -44,23 +45,26 @@ FocalPoint = Annotated[Viewer, ConsoleRequires(scope="referrals:write", role="fo
 
 #: What the page says after an action succeeded; looked up by name, never echoed from the URL.
 DONE = {
-    "approve": "Approved. The referral is on its way to the recipient's node.",
-    "accept": "Accepted. The sender has been told.",
-    "decline": "Declined. The sender has been told, with your reason.",
-    "break-glass": "Opened under break-glass. The access and your reason are in the audit log.",
+    "approve": N_("Approved. The referral is on its way to the recipient's node."),
+    "accept": N_("Accepted. The sender has been told."),
+    "decline": N_("Declined. The sender has been told, with your reason."),
+    "break-glass": N_("Opened under break-glass. The access and your reason are in the audit log."),
 }
 ACTIONS = {
-    "approve": ("Approve", "Approve and send this referral?"),
-    "accept": ("Accept", "Accept this referral for your agency?"),
-    "decline": ("Decline", "Decline this referral?"),
-    "break-glass": ("Open under break-glass", "Open a withheld category under break-glass?"),
+    "approve": (N_("Approve"), N_("Approve and send this referral?")),
+    "accept": (N_("Accept"), N_("Accept this referral for your agency?")),
+    "decline": (N_("Decline"), N_("Decline this referral?")),
+    "break-glass": (
+        N_("Open under break-glass"),
+        N_("Open a withheld category under break-glass?"),
+    ),
 }
 
 
 #: Whose deadline ``respond_by`` is, as the reader of each side says it.
 DEADLINE_OWNER = {
-    "outgoing": "the recipient's deadline to answer",
-    "incoming": "your deadline to answer",
+    "outgoing": N_("the recipient's deadline to answer"),
+    "incoming": N_("your deadline to answer"),
 }
 
 
@@ -125,7 +129,7 @@ async def home(request: Request, viewer: Anyone, session: Session) -> Response:
         request,
         viewer,
         "home.html",
-        title="Waiting for me",
+        title=gettext("Waiting for me"),
         to_approve=[api.summary(r) for r in to_approve],
         to_accept=[api.summary(r) for r in to_accept],
         drafted=[api.summary(r) for r in drafted] if not viewer.has_role("focal_point") else [],
@@ -161,7 +165,7 @@ async def referrals(
         request,
         viewer,
         "referrals.html",
-        title="Referrals",
+        title=gettext("Referrals"),
         items=[api.summary(r) for r in found.items],
         people=await _people(request, session, viewer, found.items),
         names=await for_viewer(request, session, viewer),
@@ -211,9 +215,12 @@ async def _detail_page(
         viewer,
         "referral.html",
         status_code=status,
-        title=f"Referral to {names.name_of(referral.counterpart)}"
-        if not incoming
-        else f"Referral from {names.name_of(referral.counterpart)}",
+        title=(
+            gettext("Referral to %(agency)s")
+            if not incoming
+            else gettext("Referral from %(agency)s")
+        )
+        % {"agency": names.name_of(referral.counterpart)},
         referral=referral,
         names=names,
         **shown,
@@ -228,7 +235,9 @@ async def _detail_page(
 async def referral(
     request: Request, referral_id: str, viewer: Reader, session: Session, done: str = ""
 ) -> HTMLResponse:
-    return await _detail_page(request, viewer, session, referral_id, notice=DONE.get(done))
+    return await _detail_page(
+        request, viewer, session, referral_id, notice=gettext(DONE[done]) if done in DONE else None
+    )
 
 
 async def _about(
@@ -251,7 +260,7 @@ async def _about(
         "summary": api.summary(row),
         "person": person,
         "sent": sent,
-        "deadline_owner": DEADLINE_OWNER[row.direction],
+        "deadline_owner": gettext(DEADLINE_OWNER[row.direction]),
     }
 
 
@@ -268,7 +277,7 @@ async def _confirm(
     category: str = "",
     categories: list[str] | None = None,
 ) -> HTMLResponse:
-    button, question = ACTIONS[action]
+    button, question = (gettext(said) for said in ACTIONS[action])
     view = await service.read(
         session,
         federation=federation_of(request),
@@ -285,6 +294,7 @@ async def _confirm(
         title=question,
         question=question,
         button=button,
+        action_name=action,
         action=f"/console/referrals/{referral_id}/{action}",
         back=f"/console/referrals/{referral_id}",
         needs_reason=action in ("decline", "break-glass"),

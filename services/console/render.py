@@ -6,7 +6,9 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -16,18 +18,22 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from contracts.faults import ContractError
+from kit import i18n
 from kit.errors import AccordError
+from kit.i18n import jinja as i18n_jinja
 
 from .access import ConsoleRefusal, SignInRequired, Viewer
 from .failures import explain
 from .names import Names
 from .navigation import sections_for
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
+TEMPLATES = i18n_jinja.install(
+    Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 )
 
 
@@ -41,27 +47,55 @@ def _as_datetime(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def when(value: Any) -> str:
+def utc_text(value: Any) -> str:
     moment = _as_datetime(value)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+@pass_context
+def when(context: Context, value: Any) -> Markup:
+    """A moment in the reader's time zone and language, with the UTC time on hover and in
+    ``datetime`` for machines: ``<time datetime="…Z" title="2026-11-29 16:00 UTC">``."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return Markup("—")
+    zone = context.get("time_zone") or "UTC"
+    local = moment.astimezone(ZoneInfo(zone))
+    words = i18n.locale(i18n.current_language())
+    # The locale's medium date and short time (no seconds), joined as the locale joins them.
+    shown = (
+        str(words.datetime_formats["medium"])
+        .replace("{1}", format_date(local, "medium", locale=words))
+        .replace("{0}", format_time(local, "short", locale=words))
+    )
+    if zone != "UTC":
+        shown = f"{shown} ({zone})"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), utc_text(moment), shown
+    )
 
 
 def _span(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds >= 2 * 86400:
-        return f"{int(seconds // 86400)} days"
+        days = int(seconds // 86400)
+        return i18n.ngettext("%(num)d day", "%(num)d days", days) % {"num": days}
     if seconds >= 2 * 3600:
-        return f"{int(seconds // 3600)} hours"
-    return f"{max(1, int(seconds // 60))} minutes"
+        hours = int(seconds // 3600)
+        return i18n.ngettext("%(num)d hour", "%(num)d hours", hours) % {"num": hours}
+    minutes = max(1, int(seconds // 60))
+    return i18n.ngettext("%(num)d minute", "%(num)d minutes", minutes) % {"num": minutes}
 
 
 def due(value: Any) -> str:
     """A deadline as a person reads it: "in 3 days" or "overdue by 5 hours"."""
     moment = _as_datetime(value)
     if moment is None:
-        return "no deadline"
+        return i18n.gettext("no deadline")
     left = (moment - datetime.now(UTC)).total_seconds()
-    return f"in {_span(left)}" if left >= 0 else f"overdue by {_span(left)}"
+    if left >= 0:
+        return i18n.gettext("in %(span)s") % {"span": _span(left)}
+    return i18n.gettext("overdue by %(span)s") % {"span": _span(left)}
 
 
 def is_overdue(value: Any) -> bool:
@@ -73,13 +107,34 @@ def words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
 
+def said(value: Any, key: str | None = None) -> str | None:
+    """``said(TABLE, key)``: the message a table marked with ``N_`` holds for ``key``, in the
+    reader's language, or None where it holds none (a key from a URL is never echoed).
+    ``said(value)``: see :func:`said_word`."""
+    if isinstance(value, dict):
+        return i18n.gettext(value[key]) if key in value else None
+    return said_word(value)
+
+
+def said_word(value: Any) -> str:
+    """A word the console shows from data (a status, a stage title) in the reader's language
+    where the catalogue holds it; as written (``words``) where it does not, as for the stage
+    titles of an SOP an agency wrote itself."""
+    shown = words(value)
+    return i18n.gettext(shown) if shown else shown
+
+
 def binding(value: Any) -> str:
     """Who acts for a role: "iom", "iom (alternates: unhcr)", "SRB: gov-rs · XKX: gov-xk"."""
     if isinstance(value, dict):
         return " · ".join(f"{country}: {binding(slugs)}" for country, slugs in value.items())
     if isinstance(value, list):
         first, *others = value or [""]
-        return str(first) + (f" (alternates: {', '.join(others)})" if others else "")
+        if not others:
+            return str(first)
+        return f"{first} " + i18n.gettext("(alternates: %(others)s)") % {
+            "others": ", ".join(others)
+        }
     return str(value or "")
 
 
@@ -95,7 +150,9 @@ def who(context: Context, value: Any) -> Markup:
     return Markup('<span title="{}">{}</span>').format(ref, shown)
 
 
-TEMPLATES.filters.update(when=when, due=due, words=words, binding=binding, who=who)
+TEMPLATES.filters.update(
+    when=when, utc=utc_text, due=due, words=words, said=said_word, binding=binding, who=who
+)
 TEMPLATES.tests["overdue"] = is_overdue
 
 
@@ -111,9 +168,11 @@ def page(
         request_path=request.url.path,
         viewer=viewer,
         sections=sections_for(viewer) if viewer else [],
+        time_zone=viewer.time_zone if viewer else "UTC",
+        **i18n_jinja.page_language(),
         **context,
     )
-    return HTMLResponse(html, status_code=status_code)
+    return HTMLResponse(html, status_code=status_code, headers=i18n.language_headers())
 
 
 def see_other(location: str) -> RedirectResponse:
@@ -152,14 +211,20 @@ class ConsoleRoute(APIRoute):
                 return _error_page(
                     request,
                     404,
-                    "Not found",
-                    "This address does not name anything in the console. Check the link.",
+                    i18n.gettext("Not found"),
+                    i18n.gettext(
+                        "This address does not name anything in the console. Check the link."
+                    ),
                     [],
                 )
             except (AccordError, ContractError) as exc:
                 failure = explain(exc)
                 return _error_page(
-                    request, failure.status, failure.title, failure.detail, failure.reasons
+                    request,
+                    failure.status,
+                    i18n.gettext(failure.title),
+                    failure.detail,
+                    failure.reasons,
                 )
 
         return html_errors

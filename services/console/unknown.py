@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kit import i18n
+
 from .access import ConsoleRefusal
 from .render import console_router
 
@@ -11,5 +13,7 @@ router = console_router()
 @router.api_route("/console/{rest:path}", methods=["GET", "HEAD", "POST"])
 async def unknown() -> None:
     raise ConsoleRefusal(
-        404, "Not found", "This address does not name anything in the console. Check the link."
+        404,
+        i18n.gettext("Not found"),
+        i18n.gettext("This address does not name anything in the console. Check the link."),
     )

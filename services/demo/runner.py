@@ -32,7 +32,7 @@ from kit.settings import Settings
 from services.init import initialise_node
 
 from .nodes import NodeProcess, free_port
-from .scenarios import COUNTRIES, PEOPLE, Driver, Person, ScenarioFailed
+from .scenarios import COUNTRIES, PEOPLE, TIME_ZONES, Driver, Person, ScenarioFailed
 from .setup import Hosted, prepare
 
 DEMO_DIR = Path("var/demo")
@@ -80,7 +80,9 @@ def _init_nodes(console: Console) -> tuple[list[DemoNode], dict[str, Any]]:
         settings = Settings(
             env="dev", database_url=database_url, master_key_file=key_file, public_url=url
         )
-        result = asyncio.run(initialise_node(settings, agencies, countries=COUNTRIES))
+        result = asyncio.run(
+            initialise_node(settings, agencies, countries=COUNTRIES, time_zones=TIME_ZONES)
+        )
         hosted = [
             Hosted(row["agency"], url, row["client"]["client_id"], row["client"]["client_secret"])
             for row in result["agencies"]

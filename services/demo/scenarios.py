@@ -29,6 +29,12 @@ JOINT_SOP = "avrr-joint@2.1.0"
 ENFORCEMENT_SOP = "enforcement@1.0.0"
 #: The state each government of the demo federation acts for (its directory ``country``).
 COUNTRIES = {"gov-de": "DEU", "gov-xk": "XKX", "gov-rs": "SRB"}
+#: Where each demo agency works, for the times its console shows: the host country is Germany;
+#: Kosovo and Serbia keep Belgrade's time. An agency not named keeps UTC.
+TIME_ZONES = {
+    **dict.fromkeys(("unhcr", "iom", "ilo", "caritas", "gov-de", "hardship-be"), "Europe/Berlin"),
+    **dict.fromkeys(("gov-xk", "gov-rs"), "Europe/Belgrade"),
+}
 #: Who acts for each SOP role in the demo federation (DESIGN §1's agencies).
 BINDINGS: dict[str, Any] = {
     "host_authority": "gov-de",

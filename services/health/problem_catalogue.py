@@ -1,4 +1,7 @@
-"""``GET /problems/{slug}``: the problem ``type`` URIs dereference to what they mean."""
+"""``GET /problems/{slug}``: the problem ``type`` URIs dereference to what they mean.
+
+Titles are in the caller's ``Accept-Language`` (``kit.i18n``), as in the problem documents
+themselves; ``type`` and ``status`` never change, and the explanations are in English."""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import binascii
 from bisect import bisect_right
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Response
 from pydantic import BaseModel
 
+from kit import i18n
 from kit.errors import AccordError, NotFound, ValidationFailed, problem_types
 from kit.http.paging import MAX_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
@@ -44,8 +48,11 @@ def _after(cursor: str) -> str:
 
 
 @router.get("/problems", summary="Every problem type this node answers with")
-async def list_problem_types(cursor: Cursor = None, limit: Limit = MAX_LIMIT) -> ProblemTypePage:
+async def list_problem_types(
+    response: Response, cursor: Cursor = None, limit: Limit = MAX_LIMIT
+) -> ProblemTypePage:
     """By slug; the whole catalogue fits one page at the default limit."""
+    response.headers["Content-Language"] = i18n.current_language()
     known = problem_types()
     slugs = sorted(known)
     start = bisect_right(slugs, _after(cursor)) if cursor else 0
@@ -61,14 +68,20 @@ async def list_problem_types(cursor: Cursor = None, limit: Limit = MAX_LIMIT) ->
 
 
 @router.get("/problems/{slug}", summary="What one problem type means and how to fix it")
-async def problem_type(slug: Annotated[str, Path(max_length=64)]) -> ProblemType:
+async def problem_type(
+    slug: Annotated[str, Path(max_length=64)], response: Response
+) -> ProblemType:
     cls = problem_types().get(slug)
     if cls is None:
-        raise NotFound("No problem type has that name; GET /problems lists them all.")
+        raise NotFound(i18n.gettext("No problem type has that name; GET /problems lists them all."))
+    response.headers["Content-Language"] = i18n.current_language()
     return _describe(cls)
 
 
 def _describe(cls: type[AccordError]) -> ProblemType:
     return ProblemType(
-        type=cls.type_uri(), title=cls.title, status=cls.status, explanation=cls.explanation
+        type=cls.type_uri(),
+        title=i18n.gettext(cls.title),
+        status=cls.status,
+        explanation=cls.explanation,
     )

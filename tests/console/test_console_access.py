@@ -51,6 +51,9 @@ CONSOLE_ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/console/federation"): {"admin"},
     ("GET", "/console/audit"): {"auditor"},
     ("GET", "/console/erasures"): {"admin", "auditor"},
+    # Everyone's own language and time zone.
+    ("GET", "/console/settings"): EVERYONE,
+    ("POST", "/console/settings"): EVERYONE,
 }
 
 

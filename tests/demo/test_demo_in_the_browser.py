@@ -391,3 +391,58 @@ def test_the_focus_ring_stands_out_at_three_to_one(demo: dict[str, Any], page: A
     assert ring[0] == "rgb(17, 24, 39)", ring
     assert ring[1] == "3px", ring
     assert "rgb(253, 224, 71)" in ring[2], ring
+
+
+def _settings(page: Any, url: str, language: str) -> None:
+    page.goto(f"{url}/console/settings")
+    page.locator("#language").select_option(language)
+    page.locator("form.settings-form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/console/settings\?done=saved"))
+
+
+def test_a_focal_point_who_chose_arabic_reads_the_console_right_to_left(
+    demo: dict[str, Any], browser: Any
+) -> None:
+    """Issue 17: a person's own language, Arabic, beats their browser's English; the page runs
+    right to left, passes axe-core and does not scroll sideways at 360 px. The home page in
+    each language is kept for the README (tests/artifacts/pages/home-<language>.png)."""
+    context = browser.new_context(viewport=LAPTOP, bypass_csp=True, locale="en-GB")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    url = _sign_in(page, demo, "iom", "focal_point")
+    try:
+        _settings(page, url, "ar")
+        page.goto(f"{url}/console")
+        assert page.locator("html[dir=rtl][lang=ar]").count() == 1
+        assert page.get_by_role("heading", level=1).inner_text() == "بانتظاري"
+        assert page.get_by_role("link", name="الإحالات").count() == 1
+        shoot(page, "home-ar")
+        problems: list[str] = []
+        _audit_page(page, "arabic /console", problems)
+        for path in ("/console/referrals", "/console/settings"):
+            page.goto(f"{url}{path}")
+            _audit_page(page, f"arabic {path}", problems)
+        assert problems == []
+        # A referral's timeline in IOM's time zone (accord demo names it), UTC on hover.
+        page.goto(f"{url}/console/referrals")
+        page.goto(_first(page, url, 'a[href^="/console/referrals/"]'))
+        moment = page.locator("ol.timeline time[title$=' UTC']").first
+        assert "(Europe/Berlin)" in moment.inner_text()
+    finally:
+        _settings(page, url, "")
+        context.close()
+    for language in ("en", "fr", "es"):
+        context = browser.new_context(viewport=LAPTOP, locale=language)
+        page = context.new_page()
+        try:
+            login = _login(demo, "iom", "focal_point")
+            page.goto(f"{url}/console/login")
+            assert page.locator(f"html[lang={language}]").count() == 1, "the browser's language"
+            page.locator("#email").fill(login["email"])
+            page.locator("#password").fill(login["password"])
+            page.locator("button[type=submit]").click()
+            page.wait_for_url(re.compile(r"/console$"))
+            assert page.locator(f"html[dir=ltr][lang={language}]").count() == 1
+            shoot(page, f"home-{language}")
+        finally:
+            context.close()

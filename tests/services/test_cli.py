@@ -195,3 +195,14 @@ def test_help_shows_flags_as_flags_not_as_bool_values(path: list[str]) -> None:
     assert result.exit_code == 0, result.output
     assert "--help" in result.output
     assert "<bool>" not in result.output
+
+
+def test_init_refuses_a_time_zone_that_is_not_an_iana_name(tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli,
+        ["init", "--agency", "iom=IOM", "--time-zone", "iom=Mars/Olympus"],
+        env={"ACCORD_DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}"},
+    )
+    assert result.exit_code == 2
+    assert "SLUG=ZONE" in result.output
+    assert not (tmp_path / "node.db").exists()
