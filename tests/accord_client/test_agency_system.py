@@ -326,11 +326,12 @@ async def test_an_endpoint_down_for_a_while_gets_every_event_once_back(
     admin = await _system(ex, "unhcr", ["admin"])
     iom = await _system(ex, "iom", ["focal_point"])
     hook = await admin.create_webhook(f"{NODE_SIDE}/unhcr/accord", event_types=list(REFERRAL))
+    secret = [hook.secret]
     # Hours pass on the worker's clock: the endpoint checks timestamps against that clock.
     endpoint = Endpoint(
         "/unhcr/accord",
         lambda body, headers: verify_webhook(
-            hook.secret, headers, body, now=lambda: clock.now.timestamp()
+            secret[-1], headers, body, now=lambda: clock.now.timestamp()
         ),
         state="refused",
     )
@@ -367,3 +368,13 @@ async def test_an_endpoint_down_for_a_while_gets_every_event_once_back(
     assert sorted(d.id for d in delivered.items) == sorted(ids)
     assert (await admin.list_deliveries(hook.id, status="pending")).items == []
     assert (await admin.list_deliveries(hook.id, status="failed")).items == []
+
+    # The system lost one in its own storage: it asks for it again, under a new secret.
+    secret.append((await admin.rotate_webhook_secret(hook.id)).secret)
+    assert secret[-1] != secret[0]
+    again = await admin.redeliver(hook.id, ids[0])
+    assert again.status == "pending"
+    await deliveries(endpoint)
+    assert [webhook_id for webhook_id, _ in endpoint.got] == [*ids, ids[0]]
+    await admin.delete_webhook(hook.id)
+    assert (await admin.list_webhooks()).items == []
