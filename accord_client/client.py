@@ -37,6 +37,8 @@ from .models import (
     ConsentNarrow,
     ConsentWithdraw,
     DeclineRequest,
+    Delivery,
+    DeliveryStatus,
     Event,
     EventPage,
     Journey,
@@ -50,7 +52,7 @@ from .models import (
     Response,
     Webhook,
     WebhookCreate,
-    WebhookUpdate,
+    WebhookWithSecret,
 )
 
 M = TypeVar("M", bound=Response)
@@ -111,11 +113,16 @@ GET_JOURNEY = Operation("GET", "/v1/journeys/{journey_id}", None, Journey)
 RECORD_OUTCOME = Operation("POST", "/v1/journeys/{journey_id}/outcomes", OutcomeRequest, Journey)
 REROUTE_JOURNEY = Operation("POST", "/v1/journeys/{journey_id}/reroute", None, Journey)
 LIST_EVENTS = Operation("GET", "/v1/events", None, EventPage)
-CREATE_WEBHOOK = Operation("POST", "/v1/webhooks", WebhookCreate, Webhook)
+CREATE_WEBHOOK = Operation("POST", "/v1/webhooks", WebhookCreate, WebhookWithSecret)
 LIST_WEBHOOKS = Operation("GET", "/v1/webhooks", None, Page[Webhook])
-GET_WEBHOOK = Operation("GET", "/v1/webhooks/{webhook_id}", None, Webhook)
-UPDATE_WEBHOOK = Operation("PATCH", "/v1/webhooks/{webhook_id}", WebhookUpdate, Webhook)
 DELETE_WEBHOOK = Operation("DELETE", "/v1/webhooks/{webhook_id}", None, None)
+ROTATE_WEBHOOK_SECRET = Operation(
+    "POST", "/v1/webhooks/{webhook_id}/rotate-secret", None, WebhookWithSecret
+)
+LIST_DELIVERIES = Operation("GET", "/v1/webhooks/{webhook_id}/deliveries", None, Page[Delivery])
+REDELIVER = Operation(
+    "POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", None, Delivery
+)
 
 OPERATIONS: tuple[Operation, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, Operation)
@@ -478,9 +485,12 @@ class AccordClient:
 
     # --- webhooks -------------------------------------------------------------------------
 
-    async def create_webhook(self, url: str, *, types: list[str] | None = None) -> Webhook:
-        """Subscribe ``url``; the answer's ``secret`` (``whsec_…``) is shown only here."""
-        result: Webhook = await self.call(CREATE_WEBHOOK, WebhookCreate(url=url, types=types))
+    async def create_webhook(self, url: str, *, event_types: list[str]) -> WebhookWithSecret:
+        """Subscribe ``url`` to ``event_types``; the answer's ``secret`` (``whsec_…``) is
+        shown only here."""
+        result: WebhookWithSecret = await self.call(
+            CREATE_WEBHOOK, WebhookCreate(url=url, event_types=event_types)
+        )
         return result
 
     async def list_webhooks(
@@ -491,20 +501,38 @@ class AccordClient:
         )
         return result
 
-    async def get_webhook(self, webhook_id: str) -> Webhook:
-        result: Webhook = await self.call(GET_WEBHOOK, webhook_id=webhook_id)
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Unsubscribe: nothing more is sent, pending deliveries are cancelled."""
+        await self.call(DELETE_WEBHOOK, webhook_id=webhook_id)
+
+    async def rotate_webhook_secret(self, webhook_id: str) -> WebhookWithSecret:
+        """A new secret, shown only in this answer; the old one also signs until
+        ``previous_secret_until``."""
+        result: WebhookWithSecret = await self.call(ROTATE_WEBHOOK_SECRET, webhook_id=webhook_id)
         return result
 
-    async def update_webhook(
-        self, webhook_id: str, *, url: str | None = None, types: list[str] | None = None
-    ) -> Webhook:
-        result: Webhook = await self.call(
-            UPDATE_WEBHOOK, WebhookUpdate(url=url, types=types), webhook_id=webhook_id
+    async def list_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Delivery]:
+        """A webhook's deliveries, newest first, e.g. ``status="failed"``."""
+        result: Page[Delivery] = await self.call(
+            LIST_DELIVERIES,
+            params={"status": status, "cursor": cursor, "limit": limit},
+            webhook_id=webhook_id,
         )
         return result
 
-    async def delete_webhook(self, webhook_id: str) -> None:
-        await self.call(DELETE_WEBHOOK, webhook_id=webhook_id)
+    async def redeliver(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Send a failed delivery again (same ``webhook-id``), retried afresh for 24 hours."""
+        result: Delivery = await self.call(
+            REDELIVER, webhook_id=webhook_id, delivery_id=delivery_id
+        )
+        return result
 
 
 async def pages(fetch: Callable[..., Awaitable[Page[M]]], /, **params: Any) -> AsyncIterator[M]:

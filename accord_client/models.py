@@ -259,23 +259,55 @@ class Event(Response):
 
 
 class EventPage(Response):
+    """Events oldest first; ``next_cursor`` is the last one's id, or on an empty page the
+    ``after`` that was sent."""
+
     items: list[Event]
     next_cursor: str | None = None
+    limit: int | None = None
+
+
+DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]
 
 
 class WebhookCreate(Request):
     url: str
-    types: list[str] | None = None
-
-
-class WebhookUpdate(Request):
-    url: str | None = None
-    types: list[str] | None = None
+    event_types: list[str]
 
 
 class Webhook(Response):
+    """A subscription of the agency's events (never its secret). ``previous_secret_until``,
+    after a rotation: until then deliveries also carry a signature with the secret before."""
+
     id: str
+    agency: str
     url: str
-    types: list[str] | None = None
-    #: ``whsec_<base64>``: only in the answer that creates the subscription.
-    secret: str | None = None
+    event_types: list[str]
+    created_at: datetime
+    previous_secret_until: datetime | None = None
+
+
+class WebhookWithSecret(Webhook):
+    """The answer that creates a webhook or rotates its secret: the only one with ``secret``
+    (``whsec_<base64>``); keep it now."""
+
+    secret: str
+
+
+class Delivery(Response):
+    """One event sent to one webhook; ``id`` is its ``webhook-id`` header on every attempt.
+    ``last_error`` is a code (``http_503``, ``timeout``, ``connect_error``, …)."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = None
+    retry_until: datetime
+    last_status: int | None = None
+    last_error: str | None = None
+    last_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    created_at: datetime
