@@ -35,6 +35,10 @@ PATTERN_WORDS: dict[str, str] = {
         "a name of at most 64 lower-case letters, digits, '.', '_' or '-', starting with a "
         "letter or digit"
     ),
+    r"^[a-z][a-z0-9_-]{0,63}$": (
+        "a code: at most 64 lower-case letters, digits, '_' or '-', starting with a letter "
+        "(accepted, not_state_of_nationality)"
+    ),
     r"^[0-9a-f]{64}$": "a SHA-256 digest: 64 lower-case hexadecimal digits",
     r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$": (
         "a purpose slug: lower-case words of letters and digits joined by single hyphens "

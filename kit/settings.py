@@ -163,13 +163,21 @@ class Settings(BaseSettings):
         description="GET /v1/events serves only events at least this old: a transaction that "
         "committed a moment late cannot slip an event behind a cursor a poller already holds.",
     )
-    webhook_poll_seconds: float = Field(1.0, gt=0)
-    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the webhook worker looks for new events and due retries."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long one delivery attempt waits for the receiver's answer."
+    )
     webhook_retry_hours: float = Field(
         24.0, gt=0, description="How long a delivery is retried before it is `failed`."
     )
-    webhook_backoff_base_seconds: float = Field(5.0, gt=0)
-    webhook_backoff_cap_seconds: float = Field(3600.0, gt=0)
+    webhook_backoff_base_seconds: float = Field(
+        5.0, gt=0, description="The first retry's delay; each later one doubles it, with jitter."
+    )
+    webhook_backoff_cap_seconds: float = Field(
+        3600.0, gt=0, description="The longest delay between two attempts of one delivery."
+    )
     webhook_lookback_seconds: float = Field(
         300.0,
         ge=0,

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from accord_client import AccordClient
 from kit.settings import Settings
 from services.app import create_app
 from services.demo.scenarios import BOUND, OWNER, Agency, Driver
@@ -50,13 +51,29 @@ class Prepared:
         async def tick() -> None:
             await DeliveryWorker(app.state.federation).deliver_round()
 
+        # The agencies' systems again, on this test's HTTP client (the one they were made
+        # with is closed): the same API clients, each fetching its token anew.
+        agencies = {
+            slug: Agency(
+                slug=a.slug,
+                url=a.url,
+                worker=_on(client, a.worker),
+                focal_point=_on(client, a.focal_point),
+            )
+            for slug, a in self.agencies.items()
+        }
         return {
-            "driver": Driver(client, self.agencies, timeout=30, tick=tick),
+            "driver": Driver(client, agencies, timeout=30, tick=tick),
             "programme_id": self.programme_id,
             "agreement_id": self.agreement_id,
             "valid_until": self.valid_until,
             "admins": self.admins,
         }
+
+
+def _on(http: httpx.AsyncClient, system: AccordClient) -> AccordClient:
+    assert system.tokens is not None
+    return AccordClient(system.base_url, system.tokens.credentials, http=http)
 
 
 def prepare_once(url: str, directory: Path, **engine_options: Any) -> Prepared:
