@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     directory_refresh_seconds: float = Field(30.0, gt=0)
     federation_skew_seconds: int = Field(300, gt=0, description="Clock skew tolerated (±).")
     federation_max_message_bytes: int = Field(1024 * 1024, gt=0)
+    federation_max_batch_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="The largest body of POST /federation/v1/batches this node reads; its "
+        "delivery worker also keeps the batches it sends under it.",
+    )
     message_ttl_hours: int = Field(7 * 24, gt=0, description="How long a message may wait.")
     background_workers: bool = Field(
         True,

@@ -6,12 +6,12 @@ of one node, so both paths run every check.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +65,91 @@ def parse_envelope(raw: bytes | Mapping[str, Any]) -> env.Envelope:
         raise errors.MalformedEnvelope(
             "The body is not a valid envelope.", extra={"errors": _validation_errors(exc)}
         ) from exc
+
+
+#: The most envelopes one ``POST /federation/v1/batches`` carries (DESIGN §4).
+MAX_BATCH = 100
+
+
+class Batch(BaseModel):
+    """``{"envelopes": [...], "attempts": [...]}``: envelopes of one sender→recipient channel,
+    in order, and for each the ``Accord-Attempt`` value it would carry if sent alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    envelopes: list[env.Envelope] = Field(min_length=1, max_length=MAX_BATCH)
+    attempts: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def parse_batch(raw: bytes) -> Batch:
+    """The batch, or the problem that makes the whole of it invalid: not of this shape (400),
+    more than :data:`MAX_BATCH` envelopes (413), or envelopes of several channels (400)."""
+    try:
+        batch = Batch.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "too_long" and len(e["loc"]) == 1 for e in exc.errors()):
+            raise errors.BatchTooLarge(
+                f"The batch carries more than {MAX_BATCH} envelopes."
+            ) from exc
+        raise errors.MalformedBatch(
+            "The body is not a valid batch.", extra={"errors": _validation_errors(exc)}
+        ) from exc
+    if len(batch.attempts) != len(batch.envelopes):
+        raise errors.MalformedBatch(
+            "The batch needs one delivery attempt per envelope, in the same order.",
+            extra={
+                "errors": [
+                    {
+                        "location": "attempts",
+                        "message": f"{len(batch.attempts)} attempts for "
+                        f"{len(batch.envelopes)} envelopes.",
+                        "type": "length_mismatch",
+                    }
+                ]
+            },
+        )
+    first = batch.envelopes[0].header
+    if any((e.header.from_, e.header.to) != (first.from_, first.to) for e in batch.envelopes):
+        raise errors.MixedBatch(
+            f"Every envelope of a batch goes from {first.from_} to {first.to}, like the first."
+        )
+    return batch
+
+
+#: What one envelope of a batch came to: its signed receipt (accepted, or refusing its content)
+#: and whether this was the first time, or the refusal a single message would have got.
+BatchResult = tuple[env.SignedReceipt, bool] | errors.FederationRefusal
+
+
+async def receive_batch(
+    session: AsyncSession,
+    federation: Federation,
+    items: Sequence[tuple[env.Envelope, str | None]],
+) -> list[BatchResult]:
+    """Receive each ``(envelope, attempt)`` in order, each exactly as :func:`receive` would
+    alone, in the caller's transaction: each in a savepoint of its own, so a refused envelope
+    leaves nothing behind and the others stand. After a refusal that may pass later (a key not
+    yet published, a clock off), the rest are :class:`errors.NotAttempted` and not looked at:
+    the channel is delivered in order, and a later message never lands before an earlier one.
+    """
+    results: list[BatchResult] = []
+    held_back: errors.FederationRefusal | None = None
+    for envelope, attempt in items:
+        if held_back is not None:
+            results.append(
+                errors.NotAttempted(
+                    f"Message {envelope.header.id} waits for an earlier one ({held_back.slug})."
+                )
+            )
+            continue
+        try:
+            async with session.begin_nested():
+                results.append(await receive(session, federation, envelope, attempt))
+        except errors.FederationRefusal as refusal:
+            results.append(refusal)
+            if refusal.retryable:
+                held_back = refusal
+    return results
 
 
 async def receive(
