@@ -15,7 +15,8 @@ Measures, through httpx's ASGI transport (no sockets, no uvicorn: the app's own 
 ``ratio`` is the app's rate over a bare FastAPI + SQLAlchemy Core insert on the same database
 (``bare``), the floor any endpoint sits on. ``sql/req`` counts statements sent to the database
 (SQLAlchemy's ``before_cursor_execute``). With ``--profile`` each phase also runs under
-cProfile and prints the ``--top`` functions by cumulative time, so one can see where the time
+cProfile and prints the ``--top`` functions by cumulative time (``PROFILE_SORT=tottime`` for
+time spent in each function itself), so one can see where the time
 goes. PostgreSQL runs on a throwaway cluster (``tests/support/postgres.py``) unless
 ``ACCORD_TEST_DATABASE_URL`` names a server.
 """
@@ -118,7 +119,8 @@ async def timed(
     results[label] = (count / elapsed, (counter.count - before) / count, p99, cpu_ms)
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+        sort = os.environ.get("PROFILE_SORT", "cumulative")
+        pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
         print(f"--- {label} ---\n{out.getvalue()}")
 
 
