@@ -29,6 +29,9 @@ from services.referrals import repository
 from services.referrals.models import Referral
 
 STATUSES = ["pending_approval", "approved", "sent", "accepted", "declined", "completed"]
+#: Twenty agencies share the node; the one listed holds 1 row in 20, so a page read in id order
+#: without an index of the agency skips ~19 rows for every row it keeps.
+AGENCIES = ["unhcr"] + [f"ngo-{n}" for n in range(19)]
 
 
 def _rows(count: int) -> list[dict[str, object]]:
@@ -39,7 +42,7 @@ def _rows(count: int) -> list[dict[str, object]]:
             {
                 "id": new_id(),
                 "referral_id": str(new_id()),
-                "agency": random.choice(["unhcr", "unhcr", "unhcr", "iom"]),
+                "agency": random.choice(AGENCIES),
                 "direction": random.choice(["outgoing", "incoming"]),
                 "counterpart": "ilo",
                 "purpose": "avrr-counselling",
