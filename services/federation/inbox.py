@@ -216,10 +216,8 @@ async def receive(
         raise errors.FutureMessage(str(exc)) from exc
 
     digest = env.envelope_digest(envelope)
-    existing = await _stored(session, header.id)
-    if existing is not None:
-        return _repeat(existing, digest), False
-
+    # A repeat is found by the insert below failing on the unique message id, not by a read
+    # first: a new message (nearly all of them) costs one round trip less.
     signing = await federation.keys.signing(header.to, at=now)
     receipt = env.sign_receipt(
         env.delivery_receipt(envelope, by=header.to, received_at=now), signing
@@ -242,7 +240,8 @@ async def receive(
             session.add(row)
             await session.flush()
     except IntegrityError:
-        # The same message arrived twice at once; the other copy won and is what counts.
+        # Received before (a retry), or the same message arrived twice at once and the other
+        # copy won: what is stored counts.
         stored = await _stored(session, header.id)
         assert stored is not None  # noqa: S101 - the conflicting row exists
         return _repeat(stored, digest), False
