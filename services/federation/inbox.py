@@ -222,34 +222,22 @@ async def receive(
     receipt = env.sign_receipt(
         env.delivery_receipt(envelope, by=header.to, received_at=now), signing
     )
-    # Only the evidence is stored: a handler re-seals what it keeps under a data key of its
-    # own, so the sealed content never stays here as a second copy that erasure could miss.
-    row = InboxMessage(
-        message_id=header.id,
-        recipient=header.to,
-        sender=header.from_,
-        type=header.type,
-        digest=digest,
-        envelope=envelope.evidence().model_dump(mode="json"),
-        receipt=receipt.model_dump(mode="json"),
-        accepted=True,
-        received_at=now,
-    )
+    handler = federation.handlers.get(header.type)
+    # The evidence and what the handler makes of the message share one savepoint (one round
+    # trip each way, not two): a refusal rolls back both, and refused content is then stored
+    # as evidence alone, below.
     try:
         async with session.begin_nested():
+            row = _evidence(envelope, digest, receipt, now)
             session.add(row)
-            await session.flush()
-    except IntegrityError:
-        # Received before (a retry), or the same message arrived twice at once and the other
-        # copy won: what is stored counts.
-        stored = await _stored(session, header.id)
-        assert stored is not None  # noqa: S101 - the conflicting row exists
-        return _repeat(stored, digest), False
-    try:
-        handler = federation.handlers.get(header.type)
-        if handler is None:
-            raise errors.UnknownMessageType(f"This node does not handle {header.type} messages.")
-        async with session.begin_nested():
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise _AlreadyStored from exc
+            if handler is None:
+                raise errors.UnknownMessageType(
+                    f"This node does not handle {header.type} messages."
+                )
             try:
                 await handler(
                     session, Received(envelope=envelope, inbox=row, federation=federation, now=now)
@@ -260,22 +248,64 @@ async def receive(
                 raise errors.ContentRefused.because(
                     [("malformed_field", e["message"]) for e in _validation_errors(exc)]
                 ) from exc
+    except _AlreadyStored:
+        # Received before (a retry), or the same message arrived twice at once and the other
+        # copy won: what is stored counts.
+        return await _stored_receipt(session, header.id, digest), False
     except errors.FederationRefusal as refusal:
         if refusal.retryable or not isinstance(refusal, errors.ContentRefused):
             raise
-        # Refused for its content: what the handler wrote is rolled back with its savepoint,
-        # and the stored evidence is answered with a signed refusal receipt, also on repeats.
+        # Refused for its content: what the handler wrote is rolled back, and the evidence is
+        # stored with a signed refusal receipt, which repeats are answered with too.
         refused = env.sign_receipt(
             env.refusal_receipt(
                 envelope, by=header.to, received_at=now, reasons=refusal.refusal_reasons()
             ),
             signing,
         )
-        row.receipt = refused.model_dump(mode="json")
-        row.accepted = False
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(_evidence(envelope, digest, refused, now, accepted=False))
+                await session.flush()
+        except IntegrityError:
+            return await _stored_receipt(session, header.id, digest), False
         return refused, True
     return receipt, True
+
+
+class _AlreadyStored(Exception):
+    pass
+
+
+def _evidence(
+    envelope: env.Envelope,
+    digest: str,
+    receipt: env.SignedReceipt,
+    now: datetime,
+    *,
+    accepted: bool = True,
+) -> InboxMessage:
+    """The stored row. Only the evidence is kept: a handler re-seals what it keeps under a data
+    key of its own, so the sealed content never stays here as a second copy erasure could
+    miss."""
+    header = envelope.header
+    return InboxMessage(
+        message_id=header.id,
+        recipient=header.to,
+        sender=header.from_,
+        type=header.type,
+        digest=digest,
+        envelope=envelope.evidence().model_dump(mode="json"),
+        receipt=receipt.model_dump(mode="json"),
+        accepted=accepted,
+        received_at=now,
+    )
+
+
+async def _stored_receipt(session: AsyncSession, message_id: str, digest: str) -> env.SignedReceipt:
+    stored = await _stored(session, message_id)
+    assert stored is not None  # noqa: S101 - the conflicting row exists
+    return _repeat(stored, digest)
 
 
 async def _stored(session: AsyncSession, message_id: str) -> InboxMessage | None:
