@@ -8,7 +8,7 @@ keep verifying.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,14 @@ class TokenKeys:
     signing_kid: str
     signing_key: OKPKey
     verification: KeySet
+    #: Tokens these keys verified (``auth.tokens.VerifiedTokens``), dropped with them.
+    verified: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.verified is None:
+            from .tokens import VerifiedTokens  # tokens imports this module
+
+            object.__setattr__(self, "verified", VerifiedTokens())
 
     def jwks(self) -> dict[str, Any]:
         return dict(self.verification.as_dict(private=False))

@@ -29,6 +29,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/console/{rest:path}"),
         # Authenticated by the sender's signature and a signed delivery attempt (DESIGN §4).
         ("POST", "/federation/v1/messages"),
+        ("POST", "/federation/v1/batches"),
         # Public by nature: members, node URLs and public keys, signed by the federation root.
         ("GET", "/v1/directory"),
         ("GET", "/v1/directory/root"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +165,39 @@ def verify_access_token(
         kind=str(claims.get("principal", "client")),
         family=claims.get("fam"),
     )
+
+
+class VerifiedTokens:
+    """Access tokens that verified, until they expire: a bounded LRU keyed by the whole token.
+
+    A client sends one token with every call for its 10 minutes, and checking its EdDSA
+    signature and claims again each time costs ≈ 120 µs (≈ 8,200 verifications/s per core,
+    issue 19). Keyed by the token itself, not by its ``jti``: only the exact bytes that verified
+    are let through, so a forged token reusing a jti gains nothing. Revocation and disabled
+    accounts are not cached here: they are read from the database on every call. One cache per
+    loaded key set (``TokenKeys``), so a reload of the keys starts it afresh.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._claims: OrderedDict[str, AccessClaims] = OrderedDict()
+
+    def get(self, token: str, now: float | None = None) -> AccessClaims | None:
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        # The leeway ``verify_access_token`` gives ``exp``.
+        if claims.expires_at < (time.time() if now is None else now) - LEEWAY_SECONDS:
+            del self._claims[token]
+            return None
+        self._claims.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: AccessClaims) -> None:
+        self._claims[token] = claims
+        self._claims.move_to_end(token)
+        while len(self._claims) > self.size:
+            self._claims.popitem(last=False)
 
 
 def _has_kid(keys: KeySet, kid: str) -> bool:

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     federation_max_message_bytes: int = Field(
         1024 * 1024, gt=0, description="Largest node-to-node message accepted."
     )
+    federation_max_batch_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="The largest body of POST /federation/v1/batches this node reads; its "
+        "delivery worker also keeps the batches it sends under it.",
+    )
     message_ttl_hours: int = Field(7 * 24, gt=0, description="How long a message may wait.")
     background_workers: bool = Field(
         True,

@@ -8,7 +8,7 @@ every change and every read of personal data in the same transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,15 +202,24 @@ def profile_of(case: Case, vault: CaseVault) -> CaseProfile:
     return CaseProfile.model_validate(vault.open(PROFILE_SLOT, case.profile_sealed))
 
 
-async def states_of(session: AsyncSession, *, case: Case, master_key: bytes) -> PersonStates:
+async def states_of(
+    session: AsyncSession,
+    *,
+    case: Case,
+    master_key: bytes,
+    rows: Sequence[CaseData] | None = None,
+) -> PersonStates:
     """The states the person belongs to, as this agency records them (profile facts and the
-    ``identity`` category): what the policy checks a disclosure to a government against."""
+    ``identity`` category): what the policy checks a disclosure to a government against.
+    ``rows``: the case's data rows, when the caller has read them already (a round trip less)."""
     vault = vault_of(case, master_key)
     profile = profile_of(case, vault)
+    if rows is None:
+        rows = await repository.data_of(session, case.id)
     identity = next(
         (
             vault.open(data_slot(row.category), row.sealed)
-            for row in await repository.data_of(session, case.id)
+            for row in rows
             if row.category == Category.IDENTITY.value
         ),
         None,

@@ -19,11 +19,13 @@ from kit.http.schemas import PublicJwk
 from kit.http.state import MetricsDep
 
 from . import errors, incidents, repository
-from .inbox import parse_envelope, receive
-from .outbox import ATTEMPT_HEADER, MESSAGES_PATH, send
+from .inbox import MAX_BATCH, Batch, parse_batch, parse_envelope, receive, receive_batch
+from .outbox import ATTEMPT_HEADER, BATCHES_PATH, MESSAGES_PATH, send
 from .ping import PING, PROBE
 from .runtime import Federation, FederationDep
 from .schemas import (
+    BatchProblem,
+    BatchReceipts,
     DirectoryOut,
     DirectoryStatus,
     InboxItem,
@@ -99,15 +101,8 @@ async def receive_message(
                 session, federation, envelope, request.headers.get(ATTEMPT_HEADER)
             )
     except errors.FederationRefusal as refusal:
-        metrics.federation_refused.labels(
-            kind=refusal.slug, authenticated=str(refusal.authenticated).lower()
-        ).inc()
-        if not refusal.authenticated:
-            # Anyone can send this: counted and logged, never a row (it could fill the disk).
-            federation.refusals_log(
-                "federation_refused_unauthenticated", key=refusal.slug, kind=refusal.slug
-            )
-        elif not refusal.retryable:
+        _count_refusal(federation, metrics, refusal)
+        if refusal.authenticated and not refusal.retryable:
             await incidents.record(
                 db,
                 agency=claimed.get("agency"),
@@ -129,6 +124,86 @@ async def receive_message(
             refused_problem(reasons, receipt), status_code=422, media_type=PROBLEM_MEDIA_TYPE
         )
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if first else 200)
+
+
+def _count_refusal(federation: Federation, metrics: Any, refusal: errors.FederationRefusal) -> None:
+    metrics.federation_refused.labels(
+        kind=refusal.slug, authenticated=str(refusal.authenticated).lower()
+    ).inc()
+    if not refusal.authenticated:
+        # Anyone can send this: counted and logged, never a row (it could fill the disk).
+        federation.refusals_log(
+            "federation_refused_unauthenticated", key=refusal.slug, kind=refusal.slug
+        )
+
+
+@router.post(
+    BATCHES_PATH,
+    summary=f"Receive up to {MAX_BATCH} envelopes of one sender→recipient channel, in order",
+    response_model=BatchReceipts,
+    responses={
+        200: {
+            "description": "`receipts`, one per envelope in the same order, each what that "
+            "envelope would have got alone: the signed receipt (`accepted: true`, or "
+            "`accepted: false` with `reasons` when its content is refused, as a single 422 "
+            "carries it), or the problem document a single message would have got (a bad "
+            "signature, a stale attempt, a reused id, ...; `retryable` says whether it may "
+            "pass later). After a retryable problem the rest are `not-attempted` problems: "
+            "nothing of them is stored, so the channel stays in order."
+        },
+        400: {"description": "Not a batch, or its envelopes span several channels"},
+        413: {"description": "More than 100 envelopes, or the body exceeds the node's limit"},
+        503: {"description": "The node holds no verified directory yet; retry later"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": inline_schema(Batch)}},
+            "required": True,
+        }
+    },
+)
+async def receive_batch_of_messages(
+    request: Request, federation: FederationDep, metrics: MetricsDep
+) -> JSONResponse:
+    """Each envelope is verified and stored on its own, exactly as through
+    ``POST /federation/v1/messages`` (same idempotency by id), in one transaction per batch
+    with a savepoint per envelope: one refused envelope rolls back nothing of the others.
+    ``attempts[i]`` is the ``Accord-Attempt`` value of ``envelopes[i]``."""
+    try:
+        raw = await _read_limited(request, federation.settings.federation_max_batch_bytes)
+        batch = parse_batch(raw)
+    except errors.FederationRefusal as refusal:
+        _count_refusal(federation, metrics, refusal)
+        raise
+    federation.directory.require()
+    async with database(request).sessions() as session, session.begin():
+        results = await receive_batch(
+            session, federation, list(zip(batch.envelopes, batch.attempts, strict=True))
+        )
+        for envelope, result in zip(batch.envelopes, results, strict=True):
+            await incidents.add_received(session, envelope.header, result)
+    receipts: list[dict[str, Any]] = []
+    for result in results:
+        if isinstance(result, errors.FederationRefusal):
+            if not isinstance(result, errors.NotAttempted):
+                _count_refusal(federation, metrics, result)
+            receipts.append(
+                BatchProblem(
+                    type=result.type_uri(),
+                    title=result.title,
+                    status=result.status,
+                    detail=result.detail,
+                    retryable=result.retryable,
+                ).model_dump(mode="json")
+            )
+            continue
+        receipt, _ = result
+        if incidents.refusal_of(receipt):
+            metrics.federation_refused.labels(
+                kind=errors.ContentRefused.slug, authenticated="true"
+            ).inc()
+        receipts.append(receipt.model_dump(mode="json"))
+    return JSONResponse({"receipts": receipts})
 
 
 def refused_problem(

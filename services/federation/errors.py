@@ -158,6 +158,47 @@ class MessageIdReused(FederationRefusal):
     authenticated = True
 
 
+class MalformedBatch(FederationRefusal):
+    status = 400
+    slug = "malformed-batch"
+    title = "Not a valid batch"
+    explanation = (
+        'The body is not `{"envelopes": [...], "attempts": [...]}` with one Accord '
+        "envelope and one delivery attempt per entry (DESIGN §4); `errors` says where."
+    )
+
+
+class BatchTooLarge(FederationRefusal):
+    status = 413
+    slug = "batch-too-large"
+    title = "Too many envelopes in one batch"
+    explanation = "A batch carries at most 100 envelopes; send the rest in another batch."
+
+
+class MixedBatch(FederationRefusal):
+    status = 400
+    slug = "mixed-batch"
+    title = "A batch spans several channels"
+    explanation = (
+        "Every envelope of a batch has the same `from` and the same `to` (one sender→recipient "
+        "channel, in order); send each channel's messages in a batch of its own."
+    )
+
+
+class NotAttempted(FederationRefusal):
+    """An envelope of a batch after one whose refusal may pass later: left alone, so the channel
+    stays in order (a single-message sender would not have sent it yet either)."""
+
+    status = 409
+    slug = "not-attempted"
+    title = "Not attempted: an earlier envelope of the batch must go first"
+    explanation = (
+        "An earlier envelope of this batch was refused with a refusal that may pass later; "
+        "this one was neither verified nor stored. Send it again after that one."
+    )
+    retryable = True
+
+
 class UnknownMessageType(ContentRefused):
     status = 422
     slug = "unknown-message-type"

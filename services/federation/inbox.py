@@ -6,12 +6,12 @@ of one node, so both paths run every check.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +70,91 @@ def parse_envelope(raw: bytes | Mapping[str, Any]) -> env.Envelope:
         raise errors.MalformedEnvelope(
             "The body is not a valid envelope.", extra={"errors": _validation_errors(exc)}
         ) from exc
+
+
+#: The most envelopes one ``POST /federation/v1/batches`` carries (DESIGN §4).
+MAX_BATCH = 100
+
+
+class Batch(BaseModel):
+    """``{"envelopes": [...], "attempts": [...]}``: envelopes of one sender→recipient channel,
+    in order, and for each the ``Accord-Attempt`` value it would carry if sent alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    envelopes: list[env.Envelope] = Field(min_length=1, max_length=MAX_BATCH)
+    attempts: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def parse_batch(raw: bytes) -> Batch:
+    """The batch, or the problem that makes the whole of it invalid: not of this shape (400),
+    more than :data:`MAX_BATCH` envelopes (413), or envelopes of several channels (400)."""
+    try:
+        batch = Batch.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "too_long" and len(e["loc"]) == 1 for e in exc.errors()):
+            raise errors.BatchTooLarge(
+                f"The batch carries more than {MAX_BATCH} envelopes."
+            ) from exc
+        raise errors.MalformedBatch(
+            "The body is not a valid batch.", extra={"errors": _validation_errors(exc)}
+        ) from exc
+    if len(batch.attempts) != len(batch.envelopes):
+        raise errors.MalformedBatch(
+            "The batch needs one delivery attempt per envelope, in the same order.",
+            extra={
+                "errors": [
+                    {
+                        "location": "attempts",
+                        "message": f"{len(batch.attempts)} attempts for "
+                        f"{len(batch.envelopes)} envelopes.",
+                        "type": "length_mismatch",
+                    }
+                ]
+            },
+        )
+    first = batch.envelopes[0].header
+    if any((e.header.from_, e.header.to) != (first.from_, first.to) for e in batch.envelopes):
+        raise errors.MixedBatch(
+            f"Every envelope of a batch goes from {first.from_} to {first.to}, like the first."
+        )
+    return batch
+
+
+#: What one envelope of a batch came to: its signed receipt (accepted, or refusing its content)
+#: and whether this was the first time, or the refusal a single message would have got.
+BatchResult = tuple[env.SignedReceipt, bool] | errors.FederationRefusal
+
+
+async def receive_batch(
+    session: AsyncSession,
+    federation: Federation,
+    items: Sequence[tuple[env.Envelope, str | None]],
+) -> list[BatchResult]:
+    """Receive each ``(envelope, attempt)`` in order, each exactly as :func:`receive` would
+    alone, in the caller's transaction: each in a savepoint of its own, so a refused envelope
+    leaves nothing behind and the others stand. After a refusal that may pass later (a key not
+    yet published, a clock off), the rest are :class:`errors.NotAttempted` and not looked at:
+    the channel is delivered in order, and a later message never lands before an earlier one.
+    """
+    results: list[BatchResult] = []
+    held_back: errors.FederationRefusal | None = None
+    for envelope, attempt in items:
+        if held_back is not None:
+            results.append(
+                errors.NotAttempted(
+                    f"Message {envelope.header.id} waits for an earlier one ({held_back.slug})."
+                )
+            )
+            continue
+        try:
+            async with session.begin_nested():
+                results.append(await receive(session, federation, envelope, attempt))
+        except errors.FederationRefusal as refusal:
+            results.append(refusal)
+            if refusal.retryable:
+                held_back = refusal
+    return results
 
 
 async def receive(
@@ -136,41 +221,28 @@ async def receive(
         raise errors.FutureMessage(str(exc)) from exc
 
     digest = env.envelope_digest(envelope)
-    existing = await _stored(session, header.id)
-    if existing is not None:
-        return _repeat(existing, digest), False
-
+    # A repeat is found by the insert below failing on the unique message id, not by a read
+    # first: a new message (nearly all of them) costs one round trip less.
     signing = await federation.keys.signing(header.to, at=now)
     receipt = env.sign_receipt(
         env.delivery_receipt(envelope, by=header.to, received_at=now), signing
     )
-    # Only the evidence is stored: a handler re-seals what it keeps under a data key of its
-    # own, so the sealed content never stays here as a second copy that erasure could miss.
-    row = InboxMessage(
-        message_id=header.id,
-        recipient=header.to,
-        sender=header.from_,
-        type=header.type,
-        digest=digest,
-        envelope=envelope.evidence().model_dump(mode="json"),
-        receipt=receipt.model_dump(mode="json"),
-        accepted=True,
-        received_at=now,
-    )
+    handler = federation.handlers.get(header.type)
+    # The evidence and what the handler makes of the message share one savepoint (one round
+    # trip each way, not two): a refusal rolls back both, and refused content is then stored
+    # as evidence alone, below.
     try:
         async with session.begin_nested():
+            row = _evidence(envelope, digest, receipt, now)
             session.add(row)
-            await session.flush()
-    except IntegrityError:
-        # The same message arrived twice at once; the other copy won and is what counts.
-        stored = await _stored(session, header.id)
-        assert stored is not None  # noqa: S101 - the conflicting row exists
-        return _repeat(stored, digest), False
-    try:
-        handler = federation.handlers.get(header.type)
-        if handler is None:
-            raise errors.UnknownMessageType(f"This node does not handle {header.type} messages.")
-        async with session.begin_nested():
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise _AlreadyStored from exc
+            if handler is None:
+                raise errors.UnknownMessageType(
+                    f"This node does not handle {header.type} messages."
+                )
             try:
                 await handler(
                     session, Received(envelope=envelope, inbox=row, federation=federation, now=now)
@@ -181,22 +253,64 @@ async def receive(
                 raise errors.ContentRefused.because(
                     [("malformed_field", e["message"]) for e in _validation_errors(exc)]
                 ) from exc
+    except _AlreadyStored:
+        # Received before (a retry), or the same message arrived twice at once and the other
+        # copy won: what is stored counts.
+        return await _stored_receipt(session, header.id, digest), False
     except errors.FederationRefusal as refusal:
         if refusal.retryable or not isinstance(refusal, errors.ContentRefused):
             raise
-        # Refused for its content: what the handler wrote is rolled back with its savepoint,
-        # and the stored evidence is answered with a signed refusal receipt, also on repeats.
+        # Refused for its content: what the handler wrote is rolled back, and the evidence is
+        # stored with a signed refusal receipt, which repeats are answered with too.
         refused = env.sign_receipt(
             env.refusal_receipt(
                 envelope, by=header.to, received_at=now, reasons=refusal.refusal_reasons()
             ),
             signing,
         )
-        row.receipt = refused.model_dump(mode="json")
-        row.accepted = False
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(_evidence(envelope, digest, refused, now, accepted=False))
+                await session.flush()
+        except IntegrityError:
+            return await _stored_receipt(session, header.id, digest), False
         return refused, True
     return receipt, True
+
+
+class _AlreadyStored(Exception):
+    pass
+
+
+def _evidence(
+    envelope: env.Envelope,
+    digest: str,
+    receipt: env.SignedReceipt,
+    now: datetime,
+    *,
+    accepted: bool = True,
+) -> InboxMessage:
+    """The stored row. Only the evidence is kept: a handler re-seals what it keeps under a data
+    key of its own, so the sealed content never stays here as a second copy erasure could
+    miss."""
+    header = envelope.header
+    return InboxMessage(
+        message_id=header.id,
+        recipient=header.to,
+        sender=header.from_,
+        type=header.type,
+        digest=digest,
+        envelope=envelope.evidence().model_dump(mode="json"),
+        receipt=receipt.model_dump(mode="json"),
+        accepted=accepted,
+        received_at=now,
+    )
+
+
+async def _stored_receipt(session: AsyncSession, message_id: str, digest: str) -> env.SignedReceipt:
+    stored = await _stored(session, message_id)
+    assert stored is not None  # noqa: S101 - the conflicting row exists
+    return _repeat(stored, digest)
 
 
 async def _stored(session: AsyncSession, message_id: str) -> InboxMessage | None:

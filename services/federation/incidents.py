@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import envelope as env
 from kit.observability.logging import get_logger
 
+from . import errors
 from .models import FederationIncident
 
 log = get_logger("accord.federation")
@@ -68,3 +69,42 @@ async def record_refused(
         message_id=header.id,
         detail="; ".join(r.message for r in reasons),
     )
+
+
+async def add_received(
+    session: AsyncSession,
+    header: env.EnvelopeHeader,
+    outcome: tuple[env.SignedReceipt, bool] | errors.FederationRefusal,
+    *,
+    every_refusal: bool = False,
+) -> None:
+    """What one envelope of a batch came to, for the recipient's admins, in the batch's own
+    transaction (which commits, unlike a refused single message's): the same rows a single
+    message would leave. A refusal anyone could provoke writes no row unless ``every_refusal``
+    (a delivery between two agencies of this node, where there is no anyone)."""
+    if isinstance(outcome, errors.FederationRefusal):
+        if isinstance(outcome, errors.NotAttempted):
+            return
+        if every_refusal or (outcome.authenticated and not outcome.retryable):
+            await add(
+                session,
+                agency=header.to,
+                direction="in",
+                kind=outcome.slug,
+                peer=header.from_,
+                message_id=header.id,
+                detail=outcome.detail,
+            )
+        return
+    receipt, first = outcome
+    reasons = refusal_of(receipt)
+    if first and reasons:
+        await add(
+            session,
+            agency=header.to,
+            direction="in",
+            kind="message-refused",
+            peer=header.from_,
+            message_id=header.id,
+            detail="; ".join(r.message for r in reasons),
+        )

@@ -38,6 +38,9 @@ Gate = Callable[[AsyncSession, Envelope], Awaitable[str | None]]
 SettledHook = Callable[[AsyncSession, "OutboxMessage", "Federation"], Awaitable[None]]
 """Runs when an outbox message settles, in the transaction that records it."""
 HOSTED_TTL = 30.0
+#: How long a peer that answered a batch with 404/405 is sent messages one by one before it is
+#: offered a batch again (it may have been upgraded meanwhile).
+NO_BATCHES_SECONDS = 600.0
 
 
 @cache
@@ -67,7 +70,10 @@ class Federation:
     #: Refusals anyone could provoke are logged through this, never more than once a minute
     #: per kind, so a flood of forged messages cannot flood the log either.
     refusals_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log.warning))
+    #: Set when a transaction that queued a message commits, so the worker delivers it now.
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     _hosted: tuple[float, frozenset[str]] = (0.0, frozenset())
+    _no_batches: dict[str, float] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -105,6 +111,15 @@ class Federation:
             slugs = frozenset((await session.scalars(select(Agency.slug))).all())
         self._hosted = (time.monotonic(), slugs)
         return agency in slugs
+
+    def takes_batches(self, node_url: str) -> bool:
+        """Whether the delivery worker offers ``node_url`` batches (DESIGN §4: every node
+        takes them; one that did not lately is sent single messages for a while)."""
+        refused_at = self._no_batches.get(node_url)
+        return refused_at is None or time.monotonic() - refused_at > NO_BATCHES_SECONDS
+
+    def refuses_batches(self, node_url: str) -> None:
+        self._no_batches[node_url] = time.monotonic()
 
     @property
     def worker(self) -> DeliveryWorker:

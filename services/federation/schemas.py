@@ -24,6 +24,25 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class BatchProblem(ResponseModel):
+    """An envelope of a batch refused before any receipt could be signed for it: the RFC 9457
+    problem document the same envelope would have got alone."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    retryable: bool
+
+
+class BatchReceipts(ResponseModel):
+    """The answer to ``POST /federation/v1/batches``, one entry per envelope, in order."""
+
+    receipts: list[SignedReceipt | BatchProblem] = Field(
+        description="The signed receipt, or the problem document a single message would get."
+    )
+
+
 class PingRequest(RequestModel):
     # One name per concept: a referral's recipient is ``to_agency``, and so is a ping's.
     # ``to``, the name this field had first, is still accepted.

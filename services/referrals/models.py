@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kit.db.base import Base, new_id, utcnow
@@ -15,7 +15,13 @@ from kit.db.base import Base, new_id, utcnow
 
 class Referral(Base):
     __tablename__ = "referrals"
-    __table_args__ = (UniqueConstraint("referral_id", "agency"),)
+    __table_args__ = (
+        UniqueConstraint("referral_id", "agency"),
+        # Listings page newest first by ``id`` (UUIDv7) within one agency, often of one status:
+        # read in index order, a page costs the same at 10^6 rows as at 10^4 (issue 19).
+        Index("ix_referrals_agency_id", "agency", "id"),
+        Index("ix_referrals_agency_status_id", "agency", "status", "id"),
+    )
 
     #: Row id: time-ordered, what listings page on.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

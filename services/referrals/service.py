@@ -263,7 +263,8 @@ async def create(
     now = utcnow()
     case = await cases.get(session, principal=principal, case_id=data.case_id)
     categories = [c.value for c in data.categories]
-    present = {row.category for row in await case_rows.data_of(session, case.id)}
+    case_data = await case_rows.data_of(session, case.id)
+    present = {row.category for row in case_data}
     missing = [c for c in categories if c not in present]
     consent = (
         await consents.record_for(session, principal=principal, consent_id=str(data.consent_id))
@@ -279,7 +280,9 @@ async def create(
         await _decision(
             session,
             federation=federation,
-            person=await cases.states_of(session, case=case, master_key=federation.master_key),
+            person=await cases.states_of(
+                session, case=case, master_key=federation.master_key, rows=case_data
+            ),
             sender=principal.agency,
             recipient=data.to_agency,
             purpose=data.purpose,
@@ -399,10 +402,13 @@ async def approve(
         )
         assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
         case = await cases.get(session, principal=principal, case_id=row.case_id)
+        case_data = await case_rows.data_of(session, case.id)
         await _decision(
             session,
             federation=federation,
-            person=await cases.states_of(session, case=case, master_key=federation.master_key),
+            person=await cases.states_of(
+                session, case=case, master_key=federation.master_key, rows=case_data
+            ),
             sender=row.agency,
             recipient=row.counterpart,
             purpose=row.purpose,
@@ -418,7 +424,7 @@ async def approve(
     vault = cases.vault_of(case, federation.master_key)
     content = {
         data.category: vault.open(data_slot(data.category), data.sealed)
-        for data in await case_rows.data_of(session, case.id)
+        for data in case_data
         if data.category in row.categories
     }
     envelope = await send(

@@ -59,6 +59,10 @@ FREE_FORM: dict[str, str] = {
     "POST /federation/v1/messages body application/json/properties/body/additionalProperties": (
         "any JSON value, for the same reason"
     ),
+    "POST /federation/v1/batches body application/json/properties/envelopes/items/properties/"
+    "body": "each envelope of a batch is an envelope: its body is free-form for the same reason",
+    "POST /federation/v1/batches body application/json/properties/envelopes/items/properties/body/"
+    "additionalProperties": "any JSON value, for the same reason",
 }
 
 #: Operations of the packages being restructured (services/referrals; services/journeys,
@@ -78,6 +82,7 @@ READ_BY_HANDLER = {
     "POST /oauth/introspect",
     "GET /oauth/authorize",
     "POST /federation/v1/messages",
+    "POST /federation/v1/batches",
 }
 
 
