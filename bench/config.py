@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 
 
@@ -25,3 +27,11 @@ class BenchSettings:
     backends: tuple[str, ...] = ("postgresql", "sqlite")
     #: Scenario groups to run: ``inprocess``, ``api``, ``exchange``.
     only: tuple[str, ...] = ("inprocess", "api", "exchange")
+
+
+_STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    """Progress on stderr, with the seconds since the run began."""
+    print(f"bench [{time.monotonic() - _STARTED:5.0f}s] {message}", file=sys.stderr, flush=True)

@@ -133,23 +133,23 @@ def run_wrk(
     return parse_wrk(result.stdout)
 
 
-def settle(url: str, *, quick: float = 0.25, timeout: float = 30.0) -> None:
-    """Wait until ``url``'s ``/readyz`` answers within ``quick`` seconds: wrk stops counting at
-    the end of a run, but the server still works off what it queued (on SQLite, writers
-    waiting for the lock), and that tail must not land in the next scenario's run."""
+def settle(url: str, *, timeout: float = 60.0) -> None:
+    """Wait until ``url``'s ``/readyz`` (which takes a pooled database connection) answers
+    twice in a row: wrk stops counting at the end of a run, but the server still works off
+    what it had queued (on SQLite, writers waiting for the lock), and that tail must not land
+    in the next scenario's run."""
     import httpx
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        started = time.monotonic()
+    answered = 0
+    while answered < 2 and time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/readyz", timeout=timeout).status_code == 200 and (
-                time.monotonic() - started < quick
-            ):
-                return
+            ok = httpx.get(f"{url}/readyz", timeout=timeout).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+            ok = False
+        answered = answered + 1 if ok else 0
+        if not ok:
+            time.sleep(0.2)
 
 
 def percentile(values: list[float], q: float) -> float:

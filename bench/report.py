@@ -83,6 +83,9 @@ class Results:
     scenarios: list[Scenario] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
+    #: Scenario groups that raised: named in the report, so a partial run is never mistaken
+    #: for a complete one.
+    failures: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     duration_seconds: float = 0.0
@@ -161,6 +164,7 @@ def as_json(results: Results) -> dict[str, Any]:
         "scenarios": [s.as_json() for s in results.scenarios],
         "targets": [asdict(t) for t in results.targets],
         "memory": results.memory,
+        "failures": results.failures,
     }
 
 
@@ -217,6 +221,8 @@ def as_markdown(document: dict[str, Any]) -> str:
         lines += ["", "## Notes", "", *notes]
     if document["memory"]:
         lines += ["", "## Memory", "", "```json", json.dumps(document["memory"], indent=2), "```"]
+    if document["failures"]:
+        lines += ["", "## Failed scenario groups", "", *(f"- {f}" for f in document["failures"])]
     versions = ", ".join(f"{k} {v}" for k, v in document["versions"].items())
     lines += ["", "## Versions", "", versions, ""]
     return "\n".join(lines)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import psycopg
 
 from bench import report
 from bench.cluster import throwaway_cluster
-from bench.config import BenchSettings
+from bench.config import BenchSettings, say
 from bench.load import wrk_binary
 from bench.scenarios import api, exchange, inprocess
 from bench.targets import evaluate
@@ -63,10 +64,6 @@ def parse(argv: list[str] | None = None) -> tuple[BenchSettings, Path]:
     return settings, args.out
 
 
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
 def _stop(signum: int, _frame: object) -> None:
     # Unwind through the finally blocks: they stop the nodes and the PostgreSQL cluster.
     raise SystemExit(128 + signum)
@@ -93,16 +90,31 @@ def main(argv: list[str] | None = None) -> None:
                 results.versions["postgresql"] = str(
                     connection.execute("SHOW server_version").fetchone()[0]
                 )  # type: ignore[index]
+        groups: list[tuple[str, Callable[[], None]]] = []
         if "inprocess" in settings.only:
-            say("in process: SOP advance, envelope")
-            inprocess.run(settings, results)
+            groups.append(("in process", lambda: inprocess.run(settings, results)))
         if "api" in settings.only:
             for backend in settings.backends:
-                say(f"API scenarios on {backend}")
-                api.run(root, backend, admin_url, settings, results)
+                groups.append(
+                    (
+                        f"API scenarios on {backend}",
+                        partial(api.run, root, backend, admin_url, settings, results),
+                    )
+                )
         if "exchange" in settings.only and admin_url is not None:
-            say("end to end between two nodes on PostgreSQL")
-            exchange.run(root, admin_url, settings, results)
+            groups.append(
+                (
+                    "exchange between two nodes on PostgreSQL",
+                    lambda: exchange.run(root, admin_url, settings, results),
+                )
+            )
+        for name, group in groups:
+            say(name)
+            try:
+                group()
+            except Exception as exc:
+                say(f"{name} failed: {exc!r}")
+                results.failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:300]}")
     results.versions = report.software_versions(results.versions | {"wrk": _wrk_version()})
     results.targets = evaluate(results)
     results.duration_seconds = time.monotonic() - started

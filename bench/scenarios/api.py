@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from bench import baseline_app
 from bench.cluster import new_database
-from bench.config import BenchSettings
+from bench.config import BenchSettings, say
 from bench.load import Run, Summary, lua_script, run_wrk, settle
 from bench.nodes import BaselineServer, Federation, rss_mb
 from bench.report import Results, Scenario
@@ -106,7 +106,8 @@ def measure(loads: list[Load], settings: BenchSettings, *, rounds: int | None = 
     for load in loads:
         run_wrk(load.url, load.script(), seconds=settings.warmup, connections=settings.concurrency)
         settle(load.url)
-    for _ in range(rounds or settings.runs):
+    for n in range(rounds or settings.runs):
+        say(f"  round {n + 1}: {', '.join(load.name for load in loads)}")
         for load in loads:
             load.runs.append(
                 run_wrk(
@@ -167,6 +168,7 @@ def run(
         readable = setup.send(SENT_FOR_READING)
         size = row_bytes(database_url)
         loaded = listing.grow(database_url, settings.listing)
+        say(f"  set up; {settings.listing:,} incoming referrals loaded in {loaded:.0f} s")
         baseline_app.create_table(database_url)
         baseline = BaselineServer(
             name=f"baseline-{backend}",
@@ -267,6 +269,7 @@ def _long(
 ) -> None:
     """``bench-long``: the listing at 10⁶ rows, then POST load for 5 minutes watching RSS."""
     loaded = listing.grow(database_url, settings.long_listing)
+    say(f"  {settings.long_listing:,} incoming referrals loaded in {loaded:.0f} s")
     deep = listing.deep_cursor(database_url)
     suffix = f" at {settings.long_listing:,}"
     loads = _listing_loads(setup, setup.sender.url, deep, suffix=suffix)
@@ -283,6 +286,7 @@ def _long(
     script = lua_script(
         method="POST", paths=["/v1/referrals"], headers=setup.drafter.headers(), body=body
     )
+    say(f"  memory run: POST /v1/referrals for {settings.memory_seconds:.0f} s")
     with RssSampler(process.worker_pids, every=5.0) as sampler:
         run_wrk(
             setup.sender.url,

@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy import bindparam, text
 
 from bench.cluster import new_database
-from bench.config import BenchSettings
+from bench.config import BenchSettings, say
 from bench.load import Summary, closed_loop, percentile
 from bench.nodes import Federation
 from bench.report import Results, Scenario
@@ -89,12 +89,13 @@ def run(root: Path, admin_url: str, settings: BenchSettings, results: Results) -
         for _ in range(settings.runs):
             failed, approved = asyncio.run(_drive(setup, settings.seconds, settings.concurrency))
             receipts = _receipts(sender.database_url, list(approved), timeout=120)
+            say(f"  run: {len(approved)} approved, {len(receipts)} receipts, {failed} failed")
             failures += failed
             lost += len(approved) - len(receipts)
             latencies = [1000 * (receipts[r] - approved[r]) for r in receipts]
-            if not receipts:
+            window = max(receipts.values(), default=0.0) - min(approved.values(), default=0.0)
+            if not receipts or window <= 0:
                 continue
-            window = max(receipts.values()) - min(approved.values())
             rates.append(len(receipts) / window)
             p50s.append(percentile(latencies, 50))
             p99s.append(percentile(latencies, 99))
