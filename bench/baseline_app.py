@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, LargeBinary, MetaData, String
+from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, String
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,7 +51,7 @@ class Row(_Base):
     #: Stands for what a referral row seals and records (note, history): padded so that the
     #: row is as large as a drafted referral's (``BENCH_ROW_BYTES``, measured by the harness).
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class DraftBody(BaseModel):

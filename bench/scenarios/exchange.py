@@ -111,7 +111,9 @@ def run(root: Path, admin_url: str, settings: BenchSettings, results: Results) -
             rps=rate,
             p50_ms=Summary.of(p50s) if p50s else None,
             p99_ms=p99,
-            ratio=rate.median / floor.rps.median if rate and floor and floor.rps else None,
+            ratio=rate.median / floor.rps.median
+            if rate and floor and floor.rps and floor.rps.median
+            else None,
             p99_ratio=None,
             runs=len(rates),
             errors=failures + lost,
