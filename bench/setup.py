@@ -124,6 +124,12 @@ class Exchange:
         self.sent += ids
         return ids
 
+    def opened(self, referral_id: str) -> list[str]:
+        """The categories IOM's reader sees opened in ``GET /v1/referrals/{id}``."""
+        with httpx.Client(base_url=self.recipient.url, timeout=30) as http:
+            read = ok(http.get(f"/v1/referrals/{referral_id}", headers=self.reader.headers()))
+        return sorted(name for name, value in (read.get("data") or {}).items() if value)
+
 
 def exchange(sender: Node, recipient: Node) -> Exchange:
     drafter = system(sender, "unhcr", ["caseworker"], PEOPLE_DATA_ROLES)

@@ -30,6 +30,7 @@ from bench.report import Results, Scenario
 from bench.scenarios import listing
 from bench.setup import Exchange, exchange
 from kit.db.engine import is_sqlite, make_sync_engine
+from tests.support.referrals import CATEGORIES
 
 SENT_FOR_READING = 20
 PAGE = 50
@@ -125,6 +126,10 @@ def summarise(load: Load, backend: str, baseline: Load | None, note: str = "") -
     p99 = Summary.of([r.p99_ms for r in load.runs])
     floor_rps = Summary.of([r.rps for r in baseline.runs]).median if baseline else None
     floor_p99 = Summary.of([r.p99_ms for r in baseline.runs]).median if baseline else None
+    silent = sum(1 for r in load.runs if r.requests == 0)
+    if silent:
+        # A zero here is not a slow server but one that answered nothing in the whole run.
+        note = f"{note}; {silent} of {len(load.runs)} runs got not one answer".lstrip("; ")
     return Scenario(
         name=load.name,
         backend=backend,
@@ -166,6 +171,8 @@ def run(
         node = federation.nodes["api"]
         setup = exchange(node, node)
         readable = setup.send(SENT_FOR_READING)
+        if setup.opened(readable[0]) != sorted(CATEGORIES):
+            raise RuntimeError(f"IOM's reader sees {setup.opened(readable[0])}, not {CATEGORIES}")
         size = row_bytes(database_url)
         loaded = listing.grow(database_url, settings.listing)
         say(f"  set up; {settings.listing:,} incoming referrals loaded in {loaded:.0f} s")
