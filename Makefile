@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test test-fast test-slow lint format install system-packages catalogues clean
+.PHONY: demo serve test test-fast test-slow bench bench-long lint format install system-packages catalogues clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,15 @@ test-slow: $(STAMP)
 # Stop at the first failure while iterating.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -x
+
+# Throughput and latency against a bare FastAPI baseline, each figure a ratio to it (issue 19):
+# starts its own PostgreSQL cluster, nodes and baseline; writes bench/results/latest.{md,json}.
+# Under 10 minutes. bench-long adds the 10^6-row listing and the 5-minute memory run.
+bench: system-packages $(STAMP)
+	$(BIN)/python -m bench
+
+bench-long: system-packages $(STAMP)
+	$(BIN)/python -m bench --long
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The system packages the test suite needs beyond Python 3.11, in one place for `make test`
-# and `.ci/run`: Chromium (the console's browser tests drive /usr/bin/chromium) and the
-# PostgreSQL server binaries (the tests start a throwaway cluster with initdb and pg_ctl).
+# and `.ci/run`: Chromium (the console's browser tests drive /usr/bin/chromium), the
+# PostgreSQL server binaries (the tests start a throwaway cluster with initdb and pg_ctl), and
+# wrk (`make bench` drives the API with it).
 # Installs what is missing with apt-get when it can (as root, or with sudo that needs no
 # password); otherwise it stops at once, naming each missing package and the command that
 # installs it, so that a missing browser never shows up as dozens of failed tests.
@@ -12,6 +13,7 @@ missing() {
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
     || need+=(postgresql)
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
   echo "${need[@]:-}"
 }
 

@@ -1,0 +1,124 @@
+"""Incoming referrals in bulk, written with SQL straight into the recipient's table (10⁶
+through the API would take hours): copies of one real, delivered referral row, each with a
+fresh time-ordered id, older than the real ones, so every listing pages through them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import Engine, func, insert, select, text
+
+from kit.db.engine import is_sqlite, make_sync_engine
+from kit.db.repository import encode_cursor
+from services.referrals.models import Referral
+
+TABLE = Referral.__table__
+AGENCY = "iom"
+
+
+def incoming(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.scalar(
+                select(func.count())
+                .select_from(TABLE)
+                .where(TABLE.c.agency == AGENCY, TABLE.c.direction == "incoming")
+            )
+            or 0
+        )
+
+
+def _uuid7(millis: int) -> uuid.UUID:
+    """A UUIDv7 (RFC 9562 §5.7) at ``millis``, as ``kit.db.base.new_id`` makes them."""
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= (uuid.uuid4().int & ((1 << 76) - 1)) & ~(0x3 << 62) | (0x2 << 62)
+    return uuid.UUID(int=value)
+
+
+def grow(database_url: str, total: int, *, chunk: int = 100_000) -> float:
+    """Add copies of IOM's newest incoming referral until it holds ``total``; seconds taken."""
+    engine = make_sync_engine(database_url)
+    started = time.monotonic()
+    try:
+        have = incoming(engine)
+        with engine.connect() as connection:
+            template = connection.execute(
+                select(TABLE)
+                .where(TABLE.c.agency == AGENCY, TABLE.c.direction == "incoming")
+                .order_by(TABLE.c.id.desc())
+                .limit(1)
+            ).one()
+        # Older than every real row: one millisecond apart, ending a day before now.
+        newest = int(time.time() * 1000) - 86_400_000
+        missing = total - have
+        while missing > 0:
+            batch = min(chunk, missing)
+            first = newest - missing
+            if is_sqlite(database_url):
+                _copies_sqlite(engine, template._mapping, first, batch)
+            else:
+                _copies_postgres(engine, template.id, first, batch)
+            missing -= batch
+        if not is_sqlite(database_url):
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("ANALYZE referrals"))
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
+
+
+def _copies_sqlite(engine: Engine, row: object, first: int, count: int) -> None:
+    values = dict(row)  # type: ignore[call-overload]
+    rows = [
+        {
+            **values,
+            "id": _uuid7(first + n),
+            "referral_id": str(uuid.uuid4()),
+            "message_id": str(uuid.uuid4()),
+        }
+        for n in range(count)
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(TABLE), rows)
+
+
+def _copies_postgres(engine: Engine, template: uuid.UUID, first: int, count: int) -> None:
+    """One INSERT ... SELECT over generate_series: ids built in SQL as UUIDv7 (48-bit
+    millisecond prefix, version 7, variant 10, random rest)."""
+    uuid7 = (
+        "(lpad(to_hex(:first + g), 12, '0') || '7' || substr(md5(random()::text), 1, 3)"
+        " || '8' || substr(md5(random()::text), 1, 15))::uuid"
+    )
+    replaced = {
+        "id": uuid7,
+        "referral_id": "gen_random_uuid()::text",
+        "message_id": "gen_random_uuid()::text",
+    }
+    columns = [c.name for c in TABLE.columns]
+    statement = text(
+        f"INSERT INTO referrals ({', '.join(columns)}) "  # noqa: S608 - our own column names
+        f"SELECT {', '.join(replaced.get(name, f't.{name}') for name in columns)} "
+        "FROM referrals t, generate_series(0, :count - 1) AS g WHERE t.id = :template"
+    )
+    with engine.begin() as connection:
+        connection.execute(statement, {"first": first, "count": count, "template": template})
+
+
+def deep_cursor(database_url: str, *, depth: float = 0.9) -> str:
+    """The cursor a client paging from the newest would hold ``depth`` of the way down."""
+    engine = make_sync_engine(database_url)
+    try:
+        count = incoming(engine)
+        with engine.connect() as connection:
+            row_id = connection.scalar(
+                select(TABLE.c.id)
+                .where(TABLE.c.agency == AGENCY, TABLE.c.direction == "incoming")
+                .order_by(TABLE.c.id.desc())
+                .offset(int(count * depth))
+                .limit(1)
+            )
+    finally:
+        engine.dispose()
+    return encode_cursor(row_id)

@@ -1,0 +1,170 @@
+"""A referral worth measuring, set up through the public API only (as ``accord demo`` does):
+API clients with the roles each step needs, an agreement drafted at the sender and signed by
+both agencies, a case with identity, contact, specific needs and protection data, and the
+person's consent to share three of them with the recipient.
+
+The bodies are the test suite's (``tests.support``): the benchmark sends what the tests check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from auth.scopes import ALL_SCOPES
+from services.demo.scenarios import PEOPLE_DATA_ROLES
+from tests.support.agreements import terms
+from tests.support.cases import consent_body
+from tests.support.cluster import Node
+from tests.support.referrals import CATEGORIES, case_with_everything
+
+
+def ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text[:400]}"
+        )
+    return response.json()
+
+
+def until(check: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class System:
+    """An API client of one agency; a fresh token each time one is asked for (they last
+    ``ACCORD_ACCESS_TOKEN_TTL_SECONDS``, 10 minutes by default: longer than any scenario)."""
+
+    url: str
+    client_id: str
+    client_secret: str
+
+    def headers(self) -> dict[str, str]:
+        response = httpx.post(
+            f"{self.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(self.client_id, self.client_secret),
+            timeout=30,
+        )
+        return {"Authorization": f"Bearer {ok(response)['access_token']}"}
+
+
+def system(node: Node, agency: str, roles: list[str], data_roles: list[str]) -> System:
+    with node.api(agency) as admin:
+        created = ok(
+            admin.post(
+                "/v1/clients",
+                json={
+                    "name": f"bench {agency} {' '.join(roles)}",
+                    "scopes": sorted(ALL_SCOPES),
+                    "roles": roles,
+                    "data_roles": data_roles,
+                },
+            )
+        )
+    return System(node.url, created["client_id"], created["client_secret"])
+
+
+@dataclass
+class Exchange:
+    """UNHCR (at ``sender``) refers a case to IOM (at ``recipient``; may be the same node)."""
+
+    sender: Node
+    recipient: Node
+    drafter: System
+    approver: System
+    reader: System
+    agreement_id: str
+    case_id: str
+    consent_id: str
+    sent: list[str] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "to_agency": "iom",
+            "purpose": "avrr-counselling",
+            "agreement_id": self.agreement_id,
+            "consent_id": self.consent_id,
+            "categories": CATEGORIES,
+            "note": "Speaks Serbian; prefers a woman counsellor.",
+        }
+
+    def send(self, count: int) -> list[str]:
+        """Draft and approve ``count`` referrals; wait until IOM can read each one."""
+        drafter, approver = self.drafter.headers(), self.approver.headers()
+        ids = []
+        with httpx.Client(base_url=self.sender.url, timeout=30) as http:
+            for _ in range(count):
+                draft = ok(http.post("/v1/referrals", json=self.body(), headers=drafter))
+                ok(http.post(f"/v1/referrals/{draft['id']}/approve", headers=approver))
+                ids.append(str(draft["id"]))
+        reader = self.reader.headers()
+        with httpx.Client(base_url=self.recipient.url, timeout=30) as http:
+            for referral_id in ids:
+                until(
+                    lambda rid=referral_id: (
+                        http.get(  # type: ignore[misc]
+                            f"/v1/referrals/{rid}", headers=reader
+                        ).status_code
+                        == 200
+                    ),
+                    what=f"referral {referral_id} at iom",
+                )
+        self.sent += ids
+        return ids
+
+    def opened(self, referral_id: str) -> list[str]:
+        """The categories IOM's reader sees opened in ``GET /v1/referrals/{id}``."""
+        with httpx.Client(base_url=self.recipient.url, timeout=30) as http:
+            read = ok(http.get(f"/v1/referrals/{referral_id}", headers=self.reader.headers()))
+        return sorted(name for name, value in (read.get("data") or {}).items() if value)
+
+
+def exchange(sender: Node, recipient: Node) -> Exchange:
+    drafter = system(sender, "unhcr", ["caseworker"], PEOPLE_DATA_ROLES)
+    approver = system(sender, "unhcr", ["focal_point"], PEOPLE_DATA_ROLES)
+    # Reads identity, contact and specific needs: the agreement opens them to counsellors.
+    reader = system(recipient, "iom", ["caseworker"], ["counsellor", "protection_officer"])
+
+    with sender.api("unhcr") as unhcr, recipient.api("iom") as iom:
+        drafted = ok(unhcr.post("/v1/agreements", json=terms(["unhcr", "iom"])))
+        agreement_id = str(drafted["id"])
+        digest = ok(unhcr.post(f"/v1/agreements/{agreement_id}/propose"))["digest"]
+        until(
+            lambda: iom.get(f"/v1/agreements/{agreement_id}").status_code == 200,
+            what="the proposal at iom",
+        )
+        for admin in (unhcr, iom):
+            ok(admin.post(f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}))
+        until(
+            lambda: unhcr.get(f"/v1/agreements/{agreement_id}").json().get("status") == "active",
+            what="the agreement to be active",
+        )
+
+    with httpx.Client(base_url=sender.url, headers=drafter.headers(), timeout=30) as worker:
+        case_id = str(ok(worker.post("/v1/cases", json=case_with_everything()))["id"])
+        consent = consent_body(
+            recipients=["iom"], purposes=["avrr-counselling"], categories=[*CATEGORIES]
+        )
+        consent_id = str(ok(worker.post(f"/v1/cases/{case_id}/consents", json=consent))["id"])
+    return Exchange(
+        sender=sender,
+        recipient=recipient,
+        drafter=drafter,
+        approver=approver,
+        reader=reader,
+        agreement_id=agreement_id,
+        case_id=case_id,
+        consent_id=consent_id,
+    )
