@@ -64,6 +64,8 @@ class Viewer:
     time_zone: str = "UTC"
     #: The person chose ``time_zone`` (rather than inheriting the agency's).
     own_time_zone: bool = False
+    #: Their agency's name, shown in the page header with the slug on hover (issue 17).
+    agency_name: str = ""
 
     @property
     def agency(self) -> str:
@@ -111,6 +113,7 @@ async def viewer_of(request: Request, session: Session) -> Viewer | None:
         language=i18n.supported(user.language),
         time_zone=own_zone or i18n.valid_time_zone(agency.time_zone if agency else None) or "UTC",
         own_time_zone=own_zone is not None,
+        agency_name=agency.name if agency else user.agency,
     )
 
 

@@ -170,4 +170,5 @@ async def erasures(request: Request, viewer: Overseer, session: Session) -> HTML
         title=gettext("Erasures"),
         outstanding=outstanding,
         confirmed=confirmed,
+        names=await for_viewer(request, session, viewer),
     )

@@ -13,6 +13,7 @@ from . import (
     referrals,
     settings,
     unknown,
+    webhooks,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -21,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     programmes.router,
     people.router,
     federation.router,
+    webhooks.router,
     audit.router,
     settings.router,
     # Last: it answers every console address the others do not.

@@ -17,6 +17,7 @@ from services.federation.runtime import FederationDep
 from services.keys import store as key_store
 
 from .access import ConsoleRequires, Viewer
+from .names import for_viewer
 from .render import console_router, page
 
 router = console_router()
@@ -57,4 +58,5 @@ async def federation(
             for k in keys
         ],
         outbox=(await api.outbox_summary(viewer.principal, session)).model_dump(),
+        names=await for_viewer(request, session, viewer),
     )

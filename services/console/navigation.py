@@ -29,6 +29,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(N_("Users"), "/console/users", frozenset({"admin"})),
     Section(N_("API clients"), "/console/clients", frozenset({"admin"})),
+    Section(N_("Webhooks"), "/console/webhooks", frozenset({"admin"})),
     Section(N_("Keys and directory"), "/console/federation", frozenset({"admin"})),
     Section(N_("Audit"), "/console/audit", frozenset({"auditor"})),
     Section(N_("Erasures"), "/console/erasures", frozenset({"auditor", "admin"})),

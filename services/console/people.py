@@ -24,6 +24,7 @@ from kit.i18n import N_, gettext
 
 from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt
+from .names import for_viewer
 from .render import console_router, page, see_other
 
 router = console_router()
@@ -108,6 +109,7 @@ async def _listing(
         failure=failure,
         form=form or {"roles": [], "scopes": []},
         notice=notice,
+        names=await for_viewer(request, session, viewer),
     )
 
 

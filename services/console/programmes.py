@@ -4,6 +4,7 @@ position and path on that map (DESIGN §7, §8)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Request
@@ -15,10 +16,13 @@ from kit.i18n import gettext
 from services.federation.runtime import FederationDep
 from services.journeys import repository as journey_rows
 from services.journeys import service as journey_service
+from services.journeys.models import Journey
 from services.journeys.schemas import JourneyOut
+from services.programmes import repository as programme_rows
 from services.programmes import service as programme_service
 from services.programmes.schemas import ProgrammeOut
 from sop.graph import stage_views, to_mermaid
+from sop.schema import Definition
 
 from .access import ConsoleRequires, Viewer
 from .names import for_viewer
@@ -30,6 +34,34 @@ ANY = ("admin", "focal_point", "caseworker", "auditor")
 CASE_READERS = ("caseworker", "focal_point")
 ProgrammeReader = Annotated[Viewer, ConsoleRequires(scope="agreements:read", role=ANY)]
 CaseReader = Annotated[Viewer, ConsoleRequires(scope="cases:read", role=CASE_READERS)]
+
+
+def titles_of(definition: Definition) -> dict[str, str]:
+    """Each stage's title by its id, for pages that name stages (the ``said`` filter translates
+    a title the catalogue holds)."""
+    return {stage.id: stage.title for stage in definition.stages}
+
+
+async def stage_titles(
+    session: Session, *, agency: str, journeys: Sequence[Journey]
+) -> dict[uuid.UUID, str]:
+    """The title of each journey's current stage, by journey id, from its programme's SOP (each
+    SOP read once); a journey whose stage the SOP no longer names is left out."""
+    held = await programme_rows.by_ids(
+        session, agency=agency, ids={j.programme_id for j in journeys}
+    )
+    definitions: dict[str, Definition] = {}
+    found: dict[uuid.UUID, str] = {}
+    for journey in journeys:
+        programme = held.get(journey.programme_id)
+        if programme is None:
+            continue
+        if programme.sop not in definitions:
+            definitions[programme.sop] = await programme_service.definition_of(session, programme)
+        title = titles_of(definitions[programme.sop]).get(journey.stage)
+        if title is not None:
+            found[journey.id] = title
+    return found
 
 
 @router.get("/console/programmes")
@@ -79,6 +111,8 @@ async def programme(
         violations=faults,
         stages=stage_views(definition),
         journeys=journeys,
+        stage_titles=titles_of(definition),
+        names=await for_viewer(request, session, viewer),
         mermaid=to_mermaid(definition),
     )
 
@@ -98,6 +132,7 @@ async def journey(
         journey=JourneyOut.from_view(view),
         names=await for_viewer(request, session, viewer),
         definition=definition,
+        stage_titles=titles_of(definition),
         stages=stage_views(definition, view.ctx.state),
         mermaid=to_mermaid(definition, view.ctx.state),
     )

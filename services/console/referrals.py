@@ -30,6 +30,7 @@ from .access import ConsoleRequires, Viewer
 from .failures import Failure, attempt
 from .names import Names, for_viewer
 from .navigation import landing
+from .programmes import stage_titles
 from .render import console_router, page, see_other
 
 router = console_router()
@@ -115,15 +116,18 @@ async def home(request: Request, viewer: Anyone, session: Session) -> Response:
     )
     people = await _people(request, session, viewer, [*to_approve, *to_accept, *drafted])
     now = utcnow()
+    waiting = await journey_rows.waiting_for(session, agency=viewer.principal.agency, now=now)
+    titles = await stage_titles(session, agency=viewer.agency, journeys=waiting)
     journeys = [
         {
             "id": j.id,
             "stage": j.stage,
+            "stage_title": titles.get(j.id, j.stage),
             "due_at": j.due_at,
             "overdue": j.due_at is not None and j.due_at < now,
             "reasons": [b.get("message", "") for b in j.blocked or []],
         }
-        for j in await journey_rows.waiting_for(session, agency=viewer.principal.agency, now=now)
+        for j in waiting
     ]
     return page(
         request,

@@ -124,18 +124,24 @@ def said_word(value: Any) -> str:
     return i18n.gettext(shown) if shown else shown
 
 
-def binding(value: Any) -> str:
-    """Who acts for a role: "iom", "iom (alternates: unhcr)", "SRB: gov-rs · XKX: gov-xk"."""
+@pass_context
+def binding(context: Context, value: Any) -> Markup:
+    """Who acts for a role, each agency by name with its slug on hover (``who``): "IOM",
+    "IOM (alternates: UNHCR)", "SRB: Serbia's authority · XKX: Kosovo's authority"."""
     if isinstance(value, dict):
-        return " · ".join(f"{country}: {binding(slugs)}" for country, slugs in value.items())
+        return Markup(" · ").join(
+            Markup("{}: {}").format(country, binding(context, slugs))
+            for country, slugs in value.items()
+        )
     if isinstance(value, list):
         first, *others = value or [""]
         if not others:
-            return str(first)
-        return f"{first} " + i18n.gettext("(alternates: %(others)s)") % {
-            "others": ", ".join(others)
+            return who(context, first)
+        alternates = escape(i18n.gettext("(alternates: %(others)s)")) % {
+            "others": Markup(", ").join(who(context, other) for other in others)
         }
-    return str(value or "")
+        return Markup("{} {}").format(who(context, first), alternates)
+    return who(context, value)
 
 
 @pass_context

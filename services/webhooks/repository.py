@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,23 @@ async def deliveries_page(
     if status is not None:
         statement = statement.where(WebhookDelivery.status == status)
     return await keyset_page(session, statement, WebhookDelivery.id, cursor=cursor, limit=limit)
+
+
+async def status_counts(
+    session: AsyncSession, webhooks: Sequence[Webhook]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """How many deliveries each of ``webhooks`` has in each status (absent: none)."""
+    counts: dict[uuid.UUID, dict[str, int]] = {w.id: {} for w in webhooks}
+    if not webhooks:
+        return counts
+    rows = await session.execute(
+        select(WebhookDelivery.webhook_id, WebhookDelivery.status, func.count())
+        .where(WebhookDelivery.webhook_id.in_(list(counts)))
+        .group_by(WebhookDelivery.webhook_id, WebhookDelivery.status)
+    )
+    for webhook_id, status, count in rows.all():
+        counts[webhook_id][status] = count
+    return counts
 
 
 async def delivery_for(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support.console import signed_in, submit
+from tests.support.console import assert_named, signed_in, submit
 from tests.support.federation import join
 from tests.support.identity import SeededUser, seed_user, sign_in
 from tests.support.markers import sqlite_only
@@ -129,6 +129,20 @@ async def test_a_client_secret_is_shown_once_and_rotating_it_retires_the_old_one
             "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, fresh)
         )
         assert new.status_code == 200
+
+
+async def test_the_admin_pages_name_the_agency_with_its_slug_on_hover(
+    app: FastAPI, admin: SeededUser
+) -> None:
+    async with _browser(app) as browser:
+        await signed_in(browser, admin)
+        for path in ("/console/users", "/console/clients", "/console/federation"):
+            shown = await browser.get(path)
+            header = re.search(r'<span class="who">.*?</span>\n', shown.text).group(0)
+            assert_named(header, "unhcr", "UNHCR")
+            heading = re.search(r"<h[12][^>]*>[^\n]*UNHCR[^\n]*</h[12]>", shown.text)
+            assert heading, f"{path} names the agency in its heading"
+            assert_named(heading.group(0), "unhcr", "UNHCR")
 
 
 async def test_the_keys_page_shows_each_key_published_in_the_directory(

@@ -19,7 +19,7 @@ from contracts.categories import Category
 from contracts.data_roles import FieldDataRole
 from kit.db.base import new_id, utcnow
 from services.agreements import repository as agreements_repository
-from tests.support.console import signed_in, submit
+from tests.support.console import assert_named, section, signed_in, submit
 from tests.support.federation import join
 from tests.support.identity import seed_user
 from tests.support.markers import sqlite_only
@@ -335,6 +335,19 @@ async def test_an_admin_drafts_proposes_and_signs_and_sees_the_signatures_verifi
         page = await browser.get(f"/console/agreements/{agreement_id}")
         assert 'id="agreement-status">active<' in page.text
         assert page.text.count("verified against the directory") == 2
+
+
+async def test_the_parties_are_named_with_their_slug_on_hover(
+    app: FastAPI, client: httpx.AsyncClient, federation: None
+) -> None:
+    admin = await seed_user(app, "unhcr", "admin@unhcr.test", roles=["admin"])
+    async with _browser(app) as browser:
+        csrf = await signed_in(browser, admin)
+        drafted = await _draft(browser, csrf, _form())
+        page = await browser.get(drafted.headers["location"])
+    parties = section(page.text, "parties-h")
+    assert_named(parties, "unhcr", "UNHCR")
+    assert_named(parties, "iom", "IOM")
 
 
 async def test_suspending_needs_a_reason_and_a_focal_point_cannot_sign(

@@ -49,6 +49,8 @@ CONSOLE_ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/console/clients"): {"admin"},
     ("POST", "/console/clients/{client_pk}"): {"admin"},
     ("GET", "/console/federation"): {"admin"},
+    ("GET", "/console/webhooks"): {"admin"},
+    ("POST", "/console/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): {"admin"},
     ("GET", "/console/audit"): {"auditor"},
     ("GET", "/console/erasures"): {"admin", "auditor"},
     # Everyone's own language and time zone.

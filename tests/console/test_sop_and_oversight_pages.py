@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from kit.settings import Settings
 from services.demo.scenarios import PEOPLE
-from tests.support.console import signed_in
+from tests.support.console import assert_named, section, signed_in
 from tests.support.federation import member_settings
 from tests.support.identity import seed_user
 from tests.support.markers import sqlite_only
@@ -62,7 +62,10 @@ async def test_a_withdrawn_journey_shows_its_path_and_its_erasures(
         await signed_in(browser, overseer)
         erasures = await browser.get("/console/erasures")
         assert 'id="count-outstanding">0<' in erasures.text
-        assert "Confirmed (3)" in erasures.text, "gov-de, iom and gov-xk each sent a receipt"
+        assert "Confirmed (3)" in erasures.text, "gov-de, iom and gov-rs each sent a receipt"
+        confirmed = section(erasures.text, "done-h")
+        for recipient in ("gov-de", "iom", "gov-rs"):
+            assert_named(confirmed, recipient, recipient.upper())
 
         audit = await browser.get("/console/audit")
         assert 'id="chain-status">Chain valid' in audit.text

@@ -333,8 +333,9 @@ def test_every_admin_page_renders_in_the_browser(demo: dict[str, Any], page: Any
     for link, heading, name in (
         ("Agreements", "Agreements", "agreements"),
         ("Programmes", "Programmes", "programmes"),
-        ("Users", "Users at unhcr", "users"),
-        ("API clients", "API clients of unhcr", "clients"),
+        ("Users", "Users at UNHCR", "users"),
+        ("API clients", "API clients of UNHCR", "clients"),
+        ("Webhooks", "Webhooks of UNHCR", "webhooks"),
         ("Keys and directory", "Keys and directory", "keys-and-directory"),
         ("Erasures", "Erasures", "erasures"),
     ):

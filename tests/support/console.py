@@ -27,3 +27,18 @@ async def signed_in(http: httpx.AsyncClient, user: SeededUser) -> str:
 
 async def submit(http: httpx.AsyncClient, path: str, csrf: str, **fields: str) -> httpx.Response:
     return await http.post(path, data={"csrf_token": csrf, **fields})
+
+
+def section(html: str, heading_id: str) -> str:
+    """The ``<section aria-labelledby=heading_id>`` of a page, to assert on one part of it."""
+    found = re.search(rf'<section aria-labelledby="{heading_id}".*?</section>', html, re.S)
+    assert found, f"the page has no section {heading_id}"
+    return found.group(0)
+
+
+def assert_named(fragment: str, ref: str, name: str) -> None:
+    """``ref`` (a slug or id) is shown as ``name``, the ref itself only on hover or in a link
+    (issue 17: names, not slugs)."""
+    assert f'<span title="{ref}">{name}</span>' in fragment, f"{ref} is not shown as {name}"
+    bare = re.sub(r'(title|href)="[^"]*"', "", fragment)
+    assert not re.search(rf"(?<![\w-]){re.escape(ref)}(?![\w-])", bare), f"{ref} shown bare"
