@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sop.errors import DefinitionInvalid
 from sop.loader import check_file, check_text, load_definition, load_text, parse_definition
-from sop.problems import Problem
 from sop.schema import StageKind
 
 MINIMAL = textwrap.dedent(
@@ -136,19 +133,14 @@ def nested_alls(depth: int, items: int, body: str) -> str:
     return body
 
 
-def timed(check: Callable[[], list[Problem]]) -> tuple[list[Problem], float]:
-    started = time.perf_counter()
-    problems = check()
-    return problems, time.perf_counter() - started
-
-
 def test_five_nested_comprehensions_are_refused_before_anything_evaluates_them() -> None:
     # The guard of issue 13: verifying it took 3 s, every evaluation iterating 20**5 times.
     guard = nested_alls(5, 20, "a + b + c + d + e != -1")
     assert len(guard) == 323
-    problems, seconds = timed(lambda: check_text(guarded(guard), "m.yaml"))
+    # Refused by its shape (the count of nested comprehensions), not by running it: no timing
+    # needed to tell, and none asserted (benchmarks measure time, tests do not).
+    problems = check_text(guarded(guard), "m.yaml")
     assert [(p.line, p.code) for p in problems] == [(20, "guard-comprehensions")]
-    assert seconds < 0.1
     assert "nests 5 comprehensions" in problems[0].message
     assert problems[0].breach is not None
     assert (problems[0].breach.maximum, problems[0].breach.found) == (2, 5)
@@ -185,10 +177,9 @@ def test_a_yaml_alias_bomb_is_refused_at_its_first_anchor() -> None:
         )
     )
     assert len(bomb) < 350
-    problems, seconds = timed(lambda: check_text(bomb, "bomb.yaml"))
+    problems = check_text(bomb, "bomb.yaml")
     assert [(p.line, p.code) for p in problems] == [(1, "yaml-anchors")]
     assert "found &a" in problems[0].message
-    assert seconds < 0.1
 
 
 def test_anchors_are_refused_even_where_they_would_be_harmless() -> None:
@@ -199,10 +190,9 @@ def test_anchors_are_refused_even_where_they_would_be_harmless() -> None:
 def test_a_definition_over_256_kib_is_refused_before_it_is_parsed() -> None:
     padding = "# " + "x" * 78 + "\n"
     text = MINIMAL + padding * (300 * 1024 // len(padding))
-    problems, seconds = timed(lambda: check_text(text, "big.yaml"))
+    problems = check_text(text, "big.yaml")
     assert [(p.line, p.code) for p in problems] == [(1, "document-size")]
     assert "at most 262,144 (256 KiB)" in problems[0].message
-    assert seconds < 0.1
     assert check_text(MINIMAL + padding * (200 * 1024 // len(padding))) == []
 
 
