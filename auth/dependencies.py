@@ -17,7 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import i18n
-from kit.db.session import Session
+from kit.db.session import database, read_only
 from kit.errors import Forbidden, Unauthenticated
 
 from .introspect import Standing, revocation_keys, standing, user_id_of
@@ -160,8 +160,15 @@ async def resolve_principal(request: Request, session: AsyncSession, token: str)
     )
 
 
-async def current_principal(request: Request, session: Session) -> Principal:
-    return await resolve_principal(request, session, _bearer(request))
+async def current_principal(request: Request) -> Principal:
+    """The caller, read in a short read-only transaction of its own that ends before the
+    handler's begins. Read in the handler's ``Session`` instead, a read-only handler
+    (``ReadSession``) held two pooled connections at once, and on SQLite the write lock for its
+    whole length: 16 concurrent listings per worker exhausted the pool, each waiting for its
+    second connection, and stalled until the pool's timeout (issue 19)."""
+    async with database(request).sessions() as session:
+        await read_only(session)
+        return await resolve_principal(request, session, _bearer(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
