@@ -43,11 +43,9 @@ system-packages:
 # The whole suite, on SQLite and on a throwaway PostgreSQL cluster the tests start themselves.
 # --dist loadfile keeps a file's tests on one worker, so the browser tests' demo starts once;
 # --no-loadscope-reorder keeps the order tests/conftest.py gives, the longest files first.
-# Three workers on two cores: many tests wait on other processes (nodes, PostgreSQL, Chromium),
-# and a third worker runs while one waits.
 # Then the few tests that measure latency, alone, so that no other test shares the cores.
 test: system-packages lint
-	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder -m "not slow and not latency"
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow and not latency"
 	$(BIN)/pytest -q -m latency
 
 # The long reliability loops (20 SIGKILLs mid-delivery); CI runs the 3-round version.
