@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit import i18n
 from kit.db.session import database, read_only
 from kit.errors import Forbidden, Unauthenticated
+from kit.http.state import on_the_loop
 
 from .introspect import Standing, revocation_keys, standing, user_id_of
 from .keys import TokenKeys
@@ -89,7 +90,7 @@ def node_passwords(request: Request) -> Passwords:
 
 
 #: The node's password hashing: Argon2id with its configured parameters.
-NodePasswords = Annotated[Passwords, Depends(node_passwords)]
+NodePasswords = Annotated[Passwords, Depends(on_the_loop(node_passwords))]
 
 
 async def token_keys(request: Request) -> TokenKeys:

@@ -72,12 +72,14 @@ def database(backend: str, scratch: Path) -> Iterator[str]:
 class StatementCounter:
     def __init__(self, app: FastAPI) -> None:
         self.count = 0
+        self.recent: list[str] = []
         engines = {app.state.db._engine.sync_engine}
         for engine in engines:
             event.listen(engine, "before_cursor_execute", self._count)
 
-    def _count(self, *_: Any) -> None:
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.count += 1
+        self.recent.append(" ".join(statement.split())[:160])
 
 
 async def timed(
@@ -209,6 +211,15 @@ async def run(
             # Warm up (first requests compile, load keys and fill caches).
             for _ in range(5):
                 await ex.draft()
+            if os.environ.get("PROFILE_STATEMENTS"):
+                # The statements of one warm POST and one warm GET, to count round trips.
+                counter.recent.clear()
+                await draft(0)
+                print("--- statements of one POST ---", *counter.recent, sep="\n  ")
+                counter.recent.clear()
+                await read(0)
+                print("--- statements of one GET ---", *counter.recent, sep="\n  ")
+                counter.recent.clear()
             if only in (None, "post"):
                 await timed("POST /v1/referrals", draft, count, counter, profile, top, results)
             else:

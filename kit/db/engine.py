@@ -11,18 +11,26 @@ or the standard library's sqlite3). DESIGN §2 records why.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 
+
+#: A pooled PostgreSQL connection back in the pool for longer than this is pinged before it is
+#: lent again (a server restart or a dropped link shows up there, not in a request); one in
+#: steady use is not, because the ping is a round trip of its own on every request (issue 19:
+#: with SQLAlchemy's ``pool_pre_ping`` a tenth of a warm request's CPU).
+IDLE_PING_SECONDS = 1.0
 
 #: Execution option marking a transaction that will not write (SQLite: a deferred BEGIN).
 READ_ONLY_OPTION = "accord_read_only"
@@ -149,6 +157,26 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _ping_when_idle(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _lent(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned <= IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and lends a fresh one instead.
+            raise DisconnectionError("the pooled connection no longer answers") from error
+
+
 def make_sync_engine(url: str | URL, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> Engine:
     target = sync_url(url)
     if target.get_backend_name() == "sqlite":
@@ -156,7 +184,9 @@ def make_sync_engine(url: str | URL, *, busy_timeout_ms: int = 10_000, **kwargs:
         engine = create_engine(target, hide_parameters=True, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(target, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    engine = create_engine(target, hide_parameters=True, **kwargs)
+    _ping_when_idle(engine)
+    return engine
 
 
 def make_async_engine(
@@ -170,6 +200,6 @@ def make_async_engine(
         _queue_sqlite_writers(engine, busy_timeout_ms)
         _configure_sqlite(engine.sync_engine, busy_timeout_ms)
         return engine
-    return create_async_engine(
-        target, pool_pre_ping=True, pool_size=pool_size, hide_parameters=True, **kwargs
-    )
+    async_engine = create_async_engine(target, pool_size=pool_size, hide_parameters=True, **kwargs)
+    _ping_when_idle(async_engine.sync_engine)
+    return async_engine

@@ -89,6 +89,18 @@ class Database:
         async with self._engine.connect() as connection:
             yield connection
 
+    @asynccontextmanager
+    async def one_read(self) -> AsyncIterator[AsyncSession]:
+        """A session for a single read statement. On PostgreSQL it runs in autocommit: no BEGIN
+        and no ROLLBACK around it, two round trips fewer (the caller's standing is read so on
+        every API call); elsewhere, and inside a test's transaction, a read-only transaction."""
+        async with self.sessions() as session:
+            if self._engine is not None and self._engine.dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            else:
+                await read_only(session)
+            yield session
+
     async def in_sync_session(self, work: Callable[[SyncSession], _T]) -> _T:
         """``work(session)`` with a synchronous ORM session (authlib is synchronous); ``work``
         commits what it means to keep.

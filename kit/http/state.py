@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
 from kit.observability.metrics import HttpMetrics
 from kit.settings import Settings
+
+_T = TypeVar("_T")
+
+
+def on_the_loop(read: Callable[[Request], _T]) -> Callable[[Request], Awaitable[_T]]:
+    """``read`` as an ``async`` dependency. FastAPI runs a plain ``def`` dependency on its thread
+    pool: a thread hand-off on every request for what is a lookup in ``app.state`` (issue 19)."""
+
+    async def dependency(request: Request) -> _T:
+        return read(request)
+
+    return dependency
 
 
 def master_key_of(request: Request) -> bytes:
@@ -16,7 +29,7 @@ def master_key_of(request: Request) -> bytes:
     return key
 
 
-MasterKey = Annotated[bytes, Depends(master_key_of)]
+MasterKey = Annotated[bytes, Depends(on_the_loop(master_key_of))]
 
 
 def settings_of(request: Request) -> Settings:
@@ -25,7 +38,7 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-SettingsDep = Annotated[Settings, Depends(settings_of)]
+SettingsDep = Annotated[Settings, Depends(on_the_loop(settings_of))]
 
 
 def metrics_of(request: Request) -> HttpMetrics:
@@ -34,7 +47,7 @@ def metrics_of(request: Request) -> HttpMetrics:
     return metrics
 
 
-MetricsDep = Annotated[HttpMetrics, Depends(metrics_of)]
+MetricsDep = Annotated[HttpMetrics, Depends(on_the_loop(metrics_of))]
 
 
 def migration_heads_of(request: Request) -> frozenset[str]:
@@ -43,4 +56,4 @@ def migration_heads_of(request: Request) -> frozenset[str]:
     return heads
 
 
-MigrationHeads = Annotated[frozenset[str], Depends(migration_heads_of)]
+MigrationHeads = Annotated[frozenset[str], Depends(on_the_loop(migration_heads_of))]

@@ -24,6 +24,22 @@ async def get_for(
     return (await session.scalars(statement)).first()
 
 
+async def get_with_data(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> tuple[Case | None, list[CaseData]]:
+    """The case (if it is the principal's agency's) and its data rows, in one round trip: a
+    referral's draft and its approval need both (issue 19)."""
+    statement = (
+        select(Case, CaseData)
+        .outerjoin(CaseData, CaseData.case_id == Case.id)
+        .where(Case.id == case_id, Case.agency == principal.agency)
+    )
+    found = (await session.execute(statement)).all()
+    if not found:
+        return None, []
+    return found[0][0], [data for _, data in found if data is not None]
+
+
 async def by_external_ref(session: AsyncSession, agency: str, external_ref: str) -> Case | None:
     statement = select(Case).where(Case.agency == agency, Case.external_ref == external_ref)
     return (await session.scalars(statement)).first()

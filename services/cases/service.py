@@ -178,6 +178,16 @@ async def get(
     return case
 
 
+async def get_with_data(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID
+) -> tuple[Case, list[CaseData]]:
+    """:func:`get` and the case's data rows, read together."""
+    case, rows = await repository.get_with_data(session, principal, case_id)
+    if case is None:
+        raise _not_found()
+    return case, rows
+
+
 async def page(
     session: AsyncSession,
     *,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.envelope import Envelope
 from kit.db.session import Database, read_only
 from kit.events import Events
+from kit.http.state import on_the_loop
 from kit.observability.logging import get_logger
 from kit.observability.ratelimit import RateLimitedLog
 from kit.settings import Settings
@@ -166,4 +167,4 @@ def federation_of(request: Request) -> Federation:
     return federation
 
 
-FederationDep = Annotated[Federation, Depends(federation_of)]
+FederationDep = Annotated[Federation, Depends(on_the_loop(federation_of))]

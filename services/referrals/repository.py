@@ -38,6 +38,21 @@ async def get_for(
     return (await session.scalars(statement)).first()
 
 
+async def get_with_data(
+    session: AsyncSession, *, agency: str, referral_id: str
+) -> tuple[Referral | None, list[ReferralData]]:
+    """The agency's referral and its sealed categories, in one round trip (a read needs both)."""
+    statement = (
+        select(Referral, ReferralData)
+        .outerjoin(ReferralData, ReferralData.referral_row == Referral.id)
+        .where(Referral.referral_id == referral_id, Referral.agency == agency)
+    )
+    found = (await session.execute(statement)).all()
+    if not found:
+        return None, []
+    return found[0][0], [data for _, data in found if data is not None]
+
+
 async def by_message(session: AsyncSession, *, agency: str, referral_id: str) -> Referral | None:
     """The agency's row a settled outbox message speaks about, locked."""
     return await get_for(session, agency=agency, referral_id=referral_id, lock=True)

@@ -38,7 +38,6 @@ from kit.faults import problem_for
 from services.agreements import repository as agreements
 from services.audit import service as audit
 from services.audit.service import actor_of
-from services.cases import repository as case_rows
 from services.cases import service as cases
 from services.cases.sealing import data_slot
 from services.consents import service as consents
@@ -261,9 +260,8 @@ async def create(
 ) -> Referral:
     """Draft a referral as ``pending_approval``, only if the policy allows it now."""
     now = utcnow()
-    case = await cases.get(session, principal=principal, case_id=data.case_id)
+    case, case_data = await cases.get_with_data(session, principal=principal, case_id=data.case_id)
     categories = [c.value for c in data.categories]
-    case_data = await case_rows.data_of(session, case.id)
     present = {row.category for row in case_data}
     missing = [c for c in categories if c not in present]
     consent = (
@@ -401,8 +399,9 @@ async def approve(
             else None
         )
         assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
-        case = await cases.get(session, principal=principal, case_id=row.case_id)
-        case_data = await case_rows.data_of(session, case.id)
+        case, case_data = await cases.get_with_data(
+            session, principal=principal, case_id=row.case_id
+        )
         await _decision(
             session,
             federation=federation,
@@ -708,11 +707,13 @@ async def read(
 
     ``only`` narrows the read to those categories (a console list naming the person reads
     ``identity`` and nothing else)."""
-    row = await get_row(session, principal=principal, referral_id=referral_id)
+    row, rows = await repository.get_with_data(
+        session, agency=principal.agency, referral_id=referral_id
+    )
+    if row is None:
+        raise NotFound("No referral with this id at your agency.")
     now = utcnow()
-    stored = [
-        d for d in await repository.data_of(session, row) if only is None or d.category in only
-    ]
+    stored = [d for d in rows if only is None or d.category in only]
     if row.erased_at is not None and row.direction == "incoming":
         raise Erased(
             f"This referral's content was erased at {row.erased_at.isoformat()} "
@@ -722,11 +723,17 @@ async def read(
     agreement = await agreement_of(
         session, agreement_id=row.agreement_id, version=row.agreement_version
     )
-    grants = await active_grants(session, row=row, principal=principal, now=now)
     held = [data.category for data in stored]
-    readable, withheld = readable_by_agreement(
-        agreement.terms, held, principal.data_roles, break_glass=grants
-    )
+    grants: list[str] = []
+    readable, withheld = readable_by_agreement(agreement.terms, held, principal.data_roles)
+    if withheld:
+        # Only what the caller's roles leave closed can a break-glass grant open: the grants
+        # are read only then (a round trip fewer on the common read).
+        grants = await active_grants(session, row=row, principal=principal, now=now)
+        if grants:
+            readable, withheld = readable_by_agreement(
+                agreement.terms, held, principal.data_roles, break_glass=grants
+            )
     data: dict[str, Any] = {}
     if readable and row.data_key_wrapped is not None:
         vault = open_vault(federation.master_key, row.id, row.data_key_wrapped)

@@ -12,6 +12,7 @@ from auth.principal import Principal
 from kit.db.session import ReadSession, Session
 from kit.http.paging import DEFAULT_LIMIT, Cursor, Limit
 from kit.http.routing import api_router
+from kit.http.state import on_the_loop
 from sop.graph import to_dot, to_mermaid
 
 from . import service
@@ -34,7 +35,7 @@ def _verifier(request: Request) -> Verifier:
     return verifier
 
 
-VerifierDep = Annotated[Verifier, Depends(_verifier)]
+VerifierDep = Annotated[Verifier, Depends(on_the_loop(_verifier))]
 
 
 @router.get(
