@@ -220,6 +220,10 @@ async def run(
                 await read(0)
                 print("--- statements of one GET ---", *counter.recent, sep="\n  ")
                 counter.recent.clear()
+                await approve_and_deliver(0)
+                print("--- statements of one approve and its delivery ---", *counter.recent, sep="\n  ")
+                counter.recent.clear()
+                drafted.clear()
             if only in (None, "post"):
                 await timed("POST /v1/referrals", draft, count, counter, profile, top, results)
             else:

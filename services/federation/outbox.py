@@ -112,15 +112,18 @@ async def enqueue(session: AsyncSession, envelope: env.Envelope) -> OutboxMessag
         status="pending",
         created_at=utcnow(),
     )
-    session.add(row)
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(OutboxChannel)
-        .values(sender=header.from_, recipient=header.to, next_attempt_at=utcnow(), failures=0)
-        .on_conflict_do_nothing(index_elements=["sender", "recipient"])
-    )
-    await session.flush()
+    # Without autoflush, and the message added after: the caller's pending changes (a
+    # referral's new status) and the message's INSERT go out together at its next flush or
+    # commit, with whatever it changes after queueing (the message id it records).
+    with session.no_autoflush:
+        await session.execute(
+            insert(OutboxChannel)
+            .values(sender=header.from_, recipient=header.to, next_attempt_at=utcnow(), failures=0)
+            .on_conflict_do_nothing(index_elements=["sender", "recipient"])
+        )
+    session.add(row)
     return row
 
 

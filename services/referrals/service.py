@@ -390,32 +390,35 @@ async def approve(
             approver_roles=principal.roles,
         )
         move(row, Action.APPROVE, actor_of(principal), at=now)
-        agreement = await agreement_of(
-            session, agreement_id=row.agreement_id, version=row.agreement_version
-        )
-        consent = (
-            await consents.record_for(session, principal=principal, consent_id=row.consent_id)
-            if row.consent_id
-            else None
-        )
-        assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
-        case, case_data = await cases.get_with_data(
-            session, principal=principal, case_id=row.case_id
-        )
-        await _decision(
-            session,
-            federation=federation,
-            person=await cases.states_of(
-                session, case=case, master_key=federation.master_key, rows=case_data
-            ),
-            sender=row.agency,
-            recipient=row.counterpart,
-            purpose=row.purpose,
-            categories=row.categories,
-            agreement=agreement,
-            consent=consent,
-            now=now,
-        )
+        # The row's status, approver and message id go out in one UPDATE, when the message is
+        # queued, rather than one each time a read below would flush it (issue 19).
+        with session.no_autoflush:
+            agreement = await agreement_of(
+                session, agreement_id=row.agreement_id, version=row.agreement_version
+            )
+            consent = (
+                await consents.record_for(session, principal=principal, consent_id=row.consent_id)
+                if row.consent_id
+                else None
+            )
+            assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
+            case, case_data = await cases.get_with_data(
+                session, principal=principal, case_id=row.case_id
+            )
+            await _decision(
+                session,
+                federation=federation,
+                person=await cases.states_of(
+                    session, case=case, master_key=federation.master_key, rows=case_data
+                ),
+                sender=row.agency,
+                recipient=row.counterpart,
+                purpose=row.purpose,
+                categories=row.categories,
+                agreement=agreement,
+                consent=consent,
+                now=now,
+            )
     except ContractError as error:
         raise _refused(error) from error
     await federation.events.emit(session, APPROVING, Approving(principal, row))
