@@ -13,11 +13,11 @@ from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowAuthorizationCode, OAuthFlowClientCredentials
 from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
 from fastapi.security import OAuth2
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import i18n
-from kit.db.session import database, read_only
+from kit.db.session import database
 from kit.errors import Forbidden, Unauthenticated
 from kit.http.state import on_the_loop
 
@@ -98,30 +98,37 @@ async def token_keys(request: Request) -> TokenKeys:
     return keys
 
 
+_REVOKED = (
+    exists()
+    .where(RevokedToken.key.in_(bindparam("revocation_keys", expanding=True)))
+    .label("revoked")
+)
+# Built once: building a statement per call (and its cache key) cost more CPU than running it.
+_CLIENT_STANDING = select(ApiClient, _REVOKED).where(ApiClient.client_id == bindparam("client_id"))
+_USER_STANDING = (
+    select(ApiClient, User, _REVOKED)
+    .outerjoin(User, User.id == bindparam("user_id"))
+    .where(ApiClient.client_id == bindparam("client_id"))
+)
+
+
 async def _standing(session: AsyncSession, claims: AccessClaims) -> Standing:
     """The token's client, its user (for a person's token) and whether it is revoked, read in
     one statement: every API call pays for this round trip."""
-    revoked = exists().where(RevokedToken.key.in_(revocation_keys(claims))).label("revoked")
+    values: dict[str, Any] = {
+        "client_id": claims.client_id,
+        "revocation_keys": revocation_keys(claims),
+    }
     user_id = user_id_of(claims)
     client: ApiClient | None = None
     user: User | None = None
     is_revoked = False
     if user_id is None:
-        found = (
-            await session.execute(
-                select(ApiClient, revoked).where(ApiClient.client_id == claims.client_id)
-            )
-        ).first()
+        found = (await session.execute(_CLIENT_STANDING, values)).first()
         if found is not None:
             client, is_revoked = found[0], bool(found[1])
     else:
-        with_user = (
-            await session.execute(
-                select(ApiClient, User, revoked)
-                .outerjoin(User, User.id == user_id)
-                .where(ApiClient.client_id == claims.client_id)
-            )
-        ).first()
+        with_user = (await session.execute(_USER_STANDING, values | {"user_id": user_id})).first()
         if with_user is not None:
             client, user, is_revoked = with_user[0], with_user[1], bool(with_user[2])
     return standing(claims, client, user, is_revoked)
@@ -167,8 +174,7 @@ async def current_principal(request: Request) -> Principal:
     (``ReadSession``) held two pooled connections at once, and on SQLite the write lock for its
     whole length: 16 concurrent listings per worker exhausted the pool, each waiting for its
     second connection, and stalled until the pool's timeout (issue 19)."""
-    async with database(request).sessions() as session:
-        await read_only(session)
+    async with database(request).one_read() as session:
         return await resolve_principal(request, session, _bearer(request))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -19,16 +19,31 @@ def to_state(row: AgreementRow) -> AgreementState:
     return AgreementState.model_validate(row.state)
 
 
+def _get_row_statement(*, versioned: bool, lock: bool) -> Select[AgreementRow]:
+    statement = select(AgreementRow).where(AgreementRow.id == bindparam("agreement_id"))
+    if versioned:
+        statement = statement.where(AgreementRow.version == bindparam("version"))
+    statement = statement.order_by(AgreementRow.version.desc()).limit(1)
+    return statement.with_for_update() if lock else statement
+
+
+# Built once per variant: every referral's draft, approval, read and receipt reads its
+# agreement, and building the statement each time cost more CPU than running it (issue 19).
+_GET_ROW = {
+    (versioned, lock): _get_row_statement(versioned=versioned, lock=lock)
+    for versioned in (False, True)
+    for lock in (False, True)
+}
+
+
 async def get_row(
     session: AsyncSession, agreement_id: str, version: int | None = None, *, lock: bool = False
 ) -> AgreementRow | None:
-    statement = select(AgreementRow).where(AgreementRow.id == agreement_id)
+    statement = _GET_ROW[version is not None, lock]
+    values: dict[str, object] = {"agreement_id": agreement_id}
     if version is not None:
-        statement = statement.where(AgreementRow.version == version)
-    statement = statement.order_by(AgreementRow.version.desc()).limit(1)
-    if lock:
-        statement = statement.with_for_update()
-    return (await session.scalars(statement)).first()
+        values["version"] = version
+    return (await session.scalars(statement, values)).first()
 
 
 async def get_for(

@@ -134,10 +134,10 @@ async def record(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Append one event to ``agency``'s chain. Nothing personal belongs in ``detail``."""
-    head = await repository.lock_head(session, agency)
+    head_seq, head_hash = await repository.locked_head(session, agency)
     event = AuditEvent(
         agency=agency,
-        seq=head.seq + 1,
+        seq=head_seq + 1,
         at=(at or utcnow()).replace(microsecond=0),
         actor=actor_of(principal),
         action=action,
@@ -149,15 +149,15 @@ async def record(
         purpose=purpose,
         detail=dict(detail or {}),
         break_glass=break_glass,
-        prev_hash=head.hash,
+        prev_hash=head_hash,
         hash="",
     )
     event.id = new_id()
     event.hash = event_hash(
-        agency=agency, seq=event.seq, prev_hash=head.hash, content=event_content(event)
+        agency=agency, seq=event.seq, prev_hash=head_hash, content=event_content(event)
     )
-    head.seq, head.hash = event.seq, event.hash
-    return await repository.add_event(session, event)
+    await repository.append(session, event)
+    return event
 
 
 # --- checkpoints ----------------------------------------------------------------------------

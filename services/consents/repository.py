@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import Principal
 from kit.db.repository import Page, keyset_page
 
 from .models import Consent
+
+_BY_ID = select(Consent).where(
+    Consent.id == bindparam("consent_id"), Consent.agency == bindparam("agency")
+)
+# Built once, locking or not: a referral's draft and approval read a consent each time.
+_GET_FOR = {False: _BY_ID, True: _BY_ID.with_for_update()}
 
 
 async def get_for(
@@ -20,10 +26,8 @@ async def get_for(
     *,
     for_update: bool = False,
 ) -> Consent | None:
-    statement = select(Consent).where(Consent.id == consent_id, Consent.agency == principal.agency)
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.scalars(statement)).first()
+    values = {"consent_id": consent_id, "agency": principal.agency}
+    return (await session.scalars(_GET_FOR[for_update], values)).first()
 
 
 async def page_for_case(

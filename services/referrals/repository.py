@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db.repository import Page, keyset_page
@@ -20,6 +20,42 @@ from .models import BreakGlassGrant, Referral, ReferralData
 Direction = Literal["outgoing", "incoming"]
 
 
+def _get_for_statement(*, directed: bool, lock: bool) -> Select[Referral]:
+    statement = select(Referral).where(
+        Referral.referral_id == bindparam("referral_id"), Referral.agency == bindparam("agency")
+    )
+    if directed:
+        statement = statement.where(Referral.direction == bindparam("direction"))
+    return statement.with_for_update() if lock else statement
+
+
+# The statements every referral request runs, built once: building one per call (and its
+# cache key) cost more CPU than running it (issue 19).
+_GET_FOR = {
+    (directed, lock): _get_for_statement(directed=directed, lock=lock)
+    for directed in (False, True)
+    for lock in (False, True)
+}
+_WITH_DATA = (
+    select(Referral, ReferralData)
+    .outerjoin(ReferralData, ReferralData.referral_row == Referral.id)
+    .where(Referral.referral_id == bindparam("referral_id"), Referral.agency == bindparam("agency"))
+)
+_ERASURE_DUE = (
+    select(Referral.erasure_due_at)
+    .where(
+        Referral.agency == bindparam("sender"),
+        Referral.direction == "outgoing",
+        Referral.counterpart == bindparam("recipient"),
+        Referral.agreement_id == bindparam("agreement_id"),
+        Referral.erasure_due_at.is_not(None),
+        Referral.erasure_receipt.is_(None),
+    )
+    .order_by(Referral.erasure_due_at)
+    .limit(1)
+)
+
+
 async def get_for(
     session: AsyncSession,
     *,
@@ -28,26 +64,18 @@ async def get_for(
     direction: Direction | None = None,
     lock: bool = False,
 ) -> Referral | None:
-    statement = select(Referral).where(
-        Referral.referral_id == referral_id, Referral.agency == agency
-    )
+    values = {"referral_id": referral_id, "agency": agency}
     if direction is not None:
-        statement = statement.where(Referral.direction == direction)
-    if lock:
-        statement = statement.with_for_update()
-    return (await session.scalars(statement)).first()
+        values["direction"] = direction
+    return (await session.scalars(_GET_FOR[direction is not None, lock], values)).first()
 
 
 async def get_with_data(
     session: AsyncSession, *, agency: str, referral_id: str
 ) -> tuple[Referral | None, list[ReferralData]]:
     """The agency's referral and its sealed categories, in one round trip (a read needs both)."""
-    statement = (
-        select(Referral, ReferralData)
-        .outerjoin(ReferralData, ReferralData.referral_row == Referral.id)
-        .where(Referral.referral_id == referral_id, Referral.agency == agency)
-    )
-    found = (await session.execute(statement)).all()
+    values = {"referral_id": referral_id, "agency": agency}
+    found = (await session.execute(_WITH_DATA, values)).all()
     if not found:
         return None, []
     return found[0][0], [data for _, data in found if data is not None]
@@ -176,20 +204,8 @@ async def erasure_due(
     session: AsyncSession, *, sender: str, recipient: str, agreement_id: str
 ) -> datetime | None:
     """The oldest erasure receipt ``recipient`` still owes ``sender`` under the agreement."""
-    rows = await session.scalars(
-        select(Referral.erasure_due_at)
-        .where(
-            Referral.agency == sender,
-            Referral.direction == "outgoing",
-            Referral.counterpart == recipient,
-            Referral.agreement_id == agreement_id,
-            Referral.erasure_due_at.is_not(None),
-            Referral.erasure_receipt.is_(None),
-        )
-        .order_by(Referral.erasure_due_at)
-        .limit(1)
-    )
-    return rows.first()
+    values = {"sender": sender, "recipient": recipient, "agreement_id": agreement_id}
+    return (await session.scalars(_ERASURE_DUE, values)).first()
 
 
 async def add(session: AsyncSession, row: Referral) -> Referral:
