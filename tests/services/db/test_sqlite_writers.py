@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kit.db.engine import make_async_engine
@@ -69,3 +69,48 @@ async def test_a_rolled_back_writer_lets_the_next_one_go(sessions) -> None:
     assert time.monotonic() - started < 1.0, "the lock went with the rolled-back connection"
     async with sessions() as session:
         assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 1
+
+
+async def test_a_writer_of_another_process_waits_its_turn_outside_sqlites_busy_handler(
+    tmp_path: Path,
+) -> None:
+    """Two engines on one file stand for two worker processes (each opens the writers' lock
+    file for itself). The second's ``BEGIN IMMEDIATE`` is not sent while the first holds the
+    database: it waits on the lock file, and starts when the first's transaction has ended,
+    instead of napping in SQLite's busy handler (1, 2, 5, … 100 ms a nap) and trying again."""
+    url = f"sqlite:///{tmp_path / 'writers.db'}"
+    first = make_async_engine(url, busy_timeout_ms=5000)
+    second = make_async_engine(url, busy_timeout_ms=5000)
+    async with first.begin() as connection:
+        await connection.execute(text("CREATE TABLE counter (n INTEGER)"))
+        await connection.execute(text("INSERT INTO counter VALUES (0)"))
+    seen: list[str] = []
+
+    def begins(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            seen.append("second begins")
+
+    event.listen(second.sync_engine, "before_cursor_execute", begins)
+    holding = asyncio.Event()
+
+    async def hold() -> None:
+        async with first.begin() as connection:
+            await connection.execute(text("UPDATE counter SET n = n + 1"))
+            holding.set()
+            await asyncio.sleep(0.2)  # the transaction stays open, holding the database
+            seen.append("first ends")
+
+    async def write() -> None:
+        await holding.wait()
+        async with second.begin() as connection:
+            await connection.execute(text("UPDATE counter SET n = n + 1"))
+
+    try:
+        await asyncio.gather(hold(), write())
+        event.remove(second.sync_engine, "before_cursor_execute", begins)
+        async with second.connect() as connection:
+            assert (await connection.execute(text("SELECT n FROM counter"))).scalar_one() == 2
+    finally:
+        await first.dispose()
+        await second.dispose()
+    assert seen == ["first ends", "second begins"]
