@@ -221,7 +221,11 @@ async def run(
                 print("--- statements of one GET ---", *counter.recent, sep="\n  ")
                 counter.recent.clear()
                 await approve_and_deliver(0)
-                print("--- statements of one approve and its delivery ---", *counter.recent, sep="\n  ")
+                print(
+                    "--- statements of one approve and its delivery ---",
+                    *counter.recent,
+                    sep="\n  ",
+                )
                 counter.recent.clear()
                 drafted.clear()
             if only in (None, "post"):
