@@ -81,13 +81,8 @@ def grow(database_url: str, total: int, *, chunk: int = 100_000) -> float:
 def _copies_sqlite(engine: Engine, row: object, first: int, count: int) -> None:
     values = dict(row)  # type: ignore[call-overload]
     rows = [
-        {
-            **values,
-            "id": _uuid7(first + n),
-            "referral_id": str(uuid.uuid4()),
-            "message_id": str(uuid.uuid4()),
-        }
-        for n in range(count)
+        {**values, "id": row_id, "referral_id": str(row_id), "message_id": str(row_id)}
+        for row_id in (_uuid7(first + n) for n in range(count))
     ]
     with engine.begin() as connection:
         connection.execute(insert(TABLE), rows)
@@ -95,21 +90,20 @@ def _copies_sqlite(engine: Engine, row: object, first: int, count: int) -> None:
 
 def _copies_postgres(engine: Engine, template: uuid.UUID, first: int, count: int) -> None:
     """One INSERT ... SELECT over generate_series: ids built in SQL as UUIDv7 (48-bit
-    millisecond prefix, version 7, variant 10, random rest)."""
+    millisecond prefix, version 7, variant 10, random rest). The referral and message ids are
+    the row id's text, time-ordered as the node's own (``kit.db.base.new_id``): random ones
+    would land all over their unique indexes and make the load several times slower."""
     uuid7 = (
-        "(lpad(to_hex(:first + g), 12, '0') || '7' || substr(md5(random()::text), 1, 3)"
-        " || '8' || substr(md5(random()::text), 1, 15))::uuid"
+        "(lpad(to_hex(:first + g), 12, '0') || '7' || substr(r, 1, 3) || '8' "
+        "|| substr(r, 4, 15))::uuid"
     )
-    replaced = {
-        "id": uuid7,
-        "referral_id": "gen_random_uuid()::text",
-        "message_id": "gen_random_uuid()::text",
-    }
+    replaced = {"id": "n.id", "referral_id": "n.id::text", "message_id": "n.id::text"}
     columns = [c.name for c in TABLE.columns]
     statement = text(
         f"INSERT INTO referrals ({', '.join(columns)}) "  # noqa: S608 - our own column names
         f"SELECT {', '.join(replaced.get(name, f't.{name}') for name in columns)} "
-        "FROM referrals t, generate_series(0, :count - 1) AS g WHERE t.id = :template"
+        f"FROM (SELECT {uuid7} AS id FROM (SELECT g, md5(random()::text) AS r "
+        "FROM generate_series(0, :count - 1) AS g) AS s) AS n, referrals t WHERE t.id = :template"
     )
     with engine.begin() as connection:
         connection.execute(statement, {"first": first, "count": count, "template": template})
