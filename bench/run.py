@@ -49,10 +49,12 @@ def parse(argv: list[str] | None = None) -> tuple[BenchSettings, Path, Path | No
     parser.add_argument(
         "--workdir",
         type=Path,
-        help="keep node logs, directories and SQLite files here (default: a temporary "
-        "directory, removed at the end)",
+        help="keep node logs, directories and SQLite files in this new or empty directory "
+        "(default: a temporary directory, removed at the end)",
     )
     args = parser.parse_args(argv)
+    if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
+        parser.error(f"--workdir {args.workdir} is not empty: a run starts from nothing")
     settings = BenchSettings(
         runs=args.runs,
         seconds=args.seconds,
