@@ -9,9 +9,13 @@ uvicorn worker processes (``accord serve --workers``, which uvicorn forks behind
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +64,38 @@ class ServedNode(NodeProcess):
         if self.process is None:
             return []
         return worker_pids(self.process.pid)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM to the supervisor, which stops its workers; whatever of its process group
+        is still there after ``timeout`` (the supervisor, or workers it left behind) is killed.
+        ``NodeProcess.stop`` kills only the supervisor, which would orphan the workers: they
+        would keep the port, the database connections and a share of the two cores."""
+        if self.process is None:
+            return
+        group = self.process.pid  # start_new_session: the supervisor leads its own group
+        workers = self.worker_pids()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                # Not reaped yet, so the group id is still ours alone.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGKILL)
+                self.process.wait()
+        for pid in workers:
+            if _group_of(pid) == group:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of ``pid``, or None if it is gone (``/proc/PID/stat``, field 5)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[2])
 
 
 def _children(pid: int) -> list[int]:
@@ -114,6 +150,18 @@ class Federation(Cluster):
             }:
                 del base[name]
         return {**base, **BENCH_NODE_ENV, **self.extra_env}
+
+    @contextmanager
+    def running(self) -> Iterator[Federation]:
+        """Every node started, and every one stopped on the way out, whatever happens in
+        between (a node that does not come up, a scenario that raises, SIGTERM)."""
+        with ExitStack() as stack:
+            for node in self.nodes.values():
+                stack.callback(node.process.stop)
+                node.process.start()
+            for node in self.nodes.values():
+                node.process.wait_ready()
+            yield self
 
     def add_served(self, name: str, agencies: list[str], database_url: str) -> Node:
         process = ServedNode(

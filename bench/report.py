@@ -83,6 +83,8 @@ class Results:
     scenarios: list[Scenario] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
+    #: ``bench-long``: the listing's statements and their PostgreSQL plans, by table size.
+    plans: dict[str, Any] = field(default_factory=dict)
     #: Scenario groups that raised: named in the report, so a partial run is never mistaken
     #: for a complete one.
     failures: list[str] = field(default_factory=list)
@@ -164,6 +166,7 @@ def as_json(results: Results) -> dict[str, Any]:
         "scenarios": [s.as_json() for s in results.scenarios],
         "targets": [asdict(t) for t in results.targets],
         "memory": results.memory,
+        "plans": results.plans,
         "failures": results.failures,
     }
 
@@ -221,6 +224,12 @@ def as_markdown(document: dict[str, Any]) -> str:
         lines += ["", "## Notes", "", *notes]
     if document["memory"]:
         lines += ["", "## Memory", "", "```json", json.dumps(document["memory"], indent=2), "```"]
+    for rows, pages in document.get("plans", {}).items():
+        for page, statements in pages.items():
+            lines += ["", f"## Listing plan: {page} at {rows} incoming referrals", ""]
+            for statement in statements:
+                flag = " (**COUNT or OFFSET**)" if statement["count_or_offset"] else ""
+                lines += [f"`{statement['sql']}`{flag}", "", "```", *statement["plan"], "```"]
     if document["failures"]:
         lines += ["", "## Failed scenario groups", "", *(f"- {f}" for f in document["failures"])]
     versions = ", ".join(f"{k} {v}" for k, v in document["versions"].items())

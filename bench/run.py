@@ -26,7 +26,7 @@ from bench.scenarios import api, exchange, inprocess
 from bench.targets import evaluate
 
 
-def parse(argv: list[str] | None = None) -> tuple[BenchSettings, Path]:
+def parse(argv: list[str] | None = None) -> tuple[BenchSettings, Path, Path | None]:
     defaults = BenchSettings()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="10⁶-row listing, 5-minute memory run")
@@ -46,7 +46,15 @@ def parse(argv: list[str] | None = None) -> tuple[BenchSettings, Path]:
         "--only", action="append", choices=["inprocess", "api", "exchange"], help="repeatable"
     )
     parser.add_argument("--out", type=Path, default=report.RESULTS)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep node logs, directories and SQLite files in this new or empty directory "
+        "(default: a temporary directory, removed at the end)",
+    )
     args = parser.parse_args(argv)
+    if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
+        parser.error(f"--workdir {args.workdir} is not empty: a run starts from nothing")
     settings = BenchSettings(
         runs=args.runs,
         seconds=args.seconds,
@@ -61,7 +69,7 @@ def parse(argv: list[str] | None = None) -> tuple[BenchSettings, Path]:
         backends=tuple(args.backend or defaults.backends),
         only=tuple(args.only or defaults.only),
     )
-    return settings, args.out
+    return settings, args.out, args.workdir
 
 
 def _stop(signum: int, _frame: object) -> None:
@@ -70,7 +78,7 @@ def _stop(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings, out = parse(argv)
+    settings, out, workdir = parse(argv)
     signal.signal(signal.SIGTERM, _stop)
     started = time.monotonic()
     results = report.Results(
@@ -81,7 +89,11 @@ def main(argv: list[str] | None = None) -> None:
     if needs_servers:
         wrk_binary()
     with ExitStack() as stack:
-        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="accord-bench-")))
+        if workdir is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="accord-bench-")))
+        else:
+            root = workdir
+            root.mkdir(parents=True, exist_ok=True)
         admin_url = None
         if needs_servers and ("postgresql" in settings.backends or "exchange" in settings.only):
             say("starting a PostgreSQL cluster")

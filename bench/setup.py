@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from auth.scopes import ALL_SCOPES
+from kit.db.engine import make_sync_engine
 from services.demo.scenarios import PEOPLE_DATA_ROLES
 from tests.support.agreements import terms
 from tests.support.cases import consent_body
@@ -32,12 +34,52 @@ def ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def until(check: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
+def until(
+    check: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float = 60.0,
+    why: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``check`` until it holds; past ``timeout``, fail saying what was awaited and, if
+    given, ``why()``: what the nodes' own records say (a benchmark that fails must say why)."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+            reason = f"; {why()}" if why else ""
+            raise RuntimeError(f"timed out after {timeout}s waiting for {what}{reason}")
         time.sleep(0.1)
+
+
+def delivery_state(sender: Node, referral_id: str | None = None) -> str:
+    """The sender's outbox as it stands: each channel (backoff, lease, last error) and the
+    messages still pending or not delivered, with the referral's own messages; then the tail
+    of each node's log."""
+    engine = make_sync_engine(sender.database_url)
+    lines = []
+    try:
+        with engine.connect() as connection:
+            for row in connection.execute(
+                text(
+                    "SELECT sender, recipient, failures, next_attempt_at, leased_until, "
+                    "lease_owner, last_error FROM outbox_channels"
+                )
+            ):
+                lines.append(f"channel {tuple(row)}")
+            for row in connection.execute(
+                text(
+                    "SELECT type, status, attempts, created_at, delivered_at, last_error "
+                    "FROM outbox_messages WHERE status <> 'delivered' OR referral_id = :rid "
+                    "ORDER BY position DESC LIMIT 10"
+                ),
+                {"rid": referral_id},
+            ):
+                lines.append(f"message {tuple(row)}")
+    except Exception as exc:  # a diagnosis must not hide the failure it explains
+        lines.append(f"(outbox unreadable: {exc!r})")
+    finally:
+        engine.dispose()
+    return "; ".join(lines) + f"; {sender.name} log: {sender.process.log_tail(8)}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +162,7 @@ class Exchange:
                         == 200
                     ),
                     what=f"referral {referral_id} at iom",
+                    why=lambda rid=referral_id: delivery_state(self.sender, rid),  # type: ignore[misc]
                 )
         self.sent += ids
         return ids
@@ -144,13 +187,19 @@ def exchange(sender: Node, recipient: Node) -> Exchange:
         until(
             lambda: iom.get(f"/v1/agreements/{agreement_id}").status_code == 200,
             what="the proposal at iom",
+            why=lambda: delivery_state(sender),
         )
         for admin in (unhcr, iom):
             ok(admin.post(f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}))
-        until(
-            lambda: unhcr.get(f"/v1/agreements/{agreement_id}").json().get("status") == "active",
-            what="the agreement to be active",
-        )
+        # Active at both ends: each becomes so when the other's signature reaches it.
+        for admin, node in ((unhcr, sender), (iom, recipient)):
+            until(
+                lambda admin=admin: (  # type: ignore[misc]
+                    admin.get(f"/v1/agreements/{agreement_id}").json().get("status") == "active"
+                ),
+                what=f"the agreement to be active at {node.name}",
+                why=lambda node=node: delivery_state(node),  # type: ignore[misc]
+            )
 
     with httpx.Client(base_url=sender.url, headers=drafter.headers(), timeout=30) as worker:
         case_id = str(ok(worker.post("/v1/cases", json=case_with_everything()))["id"])

@@ -146,22 +146,21 @@ def summarise(load: Load, backend: str, baseline: Load | None, note: str = "") -
 
 @contextmanager
 def api_node(
-    root: Path, backend: str, admin_url: str | None, settings: BenchSettings
+    root: Path, backend: str, admin_url: str | None, settings: BenchSettings, name: str = "api"
 ) -> Iterator[tuple[Federation, str]]:
+    """A node named ``name`` hosting UNHCR and IOM, on a database of its own, in a directory
+    of its own (``root/<name>-<backend>``); stopped on the way out."""
     if backend == "sqlite":
-        database_url = f"sqlite:///{root / 'api.db'}"
+        database_url = f"sqlite:///{root / f'{name}.db'}"
     else:
         assert admin_url is not None
-        database_url = new_database(admin_url, "bench_api")
-    federation = Federation(root / f"api-{backend}", workers=settings.workers)
+        database_url = new_database(admin_url, f"bench_{name.replace('-', '_')}")
+    federation = Federation(root / f"{name}-{backend}", workers=settings.workers)
     federation.root_dir.mkdir(parents=True, exist_ok=True)
-    federation.add_served("api", ["unhcr", "iom"], database_url)
+    federation.add_served(name, ["unhcr", "iom"], database_url)
     federation.publish()
-    federation.start()
-    try:
+    with federation.running():
         yield federation, database_url
-    finally:
-        federation.stop()
 
 
 def run(
@@ -192,10 +191,10 @@ def run(
                 measure(loads, settings)
             _record(results, backend, loads, settings.listing, size, loaded)
             results.memory[f"{backend}_peak_rss_mb_per_worker"] = round(sampler.peak(), 1)
-            if settings.long and backend == "postgresql":
-                _long(results, setup, database_url, settings, process)
         finally:
             baseline.stop()
+        if settings.long and backend == "postgresql":
+            _long(results, setup, database_url, settings, process, root=root, admin_url=admin_url)
 
 
 def _loads(
@@ -272,22 +271,49 @@ def _record(
 
 
 def _long(
-    results: Results, setup: Exchange, database_url: str, settings: BenchSettings, process: Any
+    results: Results,
+    setup: Exchange,
+    database_url: str,
+    settings: BenchSettings,
+    process: Any,
+    *,
+    root: Path,
+    admin_url: str | None,
 ) -> None:
-    """``bench-long``: the listing at 10⁶ rows, then POST load for 5 minutes watching RSS."""
-    loaded = listing.grow(database_url, settings.long_listing)
-    say(f"  {settings.long_listing:,} incoming referrals loaded in {loaded:.0f} s")
-    deep = listing.deep_cursor(database_url)
-    suffix = f" at {settings.long_listing:,}"
-    loads = _listing_loads(setup, setup.sender.url, deep, suffix=suffix)
-    measure(loads, settings)
-    baseline = None
-    for load in loads:
-        scenario = summarise(load, "postgresql", baseline)
-        scenario.note = (
-            f"{PAGE} of {settings.long_listing:,} incoming (bulk-loaded in {loaded:.0f} s)"
-        )
-        results.scenarios.append(scenario)
+    """``bench-long``: the listing at 10⁴ and at 10⁶ rows, then POST load for 5 minutes
+    watching RSS.
+
+    The 10⁶ rows go into a second node on a database of its own, so that both sizes are
+    measured in the same rounds, turn about (first page at 10⁴, at 10⁶, deep page at 10⁴, at
+    10⁶): on a shared machine, load from elsewhere then weighs on both alike instead of on
+    whichever size was measured while it lasted. Each size's plans are recorded too.
+    """
+    with api_node(root, "postgresql", admin_url, settings, name="api-long") as (
+        federation,
+        large_url,
+    ):
+        node = federation.nodes["api-long"]
+        large = exchange(node, node)
+        large.send(1)  # the real incoming referral the bulk rows are copies of
+        loaded = listing.grow(large_url, settings.long_listing)
+        say(f"  {settings.long_listing:,} incoming referrals loaded in {loaded:.0f} s")
+        pages: list[list[Load]] = []
+        for rows, sizing, url in (
+            (settings.listing, setup, database_url),
+            (settings.long_listing, large, large_url),
+        ):
+            deep = listing.deep_cursor(url)
+            results.plans[f"{rows:,}"] = listing.plans(url, deep, limit=PAGE)
+            pages.append(_listing_loads(sizing, sizing.sender.url, deep, suffix=f" at {rows:,}"))
+        loads = [load for pair in zip(*pages, strict=True) for load in pair]
+        measure(loads, settings)
+        for load in loads:
+            scenario = summarise(load, "postgresql", None)
+            rows = int(load.name.rsplit(" at ", 1)[1].replace(",", ""))
+            scenario.note = f"{PAGE} of {rows:,} incoming, in turn with the other size" + (
+                f" (bulk-loaded in {loaded:.0f} s)" if rows == settings.long_listing else ""
+            )
+            results.scenarios.append(scenario)
 
     body = json.dumps(setup.body())
     script = lua_script(

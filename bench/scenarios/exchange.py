@@ -79,8 +79,7 @@ def run(root: Path, admin_url: str, settings: BenchSettings, results: Results) -
     sender = federation.add_served("unhcr", ["unhcr"], new_database(admin_url, "bench_unhcr"))
     recipient = federation.add_served("iom", ["iom"], new_database(admin_url, "bench_iom"))
     federation.publish()
-    federation.start()
-    try:
+    with federation.running():
         setup = exchange(sender, recipient)
         setup.send(1)
         rates, p50s, p99s = [], [], []
@@ -99,8 +98,6 @@ def run(root: Path, admin_url: str, settings: BenchSettings, results: Results) -
             rates.append(len(receipts) / window)
             p50s.append(percentile(latencies, 50))
             p99s.append(percentile(latencies, 99))
-    finally:
-        federation.stop()
     floor = results.baselines.get("postgresql")
     rate = Summary.of(rates) if rates else None
     p99 = Summary.of(p99s) if p99s else None

@@ -1,16 +1,25 @@
 """Incoming referrals in bulk, written with SQL straight into the recipient's table (10⁶
 through the API would take hours): copies of one real, delivered referral row, each with a
-fresh time-ordered id, older than the real ones, so every listing pages through them."""
+fresh time-ordered id, older than the real ones, so every listing pages through them.
+
+:func:`plans` shows how PostgreSQL answers the listing: the statements
+``services.referrals.repository.page_for`` issues for a first and a deep page, each with its
+``EXPLAIN (ANALYZE, BUFFERS)``."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 import uuid
+from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, event, func, insert, select, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from kit.db.engine import is_sqlite, make_sync_engine
+from kit.db.engine import is_sqlite, make_async_engine, make_sync_engine
 from kit.db.repository import encode_cursor
+from services.referrals import repository
 from services.referrals.models import Referral
 
 TABLE = Referral.__table__
@@ -72,13 +81,8 @@ def grow(database_url: str, total: int, *, chunk: int = 100_000) -> float:
 def _copies_sqlite(engine: Engine, row: object, first: int, count: int) -> None:
     values = dict(row)  # type: ignore[call-overload]
     rows = [
-        {
-            **values,
-            "id": _uuid7(first + n),
-            "referral_id": str(uuid.uuid4()),
-            "message_id": str(uuid.uuid4()),
-        }
-        for n in range(count)
+        {**values, "id": row_id, "referral_id": str(row_id), "message_id": str(row_id)}
+        for row_id in (_uuid7(first + n) for n in range(count))
     ]
     with engine.begin() as connection:
         connection.execute(insert(TABLE), rows)
@@ -86,21 +90,20 @@ def _copies_sqlite(engine: Engine, row: object, first: int, count: int) -> None:
 
 def _copies_postgres(engine: Engine, template: uuid.UUID, first: int, count: int) -> None:
     """One INSERT ... SELECT over generate_series: ids built in SQL as UUIDv7 (48-bit
-    millisecond prefix, version 7, variant 10, random rest)."""
+    millisecond prefix, version 7, variant 10, random rest). The referral and message ids are
+    the row id's text, time-ordered as the node's own (``kit.db.base.new_id``): random ones
+    would land all over their unique indexes and make the load several times slower."""
     uuid7 = (
-        "(lpad(to_hex(:first + g), 12, '0') || '7' || substr(md5(random()::text), 1, 3)"
-        " || '8' || substr(md5(random()::text), 1, 15))::uuid"
+        "(lpad(to_hex(:first + g), 12, '0') || '7' || substr(r, 1, 3) || '8' "
+        "|| substr(r, 4, 15))::uuid"
     )
-    replaced = {
-        "id": uuid7,
-        "referral_id": "gen_random_uuid()::text",
-        "message_id": "gen_random_uuid()::text",
-    }
+    replaced = {"id": "n.id", "referral_id": "n.id::text", "message_id": "n.id::text"}
     columns = [c.name for c in TABLE.columns]
     statement = text(
         f"INSERT INTO referrals ({', '.join(columns)}) "  # noqa: S608 - our own column names
         f"SELECT {', '.join(replaced.get(name, f't.{name}') for name in columns)} "
-        "FROM referrals t, generate_series(0, :count - 1) AS g WHERE t.id = :template"
+        f"FROM (SELECT {uuid7} AS id FROM (SELECT g, md5(random()::text) AS r "
+        "FROM generate_series(0, :count - 1) AS g) AS s) AS n, referrals t WHERE t.id = :template"
     )
     with engine.begin() as connection:
         connection.execute(statement, {"first": first, "count": count, "template": template})
@@ -122,3 +125,59 @@ def deep_cursor(database_url: str, *, depth: float = 0.9) -> str:
     finally:
         engine.dispose()
     return encode_cursor(row_id)
+
+
+#: What the hot path of a listing must not do (issue 19): count the set or skip rows by OFFSET.
+_FORBIDDEN = re.compile(r"\bcount\s*\(|\boffset\b", re.IGNORECASE)
+
+
+def plans(database_url: str, cursor: str, *, limit: int = 50) -> dict[str, Any]:
+    """The statements a first and a deep page of IOM's incoming referrals issue (through the
+    repository, as ``GET /v1/referrals?direction=incoming`` does), each with its plan."""
+    return asyncio.run(_plans(database_url, cursor, limit))
+
+
+async def _plans(database_url: str, cursor: str, limit: int) -> dict[str, Any]:
+    engine = make_async_engine(database_url, pool_size=1)
+    issued: list[tuple[str, Any]] = []
+    listening = False
+
+    def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if listening:
+            issued.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    found: dict[str, Any] = {}
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        for label, page_cursor in (("first page", None), ("deep page", cursor)):
+            issued.clear()
+            listening = True
+            async with sessions() as session:
+                await repository.page_for(
+                    session,
+                    agency=AGENCY,
+                    direction="incoming",
+                    status=None,
+                    stage=None,
+                    cursor=page_cursor,
+                    limit=limit,
+                )
+            listening = False
+            statements = []
+            async with engine.connect() as connection:
+                for statement, parameters in issued:
+                    rows = await connection.exec_driver_sql(
+                        f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters
+                    )
+                    statements.append(
+                        {
+                            "sql": " ".join(statement.split()),
+                            "count_or_offset": bool(_FORBIDDEN.search(statement)),
+                            "plan": [row[0] for row in rows],
+                        }
+                    )
+            found[label] = statements
+    finally:
+        await engine.dispose()
+    return found

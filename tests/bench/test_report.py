@@ -105,3 +105,80 @@ def test_latest_json_carries_what_issue_19_asks_for(tmp_path: Path) -> None:
     assert met["RSS growth over 5 minutes"] is None  # not measured is neither met nor failed
     markdown = (tmp_path / "latest.md").read_text()
     assert "| POST /v1/referrals | postgresql | 600.0 (540.0-660.0) |" in markdown
+
+
+def _page(name: str, p50: float) -> Scenario:
+    return Scenario(
+        name=name, backend="postgresql", rps=Summary(100, 90, 110), p50_ms=Summary(p50, p50, p50)
+    )
+
+
+def test_the_listing_target_compares_the_page_at_the_largest_size_with_the_smallest() -> None:
+    results = Results(settings={})
+    results.scenarios += [
+        _page("list incoming, first page", 5),  # make bench's, mixed with POST and GET: not used
+        _page("list incoming, first page at 1,000,000", 30),
+        _page("list incoming, first page at 10,000", 20),
+        _page("list incoming, deep page at 10,000", 10),
+        _page("list incoming, deep page at 1,000,000", 25),
+    ]
+    targets = {t.name: t for t in evaluate(results)}
+
+    first = targets["listing p50 at 10⁶ vs 10⁴, first page"]
+    deep = targets["listing p50 at 10⁶ vs 10⁴, deep page"]
+    assert (first.measured, first.met) == ("1.50x", True)
+    assert (deep.measured, deep.met) == ("2.50x", False)
+
+
+def test_the_listing_target_is_not_run_without_both_sizes_measured_alone() -> None:
+    results = Results(settings={})
+    results.scenarios += [
+        _page("list incoming, first page", 5),
+        _page("list incoming, first page at 1,000,000", 30),
+    ]
+    target = next(t for t in evaluate(results) if t.name.endswith("first page"))
+    assert target.met is None
+
+
+def test_the_listing_plans_are_written_and_a_count_or_offset_is_flagged(tmp_path: Path) -> None:
+    results = Results(
+        settings={"runs": 1, "seconds": 1, "warmup": 1, "concurrency": 32, "workers": 2}
+    )
+    results.plans["1,000,000"] = {
+        "first page": [
+            {
+                "sql": "SELECT ... LIMIT $3",
+                "count_or_offset": False,
+                "plan": ["Limit", "  ->  Index Scan Backward using ix_referrals_agency_id"],
+            }
+        ],
+        "deep page": [
+            {"sql": "SELECT count(*) FROM referrals", "count_or_offset": True, "plan": ["Agg"]}
+        ],
+    }
+    write(results, tmp_path)
+
+    markdown = (tmp_path / "latest.md").read_text()
+    assert "## Listing plan: first page at 1,000,000 incoming referrals" in markdown
+    assert "  ->  Index Scan Backward using ix_referrals_agency_id" in markdown
+    assert "`SELECT count(*) FROM referrals` (**COUNT or OFFSET**)" in markdown
+    assert "`SELECT ... LIMIT $3`\n" in markdown
+    document = json.loads((tmp_path / "latest.json").read_text())
+    assert document["plans"]["1,000,000"]["deep page"][0]["count_or_offset"] is True
+
+
+@pytest.mark.parametrize(
+    ("sql", "forbidden"),
+    [
+        ("SELECT count(*) FROM referrals WHERE agency = $1", True),
+        ("SELECT referrals.id FROM referrals ORDER BY id DESC LIMIT $2 OFFSET $3", True),
+        ("SELECT referrals.id FROM referrals WHERE id < $1 ORDER BY id DESC LIMIT $2", False),
+        ("SELECT referrals.account_offset, referrals.discount FROM referrals", False),
+    ],
+)
+def test_a_listing_statement_that_counts_or_skips_by_offset_is_recognised(
+    sql: str, forbidden: bool
+) -> None:
+    from bench.scenarios.listing import _FORBIDDEN
+
+    assert bool(_FORBIDDEN.search(sql)) is forbidden
