@@ -31,7 +31,8 @@ The same three-valued evaluation serves :mod:`sop.verify`: with only a profile's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -220,20 +221,49 @@ def guards_of(definition: Definition) -> GuardTable:
 
 
 class Bindings:
-    """Facts (and parameters) bound for evaluation; build once, evaluate many guards."""
+    """Facts (and parameters) bound for evaluation; build once, evaluate many guards.
+
+    Handing a value to CEL costs far more than evaluating a guard (the ``cel`` binding tries
+    one Python type after another; a map of five parameters costs as much as a dozen guards),
+    and an ``advance`` reads most facts once at most. So, when every value is of a kind CEL
+    converts without fail (:func:`_plain`), the parameters and the null facts, the same for
+    every case of a programme, are converted once per thread into a shared
+    :class:`cel.Context` (:func:`_shared_context`), and the other facts reach CEL through
+    that context's resolver, converted only when a guard reads one. Anything else takes the
+    path the ``cel`` documentation describes: every variable converted up front, in a context
+    of its own. Both give the same verdicts (``tests/sop/test_guards.py``).
+    """
+
+    __slots__ = ("_context", "_lookup", "names")
 
     def __init__(self, facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
         variables = dict(facts)
         if params is not None:
             variables["params"] = dict(params)
         self.names = frozenset(variables)
-        self._context = cel.Context(variables=variables)
+        shared = _sharing(facts, params)
+        if shared is None:
+            self._lookup: Callable[[str], Any] | None = None
+            self._context = cel.Context(variables=variables)
+        else:
+            lookup, nulls, key = shared
+            self._lookup = lookup.get
+            self._context = _shared_context(key, nulls, params)
 
     def evaluate(self, guard: Guard) -> Verdict:
         """Three-valued evaluation (module docstring). Type errors with every variable bound
         are reported as ``UNKNOWN`` with ``error`` set and nothing missing."""
         try:
-            result = guard.program.execute(self._context)
+            if self._lookup is None:
+                result = guard.program.execute(self._context)
+            else:
+                # Set on every evaluation: another Bindings of this thread may share the context.
+                # Reset after it, so that the thread's cache does not keep this case's facts.
+                self._context.set_variable_resolver(self._lookup)
+                try:
+                    result = guard.program.execute(self._context)
+                finally:
+                    self._context.set_variable_resolver(_unbound)
         except (RuntimeError, TypeError, ValueError, KeyError) as error:
             return Verdict(Truth.UNKNOWN, guard.variables - self.names, _first_line(str(error)))
         if result is True:
@@ -243,6 +273,90 @@ class Bindings:
         return Verdict(
             Truth.UNKNOWN, guard.variables - self.names, f"evaluated to {result!r}, not a bool"
         )
+
+
+_I64 = range(-(2**63), 2**63)
+_SCALARS = frozenset({bool, float, str})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as CEL converts it without fail, frozen (a list as a tuple, which CEL reads as
+    the same list; a float as its exact spelling, so -0.0 is not 0.0), or ``_NOT_PLAIN``."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return (kind, value.hex()) if kind is float else value
+    if kind is int:
+        return value if value in _I64 else _NOT_PLAIN
+    if kind is datetime:
+        return value if value.tzinfo is not None else _NOT_PLAIN
+    if (kind is list or kind is tuple) and all(type(item) is str for item in value):
+        return (list, *value)
+    return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
+def _unbound(_name: str) -> None:
+    """The resolver of a shared context between evaluations: it knows no fact."""
+
+
+def _sharing(
+    facts: Mapping[str, Any], params: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], tuple[str, ...], Hashable] | None:
+    """The facts for the resolver, the null facts, and the key of the shared context; None when
+    a value is not plain (then every value is converted up front, as before)."""
+    if "params" in facts and params is not None:
+        return None  # a fact called params is shadowed by the parameters: keep one rule for it
+    lookup: dict[str, Any] = {}
+    nulls: list[str] = []
+    for name, value in facts.items():
+        if type(name) is not str:
+            return None
+        if value is None:
+            nulls.append(name)
+            continue
+        frozen = _plain(value)
+        if frozen is _NOT_PLAIN:
+            return None
+        # A resolver answering None means "not bound", so nulls are variables of the context.
+        lookup[name] = tuple(value) if type(value) is list else value
+    if params is None:
+        key: Hashable = None
+    else:
+        frozen_params = []
+        for name, value in params.items():
+            frozen = _plain(value)
+            if frozen is _NOT_PLAIN or value is None:
+                return None
+            frozen_params.append((name, type(value), frozen))
+        key = tuple(frozen_params)
+    return lookup, tuple(nulls), (key, tuple(nulls))
+
+
+_SHARED_CONTEXTS = 16
+"""Contexts kept per thread: one per programme and set of null facts in use, in practice."""
+
+_shared = threading.local()
+
+
+def _shared_context(
+    key: Hashable, nulls: tuple[str, ...], params: Mapping[str, Any] | None
+) -> cel.Context:
+    """This thread's context holding ``params`` and the null facts (a ``cel.Context`` is not
+    thread-safe, and the resolver is set on it for each evaluation)."""
+    cache: dict[Hashable, cel.Context] | None = getattr(_shared, "contexts", None)
+    if cache is None:
+        cache = _shared.contexts = {}
+    context = cache.get(key)
+    if context is None:
+        if len(cache) >= _SHARED_CONTEXTS:
+            del cache[next(iter(cache))]
+        variables: dict[str, Any] = dict.fromkeys(nulls)
+        if params is not None:
+            variables["params"] = dict(params)
+        context = cache[key] = cel.Context(variables=variables)
+    return context
 
 
 def _convert(name: str, kind: FactType, value: Any) -> Any:

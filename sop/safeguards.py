@@ -75,11 +75,17 @@ def interrupt_due(
     history: Iterable[Visit],
     facts: Mapping[str, Any],
     params: Mapping[str, Any] | None,
+    *,
+    bindings: Bindings | None = None,
 ) -> Due | None:
     """The first interrupt whose condition holds on the bound ``facts`` and whose stage was not
-    completed, with the facts that make it hold."""
+    completed, with the facts that make it hold.
+
+    ``bindings``, when the caller has them, must be ``Bindings(facts, params)``: the engine
+    passes the ones its branch guards were evaluated on rather than convert the facts twice."""
     done = {visit.stage for visit in completed(definition, history)}
-    bindings = Bindings(facts, params)
+    if bindings is None:
+        bindings = Bindings(facts, params)
     for interrupt in definition.interrupts:
         if interrupt.stage in done or interrupt.stage not in definition.stage_map:
             continue
