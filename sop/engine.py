@@ -38,8 +38,8 @@ from sop.free_movement import derive_facts
 from sop.guards import (
     ALWAYS,
     Bindings,
+    Guard,
     GuardInvalid,
-    GuardTable,
     Truth,
     Verdict,
     bind_facts,
@@ -146,14 +146,43 @@ def _pin(definition: Definition, state: JourneyState) -> None:
         raise DefinitionMismatch(state.ref, definition.ref)
 
 
-def _verdict(table: GuardTable, bindings: Bindings | None, text: str | None) -> Verdict:
-    """The guard's verdict on ``bindings``; with none, only that ``text`` is a usable guard."""
-    if text is None:
+@dataclass(frozen=True, slots=True)
+class _Way:
+    """A branch with what choosing it reads: its target (None if the definition has no such
+    stage), and the branch guard and the target's entry condition, each looked up (a
+    :class:`GuardInvalid` when it cannot be used; None when there is none)."""
+
+    branch: Branch
+    target: Stage | None
+    edge: Guard | GuardInvalid | None
+    entry: Guard | GuardInvalid | None
+
+
+def _route(definition: Definition, branches: tuple[Branch, ...]) -> tuple[_Way, ...]:
+    """The ways of ``branches``, looked up once per definition (:meth:`GuardTable.derived`)."""
+    table = guards_of(definition)
+
+    def build() -> tuple[_Way, ...]:
+        stages = definition.stage_map
+        ways = []
+        for branch in branches:
+            target = stages.get(branch.to)
+            edge = table.lookup(branch.when) if branch.when is not None else None
+            entry = table.lookup(target.when) if target and target.when is not None else None
+            ways.append(_Way(branch, target, edge, entry))
+        return tuple(ways)
+
+    return table.derived("route", branches, build)
+
+
+def _verdict(
+    bindings: Bindings | None, text: str | None, guard: Guard | GuardInvalid | None
+) -> Verdict:
+    """The verdict of guard ``text`` on ``bindings``; with none, only that it is usable."""
+    if guard is None:
         return ALWAYS
-    try:
-        guard = table.get(text)
-    except GuardInvalid as error:
-        raise GuardError(text, str(error)) from error
+    if isinstance(guard, GuardInvalid):
+        raise GuardError(text or "", str(guard)) from guard
     return bindings.evaluate(guard) if bindings is not None else ALWAYS
 
 
@@ -168,20 +197,19 @@ def _choose(
 ) -> Stage:
     """The first branch whose guard and target entry condition both hold (module docstring),
     passing over a stage marked ``once`` that the journey has completed (``done``)."""
-    stages, table = definition.stage_map, guards_of(definition)
-    for branch in branches:
-        target = stages.get(branch.to)
+    for way in _route(definition, branches):
+        branch, target = way.branch, way.target
         if target is None:
             raise NoEligibleStage(stage=stage, outcome=outcome)
         if target.once and target.id in done:
             continue
-        edge = _verdict(table, bindings, branch.when)
+        edge = _verdict(bindings, branch.when, way.edge)
         if edge.truth is Truth.FALSE:
             # False whatever the entry condition says (Kleene: false wins); it is still looked
-            # up, so that an entry condition that is not a guard is refused as before.
-            _verdict(table, None, target.when)
+            # at, so that an entry condition that is not a guard is refused as before.
+            _verdict(None, target.when, way.entry)
             continue
-        entry = _verdict(table, bindings, target.when)
+        entry = _verdict(bindings, target.when, way.entry)
         truth = edge.truth.and_(entry.truth)
         if truth is Truth.TRUE:
             return target

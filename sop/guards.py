@@ -36,7 +36,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import cel
 
@@ -189,15 +189,26 @@ def _first_line(message: str) -> str:
     return first.split(". ")[0].rstrip(".")
 
 
+T = TypeVar("T")
+
+
 class GuardTable:
     """The compiled guards of one definition, each compiled on first use and then reused."""
 
     def __init__(self) -> None:
         self._compiled: dict[str, Guard | GuardInvalid] = {}
+        self._derived: dict[tuple[str, int], tuple[object, object]] = {}
         self.compilations = 0
 
     def get(self, source: str) -> Guard:
         """The compiled guard for ``source``; :class:`GuardInvalid` if it cannot be used."""
+        found = self.lookup(source)
+        if isinstance(found, GuardInvalid):
+            raise found
+        return found
+
+    def lookup(self, source: str) -> Guard | GuardInvalid:
+        """The compiled guard for ``source``, or why it cannot be used (not raised)."""
         found = self._compiled.get(source)
         if found is None:
             self.compilations += 1
@@ -206,9 +217,21 @@ class GuardTable:
             except GuardInvalid as error:
                 found = error
             self._compiled[source] = found
-        if isinstance(found, GuardInvalid):
-            raise found
         return found
+
+    def derived(self, kind: str, part: object, build: Callable[[], T]) -> T:
+        """What ``build`` makes of ``part`` of the definition (the branches of an outcome, the
+        interrupts) with their guards looked up: made once per ``kind`` and part.
+
+        ``part`` is keyed by identity and held, so that the key cannot come to name another
+        object: a definition is immutable, so the same object has the same content, and a
+        changed definition is a copy with a table of its own (``Definition.model_copy``).
+        """
+        key = (kind, id(part))
+        found = self._derived.get(key)
+        if found is None or found[0] is not part:
+            found = self._derived[key] = (part, build())
+        return cast(T, found[1])
 
 
 def guards_of(definition: Definition) -> GuardTable:
@@ -234,36 +257,50 @@ class Bindings:
     of its own. Both give the same verdicts (``tests/sop/test_guards.py``).
     """
 
-    __slots__ = ("_context", "_lookup", "names")
+    __slots__ = ("_context", "_lookup", "_shared", "_thread", "_variables", "_verdicts", "names")
 
     def __init__(self, facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
-        variables = dict(facts)
+        self._verdicts: dict[str, Verdict] = {}
+        self._variables = variables = dict(facts)
         if params is not None:
             variables["params"] = dict(params)
         self.names = frozenset(variables)
-        shared = _sharing(facts, params)
-        if shared is None:
+        sharing = _sharing(facts, params)
+        if sharing is None:
             self._lookup: Callable[[str], Any] | None = None
+            self._shared: _Shared | None = None
             self._context = cel.Context(variables=variables)
         else:
-            lookup, nulls, key = shared
+            lookup, nulls, key = sharing
             self._lookup = lookup.get
-            self._context = _shared_context(key, nulls, params)
+            self._shared = _shared_context(key, nulls, params)
+            self._context = self._shared.context
+        self._thread = threading.get_ident()
 
     def evaluate(self, guard: Guard) -> Verdict:
         """Three-valued evaluation (module docstring). Type errors with every variable bound
         are reported as ``UNKNOWN`` with ``error`` set and nothing missing."""
+        # The same guard on the same bindings has the same verdict: an interrupt's condition
+        # is often an entry condition the engine has just evaluated.
+        verdict = self._verdicts.get(guard.source)
+        if verdict is None:
+            verdict = self._verdicts[guard.source] = self._evaluate(guard)
+        return verdict
+
+    def _evaluate(self, guard: Guard) -> Verdict:
         try:
-            if self._lookup is None:
-                result = guard.program.execute(self._context)
-            else:
-                # Set on every evaluation: another Bindings of this thread may share the context.
-                # Reset after it, so that the thread's cache does not keep this case's facts.
-                self._context.set_variable_resolver(self._lookup)
-                try:
-                    result = guard.program.execute(self._context)
-                finally:
-                    self._context.set_variable_resolver(_unbound)
+            shared, lookup = self._shared, self._lookup
+            if shared is not None and lookup is not None:
+                if threading.get_ident() != self._thread:
+                    # Handed to another thread: the shared context stays with the one that
+                    # made it, and these bindings get a context of their own, as before.
+                    self._shared = self._lookup = None
+                    self._context = cel.Context(variables=self._variables)
+                elif shared.resolver is not lookup:
+                    # Another Bindings of this thread may have used the shared context since.
+                    self._context.set_variable_resolver(lookup)
+                    shared.resolver = lookup
+            result = guard.program.execute(self._context)
         except (RuntimeError, TypeError, ValueError, KeyError) as error:
             return Verdict(Truth.UNKNOWN, guard.variables - self.names, _first_line(str(error)))
         if result is True:
@@ -276,87 +313,116 @@ class Bindings:
 
 
 _I64 = range(-(2**63), 2**63)
-_SCALARS = frozenset({bool, float, str})
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as CEL converts it without fail, frozen (a list as a tuple, which CEL reads as
-    the same list; a float as its exact spelling, so -0.0 is not 0.0), or ``_NOT_PLAIN``."""
+def _plain(value: Any) -> bool:
+    """Whether CEL converts ``value`` without fail: a bool, a float, a string, an int that fits
+    in 64 bits, an aware datetime, or a list or tuple of strings."""
     kind = type(value)
-    if kind in _SCALARS:
-        return (kind, value.hex()) if kind is float else value
+    if kind is bool or kind is str or kind is float:
+        return True
     if kind is int:
-        return value if value in _I64 else _NOT_PLAIN
+        return value in _I64
     if kind is datetime:
-        return value if value.tzinfo is not None else _NOT_PLAIN
-    if (kind is list or kind is tuple) and all(type(item) is str for item in value):
-        return (list, *value)
-    return _NOT_PLAIN
+        return value.tzinfo is not None
+    return (kind is list or kind is tuple) and all(type(item) is str for item in value)
 
 
-_NOT_PLAIN = object()
+def _frozen(value: Any) -> tuple[Any, ...]:
+    """A plain value as part of a key: a list as a tuple, a float by its exact spelling (so
+    that -0.0 is not 0.0, and NaN is NaN), a datetime with its offset (equal instants are not
+    the same timestamp to CEL), and every value with its type (1 is not True)."""
+    kind = type(value)
+    if kind is float:
+        return (kind, value.hex())
+    if kind is datetime:
+        return (kind, value.isoformat())
+    if kind is list or kind is tuple:
+        return (kind, *value)
+    return (kind, value)
 
 
-def _unbound(_name: str) -> None:
-    """The resolver of a shared context between evaluations: it knows no fact."""
+_PARAMS_NAME = frozenset({"params"})
 
 
 def _sharing(
     facts: Mapping[str, Any], params: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], tuple[str, ...], Hashable] | None:
     """The facts for the resolver, the null facts, and the key of the shared context; None when
-    a value is not plain (then every value is converted up front, as before)."""
+    a value is not plain (then every value is converted up front, as before).
+
+    The resolver answers None for a null fact, which CEL reads as "not given": null facts are
+    variables of the shared context instead, and part of its key.
+    """
     if "params" in facts and params is not None:
         return None  # a fact called params is shadowed by the parameters: keep one rule for it
-    lookup: dict[str, Any] = {}
-    nulls: list[str] = []
-    for name, value in facts.items():
+    lookup = dict(facts)
+    nulls = []
+    for name, value in lookup.items():
+        kind = type(value)
         if type(name) is not str:
             return None
+        if kind is bool or kind is str or kind is float:
+            continue
         if value is None:
             nulls.append(name)
-            continue
-        frozen = _plain(value)
-        if frozen is _NOT_PLAIN:
+        elif not _plain(value):
             return None
-        # A resolver answering None means "not bound", so nulls are variables of the context.
-        lookup[name] = tuple(value) if type(value) is list else value
+        elif kind is list:
+            # Frozen as the tuple CEL reads as the same list: a caller's later change to it
+            # must not reach a guard, as it could not when every value was converted at once.
+            lookup[name] = tuple(value)
     if params is None:
-        key: Hashable = None
-    else:
-        frozen_params = []
-        for name, value in params.items():
-            frozen = _plain(value)
-            if frozen is _NOT_PLAIN or value is None:
-                return None
-            frozen_params.append((name, type(value), frozen))
-        key = tuple(frozen_params)
-    return lookup, tuple(nulls), (key, tuple(nulls))
+        return lookup, tuple(nulls), (None, *nulls)
+    key: list[tuple[Any, ...]] = []
+    for name, value in params.items():
+        kind = type(value)
+        if kind is bool or kind is str or (kind is int and value in _I64):
+            key.append((name, kind, value))  # as _frozen has it, without the call
+        elif _plain(value):
+            key.append((name, *_frozen(value)))
+        else:
+            return None
+    return lookup, tuple(nulls), (tuple(key), *nulls)
 
 
 _SHARED_CONTEXTS = 16
 """Contexts kept per thread: one per programme and set of null facts in use, in practice."""
 
-_shared = threading.local()
+_threads = threading.local()
+
+
+class _Shared:
+    """A thread's context holding parameters and null facts, and the resolver set on it."""
+
+    __slots__ = ("context", "resolver")
+
+    def __init__(self, context: cel.Context) -> None:
+        self.context = context
+        self.resolver: Callable[[str], Any] | None = None
 
 
 def _shared_context(
     key: Hashable, nulls: tuple[str, ...], params: Mapping[str, Any] | None
-) -> cel.Context:
-    """This thread's context holding ``params`` and the null facts (a ``cel.Context`` is not
-    thread-safe, and the resolver is set on it for each evaluation)."""
-    cache: dict[Hashable, cel.Context] | None = getattr(_shared, "contexts", None)
+) -> _Shared:
+    """This thread's context holding ``params`` and the null facts: a ``cel.Context`` is not
+    thread-safe, and each evaluation may set the resolver on it.
+
+    The resolver last set stays until the next evaluation with the same context on the thread,
+    and keeps the facts it reads alive until then (in memory only; nothing is written).
+    """
+    cache: dict[Hashable, _Shared] | None = getattr(_threads, "contexts", None)
     if cache is None:
-        cache = _shared.contexts = {}
-    context = cache.get(key)
-    if context is None:
+        cache = _threads.contexts = {}
+    shared = cache.get(key)
+    if shared is None:
         if len(cache) >= _SHARED_CONTEXTS:
             del cache[next(iter(cache))]
         variables: dict[str, Any] = dict.fromkeys(nulls)
         if params is not None:
             variables["params"] = dict(params)
-        context = cache[key] = cel.Context(variables=variables)
-    return context
+        shared = cache[key] = _Shared(cel.Context(variables=variables))
+    return shared
 
 
 def _convert(name: str, kind: FactType, value: Any) -> Any:
@@ -393,6 +459,10 @@ def _convert(name: str, kind: FactType, value: Any) -> Any:
     raise ValueError(f"{name} must be a {kind}, not {value!r}")
 
 
+_AS_IS: dict[str, type] = {"bool": bool, "int": int, "float": float, "string": str}
+"""Declared types whose values of exactly this Python type are bound as they are."""
+
+
 def bind_facts(specs: Mapping[str, FactSpec], facts: Mapping[str, Any]) -> dict[str, Any]:
     """The declared facts that are known, converted; undeclared facts are left out.
 
@@ -406,6 +476,9 @@ def bind_facts(specs: Mapping[str, FactSpec], facts: Mapping[str, Any]) -> dict[
         if value is None:
             if spec.nullable and name in facts:
                 bound[name] = None
+            continue
+        if type(value) is _AS_IS.get(spec.type):
+            bound[name] = value  # what _convert returns for it, without the checks
             continue
         try:
             bound[name] = _convert(name, spec.type, value)
