@@ -203,13 +203,14 @@ def _choose(
             raise NoEligibleStage(stage=stage, outcome=outcome)
         if target.once and target.id in done:
             continue
-        edge = _verdict(bindings, branch.when, way.edge)
+        edge = ALWAYS if way.edge is None else _verdict(bindings, branch.when, way.edge)
         if edge.truth is Truth.FALSE:
             # False whatever the entry condition says (Kleene: false wins); it is still looked
             # at, so that an entry condition that is not a guard is refused as before.
-            _verdict(None, target.when, way.entry)
+            if way.entry is not None:
+                _verdict(None, target.when, way.entry)
             continue
-        entry = _verdict(bindings, target.when, way.entry)
+        entry = ALWAYS if way.entry is None else _verdict(bindings, target.when, way.entry)
         truth = edge.truth.and_(entry.truth)
         if truth is Truth.TRUE:
             return target

@@ -501,6 +501,9 @@ def bind_params(specs: Mapping[str, ParamSpec], params: Mapping[str, Any]) -> di
         if value is None:
             problems.append(f"params.{name} is required ({spec.description})")
             continue
+        if type(value) is _AS_IS.get(spec.type):
+            bound[name] = value
+            continue
         try:
             bound[name] = _convert(f"params.{name}", spec.type, value)
         except ValueError as error:
