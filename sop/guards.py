@@ -257,22 +257,30 @@ class Bindings:
     of its own. Both give the same verdicts (``tests/sop/test_guards.py``).
     """
 
-    __slots__ = ("_context", "_lookup", "_shared", "_thread", "_variables", "_verdicts", "names")
+    __slots__ = (
+        "_context",
+        "_facts",
+        "_lookup",
+        "_params",
+        "_shared",
+        "_thread",
+        "_verdicts",
+        "names",
+    )
 
     def __init__(self, facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
         self._verdicts: dict[str, Verdict] = {}
-        self._variables = variables = dict(facts)
-        if params is not None:
-            variables["params"] = dict(params)
-        self.names = frozenset(variables)
+        self._params = params
+        self.names = frozenset(facts) | _PARAMS_NAME if params is not None else frozenset(facts)
         sharing = _sharing(facts, params)
         if sharing is None:
+            self._facts: dict[str, Any] = {}
             self._lookup: Callable[[str], Any] | None = None
             self._shared: _Shared | None = None
-            self._context = cel.Context(variables=variables)
+            self._context = _own_context(facts, params)
         else:
-            lookup, nulls, key = sharing
-            self._lookup = lookup.get
+            self._facts, nulls, key = sharing
+            self._lookup = self._facts.get  # one object, so that the shared context can tell
             self._shared = _shared_context(key, nulls, params)
             self._context = self._shared.context
         self._thread = threading.get_ident()
@@ -288,18 +296,18 @@ class Bindings:
         return verdict
 
     def _evaluate(self, guard: Guard) -> Verdict:
+        shared, lookup = self._shared, self._lookup
+        if shared is not None and lookup is not None:
+            if threading.get_ident() != self._thread:
+                # Handed to another thread: the shared context stays with the one that made
+                # it, and these bindings get a context of their own, as before.
+                self._context = _own_context(self._facts, self._params)
+                self._shared = self._lookup = None
+            elif shared.resolver is not lookup:
+                # Another Bindings of this thread may have used the shared context since.
+                self._context.set_variable_resolver(lookup)
+                shared.resolver = lookup
         try:
-            shared, lookup = self._shared, self._lookup
-            if shared is not None and lookup is not None:
-                if threading.get_ident() != self._thread:
-                    # Handed to another thread: the shared context stays with the one that
-                    # made it, and these bindings get a context of their own, as before.
-                    self._shared = self._lookup = None
-                    self._context = cel.Context(variables=self._variables)
-                elif shared.resolver is not lookup:
-                    # Another Bindings of this thread may have used the shared context since.
-                    self._context.set_variable_resolver(lookup)
-                    shared.resolver = lookup
             result = guard.program.execute(self._context)
         except (RuntimeError, TypeError, ValueError, KeyError) as error:
             return Verdict(Truth.UNKNOWN, guard.variables - self.names, _first_line(str(error)))
@@ -343,6 +351,14 @@ def _frozen(value: Any) -> tuple[Any, ...]:
 
 
 _PARAMS_NAME = frozenset({"params"})
+
+
+def _own_context(facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> cel.Context:
+    """A context of its own holding every variable, converted now (as ``cel`` documents)."""
+    variables = dict(facts)
+    if params is not None:
+        variables["params"] = dict(params)
+    return cel.Context(variables=variables)
 
 
 def _sharing(
