@@ -168,7 +168,8 @@ def _route(definition: Definition, branches: tuple[Branch, ...]) -> tuple[_Way, 
         for branch in branches:
             target = stages.get(branch.to)
             edge = table.lookup(branch.when) if branch.when is not None else None
-            entry = table.lookup(target.when) if target and target.when is not None else None
+            when = target.when if target is not None else None
+            entry = table.lookup(when) if when is not None else None
             ways.append(_Way(branch, target, edge, entry))
         return tuple(ways)
 
