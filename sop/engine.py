@@ -16,6 +16,7 @@ the programme's parameters, whichever caller binds them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,8 +38,8 @@ from sop.free_movement import derive_facts
 from sop.guards import (
     ALWAYS,
     Bindings,
+    Guard,
     GuardInvalid,
-    GuardTable,
     Truth,
     Verdict,
     bind_facts,
@@ -145,14 +146,45 @@ def _pin(definition: Definition, state: JourneyState) -> None:
         raise DefinitionMismatch(state.ref, definition.ref)
 
 
-def _verdict(table: GuardTable, bindings: Bindings, text: str | None) -> Verdict:
-    if text is None:
+@dataclass(frozen=True, slots=True)
+class _Way:
+    """A branch with what choosing it reads: its target (None if the definition has no such
+    stage), and the branch guard and the target's entry condition, each looked up (a
+    :class:`GuardInvalid` when it cannot be used; None when there is none)."""
+
+    branch: Branch
+    target: Stage | None
+    edge: Guard | GuardInvalid | None
+    entry: Guard | GuardInvalid | None
+
+
+def _route(definition: Definition, branches: tuple[Branch, ...]) -> tuple[_Way, ...]:
+    """The ways of ``branches``, looked up once per definition (:meth:`GuardTable.derived`)."""
+    table = guards_of(definition)
+
+    def build() -> tuple[_Way, ...]:
+        stages = definition.stage_map
+        ways = []
+        for branch in branches:
+            target = stages.get(branch.to)
+            edge = table.lookup(branch.when) if branch.when is not None else None
+            when = target.when if target is not None else None
+            entry = table.lookup(when) if when is not None else None
+            ways.append(_Way(branch, target, edge, entry))
+        return tuple(ways)
+
+    return table.derived("route", branches, build)
+
+
+def _verdict(
+    bindings: Bindings | None, text: str | None, guard: Guard | GuardInvalid | None
+) -> Verdict:
+    """The verdict of guard ``text`` on ``bindings``; with none, only that it is usable."""
+    if guard is None:
         return ALWAYS
-    try:
-        guard = table.get(text)
-    except GuardInvalid as error:
-        raise GuardError(text, str(error)) from error
-    return bindings.evaluate(guard)
+    if isinstance(guard, GuardInvalid):
+        raise GuardError(text or "", str(guard)) from guard
+    return bindings.evaluate(guard) if bindings is not None else ALWAYS
 
 
 def _choose(
@@ -166,15 +198,20 @@ def _choose(
 ) -> Stage:
     """The first branch whose guard and target entry condition both hold (module docstring),
     passing over a stage marked ``once`` that the journey has completed (``done``)."""
-    stages, table = definition.stage_map, guards_of(definition)
-    for branch in branches:
-        target = stages.get(branch.to)
+    for way in _route(definition, branches):
+        branch, target = way.branch, way.target
         if target is None:
             raise NoEligibleStage(stage=stage, outcome=outcome)
         if target.once and target.id in done:
             continue
-        edge = _verdict(table, bindings, branch.when)
-        entry = _verdict(table, bindings, target.when)
+        edge = ALWAYS if way.edge is None else _verdict(bindings, branch.when, way.edge)
+        if edge.truth is Truth.FALSE:
+            # False whatever the entry condition says (Kleene: false wins); it is still looked
+            # at, so that an entry condition that is not a guard is refused as before.
+            if way.entry is not None:
+                _verdict(None, target.when, way.entry)
+            continue
+        entry = ALWAYS if way.entry is None else _verdict(bindings, target.when, way.entry)
         truth = edge.truth.and_(entry.truth)
         if truth is Truth.TRUE:
             return target
@@ -193,14 +230,24 @@ def _choose(
     raise NoEligibleStage(stage=stage, outcome=outcome)
 
 
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """A call's facts and parameters, bound once: converted (``facts``, ``params``) and ready
+    for CEL (``bindings``), shared by the branch guards and the interrupts."""
+
+    facts: dict[str, Any]
+    params: dict[str, Any]
+    bindings: Bindings
+
+
 def _bindings(
     definition: Definition, facts: Mapping[str, Any], params: Mapping[str, Any] | None
-) -> tuple[Bindings, dict[str, Any]]:
+) -> _Bound:
     # Derived facts (the free-movement area, from nationality and the host country) are
     # computed here, so that every caller of the engine sees the same value.
     bound_params = bind_params(definition.params, params or {})
     bound = bind_facts(definition.facts, derive_facts(definition.facts, facts, bound_params))
-    return Bindings(bound, bound_params), bound
+    return _Bound(bound, bound_params, Bindings(bound, bound_params))
 
 
 def _step(definition: Definition, state: JourneyState) -> Step:
@@ -232,9 +279,9 @@ def start(
     when facts or parameters do not have their declared types.
     """
     _require_aware(now)
-    bindings, bound = _bindings(definition, facts, params)
-    stage = _choose(definition, definition.start, bindings, stage="start", outcome="start")
-    _guard(definition, (), stage, bound, agencies)
+    bound = _bindings(definition, facts, params)
+    stage = _choose(definition, definition.start, bound.bindings, stage="start", outcome="start")
+    _guard(definition, (), stage, bound.facts, agencies)
     return JourneyState(
         definition_id=definition.id,
         definition_version=definition.version,
@@ -305,9 +352,9 @@ def advance(
             allowed=outcomes,
             actor=current.actor,
         )
-    bindings, bound = _bindings(definition, facts, params)
+    bound = _bindings(definition, facts, params)
     if outcome in current.outcomes:
-        unrecorded = [fact for fact in current.records if fact not in bound]
+        unrecorded = [fact for fact in current.records if fact not in bound.facts]
         if unrecorded:
             raise MissingFacts(
                 stage=stage, missing=unrecorded, reason=f"recording outcome {outcome!r}"
@@ -321,18 +368,16 @@ def advance(
     left = state.history[-1].model_copy(update=recorded)
     history = (*state.history[:-1], left)
     done = frozenset(visit.stage for visit in completed(definition, history))
-    target = _choose(definition, branches, bindings, stage=stage, outcome=outcome, done=done)
+    target = _choose(definition, branches, bound.bindings, stage=stage, outcome=outcome, done=done)
     entry = HistoryEntry(stage=target.id, at=now)
     if not target.terminal:
         # Leaving any stage leads first to a safeguard the facts require and the journey has
         # not completed, wherever the outcome pointed (DESIGN §9).
-        due = interrupt_due(
-            definition, history, bound, bind_params(definition.params, params or {})
-        )
+        due = interrupt_due(definition, history, bound.facts, bound.params, bindings=bound.bindings)
         if due is not None and due.interrupt.stage != target.id:
             target = definition.stage(due.interrupt.stage)
             entry = HistoryEntry(stage=target.id, at=now, because=due.facts)
-    _guard(definition, history, target, bound, agencies)
+    _guard(definition, history, target, bound.facts, agencies)
     new_state = JourneyState(
         definition_id=state.definition_id,
         definition_version=state.definition_version,
@@ -378,8 +423,8 @@ def check_safeguards(
     raises :class:`~sop.errors.SafeguardMissing` when the history lacks what the facts now
     require."""
     _pin(definition, state)
-    _, bound = _bindings(definition, facts, params)
-    _guard(definition, state.history[:-1], definition.stage(state.stage), bound, agencies)
+    bound = _bindings(definition, facts, params)
+    _guard(definition, state.history[:-1], definition.stage(state.stage), bound.facts, agencies)
 
 
 def divert(
@@ -406,9 +451,9 @@ def divert(
     current = definition.stage(state.stage)
     if is_safeguard(current):
         return None
-    _, bound = _bindings(definition, facts, params)
+    bound = _bindings(definition, facts, params)
     due = interrupt_due(
-        definition, state.history, bound, bind_params(definition.params, params or {})
+        definition, state.history, bound.facts, bound.params, bindings=bound.bindings
     )
     if due is None or due.interrupt.stage == current.id:
         return None
@@ -416,7 +461,7 @@ def divert(
     left = state.history[-1].model_copy(
         update={"outcome": DIVERTED, "left_at": now, "because": due.facts}
     )
-    _guard(definition, (*state.history[:-1], left), target, bound, agencies)
+    _guard(definition, (*state.history[:-1], left), target, bound.facts, agencies)
     return JourneyState(
         definition_id=state.definition_id,
         definition_version=state.definition_version,

@@ -31,11 +31,12 @@ The same three-valued evaluation serves :mod:`sop.verify`: with only a profile's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import cel
 
@@ -188,15 +189,26 @@ def _first_line(message: str) -> str:
     return first.split(". ")[0].rstrip(".")
 
 
+T = TypeVar("T")
+
+
 class GuardTable:
     """The compiled guards of one definition, each compiled on first use and then reused."""
 
     def __init__(self) -> None:
         self._compiled: dict[str, Guard | GuardInvalid] = {}
+        self._derived: dict[tuple[str, int], tuple[object, object]] = {}
         self.compilations = 0
 
     def get(self, source: str) -> Guard:
         """The compiled guard for ``source``; :class:`GuardInvalid` if it cannot be used."""
+        found = self.lookup(source)
+        if isinstance(found, GuardInvalid):
+            raise found
+        return found
+
+    def lookup(self, source: str) -> Guard | GuardInvalid:
+        """The compiled guard for ``source``, or why it cannot be used (not raised)."""
         found = self._compiled.get(source)
         if found is None:
             self.compilations += 1
@@ -205,9 +217,21 @@ class GuardTable:
             except GuardInvalid as error:
                 found = error
             self._compiled[source] = found
-        if isinstance(found, GuardInvalid):
-            raise found
         return found
+
+    def derived(self, kind: str, part: object, build: Callable[[], T]) -> T:
+        """What ``build`` makes of ``part`` of the definition (the branches of an outcome, the
+        interrupts) with their guards looked up: made once per ``kind`` and part.
+
+        ``part`` is keyed by identity and held, so that the key cannot come to name another
+        object: a definition is immutable, so the same object has the same content, and a
+        changed definition is a copy with a table of its own (``Definition.model_copy``).
+        """
+        key = (kind, id(part))
+        found = self._derived.get(key)
+        if found is None or found[0] is not part:
+            found = self._derived[key] = (part, build())
+        return cast(T, found[1])
 
 
 def guards_of(definition: Definition) -> GuardTable:
@@ -220,18 +244,69 @@ def guards_of(definition: Definition) -> GuardTable:
 
 
 class Bindings:
-    """Facts (and parameters) bound for evaluation; build once, evaluate many guards."""
+    """Facts (and parameters) bound for evaluation; build once, evaluate many guards.
+
+    Handing a value to CEL costs far more than evaluating a guard (the ``cel`` binding tries
+    one Python type after another; a map of five parameters costs as much as a dozen guards),
+    and an ``advance`` reads most facts once at most. So, when every value is of a kind CEL
+    converts without fail (:func:`_plain`), the parameters and the null facts, the same for
+    every case of a programme, are converted once per thread into a shared
+    :class:`cel.Context` (:func:`_shared_context`), and the other facts reach CEL through
+    that context's resolver, converted only when a guard reads one. Anything else takes the
+    path the ``cel`` documentation describes: every variable converted up front, in a context
+    of its own. Both give the same verdicts (``tests/sop/test_guards.py``).
+    """
+
+    __slots__ = (
+        "_context",
+        "_facts",
+        "_lookup",
+        "_params",
+        "_shared",
+        "_thread",
+        "_verdicts",
+        "names",
+    )
 
     def __init__(self, facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> None:
-        variables = dict(facts)
-        if params is not None:
-            variables["params"] = dict(params)
-        self.names = frozenset(variables)
-        self._context = cel.Context(variables=variables)
+        self._verdicts: dict[str, Verdict] = {}
+        self._params = params
+        self.names = frozenset(facts) | _PARAMS_NAME if params is not None else frozenset(facts)
+        sharing = _sharing(facts, params)
+        if sharing is None:
+            self._facts: dict[str, Any] = {}
+            self._lookup: Callable[[str], Any] | None = None
+            self._shared: _Shared | None = None
+            self._context = _own_context(facts, params)
+        else:
+            self._facts, nulls, key = sharing
+            self._lookup = self._facts.get  # one object, so that the shared context can tell
+            self._shared = _shared_context(key, nulls, params)
+            self._context = self._shared.context
+        self._thread = threading.get_ident()
 
     def evaluate(self, guard: Guard) -> Verdict:
         """Three-valued evaluation (module docstring). Type errors with every variable bound
         are reported as ``UNKNOWN`` with ``error`` set and nothing missing."""
+        # The same guard on the same bindings has the same verdict: an interrupt's condition
+        # is often an entry condition the engine has just evaluated.
+        verdict = self._verdicts.get(guard.source)
+        if verdict is None:
+            verdict = self._verdicts[guard.source] = self._evaluate(guard)
+        return verdict
+
+    def _evaluate(self, guard: Guard) -> Verdict:
+        shared, lookup = self._shared, self._lookup
+        if shared is not None and lookup is not None:
+            if threading.get_ident() != self._thread:
+                # Handed to another thread: the shared context stays with the one that made
+                # it, and these bindings get a context of their own, as before.
+                self._context = _own_context(self._facts, self._params)
+                self._shared = self._lookup = None
+            elif shared.resolver is not lookup:
+                # Another Bindings of this thread may have used the shared context since.
+                self._context.set_variable_resolver(lookup)
+                shared.resolver = lookup
         try:
             result = guard.program.execute(self._context)
         except (RuntimeError, TypeError, ValueError, KeyError) as error:
@@ -243,6 +318,127 @@ class Bindings:
         return Verdict(
             Truth.UNKNOWN, guard.variables - self.names, f"evaluated to {result!r}, not a bool"
         )
+
+
+_I64 = range(-(2**63), 2**63)
+
+
+def _plain(value: Any) -> bool:
+    """Whether CEL converts ``value`` without fail: a bool, a float, a string, an int that fits
+    in 64 bits, an aware datetime, or a list or tuple of strings."""
+    kind = type(value)
+    if kind is bool or kind is str or kind is float:
+        return True
+    if kind is int:
+        return value in _I64
+    if kind is datetime:
+        return value.tzinfo is not None
+    return (kind is list or kind is tuple) and all(type(item) is str for item in value)
+
+
+def _frozen(value: Any) -> tuple[Any, ...]:
+    """A plain value as part of a key: a list as a tuple, a float by its exact spelling (so
+    that -0.0 is not 0.0, and NaN is NaN), a datetime with its offset (equal instants are not
+    the same timestamp to CEL), and every value with its type (1 is not True)."""
+    kind = type(value)
+    if kind is float:
+        return (kind, value.hex())
+    if kind is datetime:
+        return (kind, value.isoformat())
+    if kind is list or kind is tuple:
+        return (kind, *value)
+    return (kind, value)
+
+
+_PARAMS_NAME = frozenset({"params"})
+
+
+def _own_context(facts: Mapping[str, Any], params: Mapping[str, Any] | None) -> cel.Context:
+    """A context of its own holding every variable, converted now (as ``cel`` documents)."""
+    variables = dict(facts)
+    if params is not None:
+        variables["params"] = dict(params)
+    return cel.Context(variables=variables)
+
+
+def _sharing(
+    facts: Mapping[str, Any], params: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], tuple[str, ...], Hashable] | None:
+    """The facts for the resolver, the null facts, and the key of the shared context; None when
+    a value is not plain (then every value is converted up front, as before).
+
+    The resolver answers None for a null fact, which CEL reads as "not given": null facts are
+    variables of the shared context instead, and part of its key.
+    """
+    if "params" in facts and params is not None:
+        return None  # a fact called params is shadowed by the parameters: keep one rule for it
+    lookup = dict(facts)
+    nulls = []
+    for name, value in lookup.items():
+        kind = type(value)
+        if type(name) is not str:
+            return None
+        if kind is bool or kind is str or kind is float:
+            continue
+        if value is None:
+            nulls.append(name)
+        elif not _plain(value):
+            return None
+        elif kind is list:
+            # Frozen as the tuple CEL reads as the same list: a caller's later change to it
+            # must not reach a guard, as it could not when every value was converted at once.
+            lookup[name] = tuple(value)
+    if params is None:
+        return lookup, tuple(nulls), (None, *nulls)
+    key: list[tuple[Any, ...]] = []
+    for name, value in params.items():
+        kind = type(value)
+        if kind is bool or kind is str or (kind is int and value in _I64):
+            key.append((name, kind, value))  # as _frozen has it, without the call
+        elif _plain(value):
+            key.append((name, *_frozen(value)))
+        else:
+            return None
+    return lookup, tuple(nulls), (tuple(key), *nulls)
+
+
+_SHARED_CONTEXTS = 16
+"""Contexts kept per thread: one per programme and set of null facts in use, in practice."""
+
+_threads = threading.local()
+
+
+class _Shared:
+    """A thread's context holding parameters and null facts, and the resolver set on it."""
+
+    __slots__ = ("context", "resolver")
+
+    def __init__(self, context: cel.Context) -> None:
+        self.context = context
+        self.resolver: Callable[[str], Any] | None = None
+
+
+def _shared_context(
+    key: Hashable, nulls: tuple[str, ...], params: Mapping[str, Any] | None
+) -> _Shared:
+    """This thread's context holding ``params`` and the null facts: a ``cel.Context`` is not
+    thread-safe, and each evaluation may set the resolver on it.
+
+    The resolver last set stays until the next evaluation with the same context on the thread,
+    and keeps the facts it reads alive until then (in memory only; nothing is written).
+    """
+    cache: dict[Hashable, _Shared] | None = getattr(_threads, "contexts", None)
+    if cache is None:
+        cache = _threads.contexts = {}
+    shared = cache.get(key)
+    if shared is None:
+        if len(cache) >= _SHARED_CONTEXTS:
+            del cache[next(iter(cache))]
+        variables: dict[str, Any] = dict.fromkeys(nulls)
+        if params is not None:
+            variables["params"] = dict(params)
+        shared = cache[key] = _Shared(cel.Context(variables=variables))
+    return shared
 
 
 def _convert(name: str, kind: FactType, value: Any) -> Any:
@@ -279,6 +475,10 @@ def _convert(name: str, kind: FactType, value: Any) -> Any:
     raise ValueError(f"{name} must be a {kind}, not {value!r}")
 
 
+_AS_IS: dict[str, type] = {"bool": bool, "int": int, "float": float, "string": str}
+"""Declared types whose values of exactly this Python type are bound as they are."""
+
+
 def bind_facts(specs: Mapping[str, FactSpec], facts: Mapping[str, Any]) -> dict[str, Any]:
     """The declared facts that are known, converted; undeclared facts are left out.
 
@@ -292,6 +492,9 @@ def bind_facts(specs: Mapping[str, FactSpec], facts: Mapping[str, Any]) -> dict[
         if value is None:
             if spec.nullable and name in facts:
                 bound[name] = None
+            continue
+        if type(value) is _AS_IS.get(spec.type):
+            bound[name] = value  # what _convert returns for it, without the checks
             continue
         try:
             bound[name] = _convert(name, spec.type, value)
@@ -313,6 +516,9 @@ def bind_params(specs: Mapping[str, ParamSpec], params: Mapping[str, Any]) -> di
         value = params.get(name, spec.default)
         if value is None:
             problems.append(f"params.{name} is required ({spec.description})")
+            continue
+        if type(value) is _AS_IS.get(spec.type):
+            bound[name] = value
             continue
         try:
             bound[name] = _convert(f"params.{name}", spec.type, value)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sop.guards import Bindings, GuardInvalid, Truth, guards_of
+from sop.guards import Bindings, Guard, GuardInvalid, Truth, guards_of
 from sop.protections import GUARDED_KINDS, KIND_WORDS, PROTECTIONS, SAFEGUARD_KINDS
 from sop.schema import Definition, Interrupt, Stage, StageKind
 
@@ -70,22 +70,40 @@ def _verdict(definition: Definition, bindings: Bindings, text: str) -> tuple[boo
     return bindings.evaluate(guard).truth is Truth.TRUE, guard.facts
 
 
+def _conditions(definition: Definition) -> tuple[tuple[Interrupt, Guard | None], ...]:
+    """The interrupts with their conditions looked up once per definition (None: not a guard,
+    which verification reports and which diverts no one)."""
+    table = guards_of(definition)
+
+    def build() -> tuple[tuple[Interrupt, Guard | None], ...]:
+        found = ((interrupt, table.lookup(interrupt.when)) for interrupt in definition.interrupts)
+        return tuple((i, None if isinstance(g, GuardInvalid) else g) for i, g in found)
+
+    return table.derived("interrupts", definition.interrupts, build)
+
+
 def interrupt_due(
     definition: Definition,
     history: Iterable[Visit],
     facts: Mapping[str, Any],
     params: Mapping[str, Any] | None,
+    *,
+    bindings: Bindings | None = None,
 ) -> Due | None:
     """The first interrupt whose condition holds on the bound ``facts`` and whose stage was not
-    completed, with the facts that make it hold."""
+    completed, with the facts that make it hold.
+
+    ``bindings``, when the caller has them, must be ``Bindings(facts, params)``: the engine
+    passes the ones its branch guards were evaluated on rather than convert the facts twice."""
     done = {visit.stage for visit in completed(definition, history)}
-    bindings = Bindings(facts, params)
-    for interrupt in definition.interrupts:
-        if interrupt.stage in done or interrupt.stage not in definition.stage_map:
+    if bindings is None:
+        bindings = Bindings(facts, params)
+    stages = definition.stage_map
+    for interrupt, guard in _conditions(definition):
+        if interrupt.stage in done or interrupt.stage not in stages or guard is None:
             continue
-        holds, reads = _verdict(definition, bindings, interrupt.when)
-        if holds:
-            return Due(interrupt, _because(definition, interrupt.when, reads, facts, params))
+        if bindings.evaluate(guard).truth is Truth.TRUE:
+            return Due(interrupt, _because(definition, interrupt.when, guard.facts, facts, params))
     return None
 
 

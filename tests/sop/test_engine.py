@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sop import engine
 from sop.errors import (
     DefinitionMismatch,
+    GuardError,
     InvalidFacts,
     JourneyEnded,
     MissingFacts,
@@ -467,6 +468,32 @@ def test_guards_are_compiled_once_per_definition() -> None:
         walk(d, ADULT, ("profiling", "profiled"), ("counselling", "decided_to_return"))
         walk(d, UNACCOMPANIED_CHILD, ("profiling", "profiled"))
     assert table.compilations == compiled_on_load
+
+
+def with_stage(d: Definition, stage_id: str, **changes: Any) -> Definition:
+    """A hand-edited copy of ``d``: one stage changed, every other stage the same object."""
+    stages = tuple(s.model_copy(update=changes) if s.id == stage_id else s for s in d.stages)
+    return d.model_copy(update={"stages": stages})
+
+
+def test_a_changed_copy_of_a_definition_routes_by_its_own_guards(avrr: Definition) -> None:
+    # The copy shares profiling, and so the very branches of "profiled", with the original:
+    # what the engine keeps per definition must follow the copy's stages, not the original's.
+    assert walk(avrr, ADULT, ("profiling", "profiled")).entered == "counselling"
+    edited = with_stage(avrr, "labour_market_advice", when="true")
+    assert walk(edited, ADULT, ("profiling", "profiled")).entered == "labour_market_advice"
+    assert walk(avrr, ADULT, ("profiling", "profiled")).entered == "counselling"
+
+
+def test_a_broken_entry_condition_is_refused_even_behind_a_branch_guard_that_is_false(
+    avrr: Definition,
+) -> None:
+    # An adult who is not stateless: the branch guard (stateless) is false, so the entry
+    # condition cannot decide anything, and is still refused rather than skipped unread.
+    edited = with_stage(avrr, "statelessness_documentation", when="stateless &&")
+    with pytest.raises(GuardError) as refused:
+        walk(edited, ADULT, ("profiling", "profiled"))
+    assert refused.value.source == "stateless &&"
 
 
 # -- properties ----------------------------------------------------------------------------
