@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db.repository import Page, keyset_page
+from services.agreements.models import AgreementRow
+from services.consents.models import Consent
 from services.federation.models import InboxMessage, OutboxMessage
 
 from .models import BreakGlassGrant, Referral, ReferralData
@@ -54,6 +57,74 @@ _ERASURE_DUE = (
     .order_by(Referral.erasure_due_at)
     .limit(1)
 )
+
+
+def _terms_statement(*, versioned: bool) -> Select[AgreementRow, Consent, datetime | None]:
+    overdue = (
+        select(Referral.erasure_due_at)
+        .where(
+            Referral.agency == bindparam("sender"),
+            Referral.direction == "outgoing",
+            Referral.counterpart == bindparam("recipient"),
+            Referral.agreement_id == AgreementRow.id,
+            Referral.erasure_due_at.is_not(None),
+            Referral.erasure_receipt.is_(None),
+        )
+        .order_by(Referral.erasure_due_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    statement = (
+        select(AgreementRow, Consent, overdue.label("erasure_due"))
+        .select_from(AgreementRow)
+        .outerjoin(
+            Consent,
+            and_(Consent.id == bindparam("consent_id"), Consent.agency == bindparam("sender")),
+        )
+        .where(AgreementRow.id == bindparam("agreement_id"))
+    )
+    if versioned:
+        statement = statement.where(AgreementRow.version == bindparam("version"))
+    return statement.order_by(AgreementRow.version.desc()).limit(1)
+
+
+_TERMS = {versioned: _terms_statement(versioned=versioned) for versioned in (False, True)}
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a referral's policy decision reads besides the case, read in one round trip."""
+
+    agreement: AgreementRow
+    consent: Consent | None
+    erasure_due: datetime | None
+
+
+async def terms_of(
+    session: AsyncSession,
+    *,
+    sender: str,
+    recipient: str,
+    agreement_id: str,
+    version: int | None,
+    consent_id: uuid.UUID | None,
+) -> Terms | None:
+    """The agreement (``version``, or the newest), the sender's consent ``consent_id`` and the
+    oldest erasure receipt ``recipient`` still owes ``sender`` under the agreement, in one
+    statement; ``None`` when the agreement, or a consent asked for, is not found, so that the
+    caller reads them one by one and refuses as it would have."""
+    values: dict[str, Any] = {
+        "sender": sender,
+        "recipient": recipient,
+        "agreement_id": agreement_id,
+        "consent_id": consent_id,
+    }
+    if version is not None:
+        values["version"] = version
+    found = (await session.execute(_TERMS[version is not None], values)).first()
+    if found is None or (consent_id is not None and found[1] is None):
+        return None
+    return Terms(agreement=found[0], consent=found[1], erasure_due=found[2])
 
 
 async def get_for(

@@ -164,7 +164,6 @@ def directory_entry(federation: Federation, agency: str) -> DirectoryEntry | Non
 
 
 async def _decision(
-    session: AsyncSession,
     *,
     federation: Federation,
     person: PersonStates,
@@ -174,11 +173,9 @@ async def _decision(
     categories: list[str],
     agreement: AgreementState,
     consent: ConsentRecord | None,
+    erasure_due: datetime | None,
     now: datetime,
 ) -> None:
-    due = await repository.erasure_due(
-        session, sender=sender, recipient=recipient, agreement_id=agreement.id
-    )
     decide(
         agreement=agreement,
         consent=consent,
@@ -187,10 +184,67 @@ async def _decision(
         purpose=purpose,
         categories=categories,
         now=now,
-        erasure_due=due,
+        erasure_due=erasure_due,
         recipient_entry=directory_entry(federation, recipient),
         person=person,
     ).require_allowed()
+
+
+@dataclass(frozen=True)
+class _Terms:
+    agreement: AgreementState
+    consent: ConsentRecord | None
+    erasure_due: datetime | None
+
+
+async def _terms(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    recipient: str,
+    agreement_id: str,
+    version: int | None,
+    consent_id: str | None,
+) -> _Terms:
+    """The agreement, the consent cited (of the case) and any erasure receipt overdue, for a
+    referral's policy decision: in one round trip, or, when one of them is not found, read one
+    by one so that each refuses as it does alone (consent first, then agreement)."""
+    try:
+        key = uuid.UUID(consent_id) if consent_id else None
+    except ValueError:
+        key = None
+    found = (
+        await repository.terms_of(
+            session,
+            sender=principal.agency,
+            recipient=recipient,
+            agreement_id=agreement_id,
+            version=version,
+            consent_id=key,
+        )
+        if key is not None or not consent_id
+        else None
+    )
+    if found is not None:
+        consent = consents.record_of(found.consent) if found.consent is not None else None
+    else:
+        consent = (
+            await consents.record_for(session, principal=principal, consent_id=consent_id)
+            if consent_id
+            else None
+        )
+    if consent is not None and consent.case_id != str(case_id):
+        raise PolicyRefused(
+            [Reason(ReasonCode.CONSENT_MISSING, "the consent cited was given in another case")]
+        )
+    if found is not None:
+        return _Terms(agreements.to_state(found.agreement), consent, found.erasure_due)
+    agreement = await agreement_of(session, agreement_id=agreement_id, version=version)
+    due = await repository.erasure_due(
+        session, sender=principal.agency, recipient=recipient, agreement_id=agreement.id
+    )
+    return _Terms(agreement, consent, due)
 
 
 def _history(
@@ -264,19 +318,18 @@ async def create(
     categories = [c.value for c in data.categories]
     present = {row.category for row in case_data}
     missing = [c for c in categories if c not in present]
-    consent = (
-        await consents.record_for(session, principal=principal, consent_id=str(data.consent_id))
-        if data.consent_id
-        else None
+    terms = await _terms(
+        session,
+        principal=principal,
+        case_id=case.id,
+        recipient=data.to_agency,
+        agreement_id=data.agreement_id,
+        version=None,
+        consent_id=str(data.consent_id) if data.consent_id else None,
     )
-    if consent is not None and consent.case_id != str(case.id):
-        raise PolicyRefused(
-            [Reason(ReasonCode.CONSENT_MISSING, "the consent cited was given in another case")]
-        )
-    agreement = await agreement_of(session, agreement_id=data.agreement_id)
+    agreement, consent = terms.agreement, terms.consent
     try:
         await _decision(
-            session,
             federation=federation,
             person=await cases.states_of(
                 session, case=case, master_key=federation.master_key, rows=case_data
@@ -287,6 +340,7 @@ async def create(
             categories=categories,
             agreement=agreement,
             consent=consent,
+            erasure_due=terms.erasure_due,
             now=now,
         )
     except PolicyRefused as refusal:
@@ -393,20 +447,21 @@ async def approve(
         # The row's status, approver and message id go out in one UPDATE, when the message is
         # queued, rather than one each time a read below would flush it (issue 19).
         with session.no_autoflush:
-            agreement = await agreement_of(
-                session, agreement_id=row.agreement_id, version=row.agreement_version
-            )
-            consent = (
-                await consents.record_for(session, principal=principal, consent_id=row.consent_id)
-                if row.consent_id
-                else None
-            )
             assert row.case_id is not None  # noqa: S101 - outgoing rows always have their case
+            terms = await _terms(
+                session,
+                principal=principal,
+                case_id=row.case_id,
+                recipient=row.counterpart,
+                agreement_id=row.agreement_id,
+                version=row.agreement_version,
+                consent_id=row.consent_id,
+            )
+            agreement, consent = terms.agreement, terms.consent
             case, case_data = await cases.get_with_data(
                 session, principal=principal, case_id=row.case_id
             )
             await _decision(
-                session,
                 federation=federation,
                 person=await cases.states_of(
                     session, case=case, master_key=federation.master_key, rows=case_data
@@ -417,6 +472,7 @@ async def approve(
                 categories=row.categories,
                 agreement=agreement,
                 consent=consent,
+                erasure_due=terms.erasure_due,
                 now=now,
             )
     except ContractError as error:
