@@ -173,6 +173,52 @@ async def test_categories_beyond_the_consent_are_refused(ex: Exchange) -> None:
     assert flagged == {"contact", "specific_needs"}
 
 
+async def test_a_consent_given_in_another_case_is_refused(ex: Exchange) -> None:
+    from services.cases import service as cases
+    from tests.support.cases import seed_consent, system_principal
+    from tests.support.referrals import case_with_everything
+
+    async with ex.app.state.db.sessions.begin() as session:
+        other = await cases.create(
+            session,
+            principal=system_principal("unhcr", data_roles={"protection_officer"}),
+            master_key=ex.app.state.master_key,
+            body=case_with_everything(),
+        )
+    theirs = await seed_consent(
+        ex.app,
+        "unhcr",
+        str(other.id),
+        recipients=["iom"],
+        purposes=["avrr-counselling"],
+        categories=[*CATEGORIES],
+    )
+    response = await ex.client.post(
+        "/v1/referrals", json=ex.body(consent_id=theirs), headers=ex.people["unhcr_caseworker"]
+    )
+    assert response.status_code == 403, response.text
+    assert [v["code"] for v in response.json()["violations"]] == ["consent_missing"]
+
+
+async def test_a_consent_or_agreement_the_node_does_not_hold_is_named_as_such(
+    ex: Exchange,
+) -> None:
+    """Read together on the fast path, each is still refused as it is alone."""
+    no_consent = await ex.client.post(
+        "/v1/referrals",
+        json=ex.body(consent_id="0190f1b4-0000-7000-8000-000000000000"),
+        headers=ex.people["unhcr_caseworker"],
+    )
+    assert no_consent.status_code == 404, no_consent.text
+    no_agreement = await ex.client.post(
+        "/v1/referrals",
+        json=ex.body(agreement_id="not-held-here"),
+        headers=ex.people["unhcr_caseworker"],
+    )
+    assert no_agreement.status_code == 403, no_agreement.text
+    assert [v["code"] for v in no_agreement.json()["violations"]] == ["agreement_not_signed"]
+
+
 async def test_the_wrong_side_cannot_take_the_other_sides_steps(ex: Exchange) -> None:
     referral = await ex.sent()
     accept_own = await ex.client.post(
