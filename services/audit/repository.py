@@ -76,6 +76,15 @@ _MOVE_HEAD = (
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
 _ADD_EVENT = insert(_EVENTS)
+# PostgreSQL takes both in one round trip: the head's UPDATE as a data-modifying CTE of the
+# event's INSERT, in the same transaction and under the same lock (SQLite has no such CTE).
+_ADD_EVENT_MOVING_HEAD = (
+    insert(_EVENTS)
+    # Parameters named apart from every column: Core adds a parameter named like a column of
+    # the UPDATE's table (``agency``, ``seq``, ``hash``) to its SET clause.
+    .values({column.key: bindparam(f"event_{column.key}") for column in _EVENTS.columns})
+    .add_cte(_MOVE_HEAD.cte("moved_head"))
+)
 
 
 async def locked_head(session: AsyncSession, agency: str) -> tuple[int, str]:
@@ -91,10 +100,13 @@ async def locked_head(session: AsyncSession, agency: str) -> tuple[int, str]:
 async def append(session: AsyncSession, event: AuditEvent) -> None:
     """Insert ``event`` and move the head of its chain to it (the head locked already)."""
     values = {column.key: getattr(event, column.key) for column in _EVENTS.columns}
+    head = {"head_agency": event.agency, "new_seq": event.seq, "new_hash": event.hash}
+    if session.get_bind().dialect.name == "postgresql":
+        named = {f"event_{key}": value for key, value in values.items()}
+        await session.execute(_ADD_EVENT_MOVING_HEAD, named | head)
+        return
     await session.execute(_ADD_EVENT, values)
-    await session.execute(
-        _MOVE_HEAD, {"head_agency": event.agency, "new_seq": event.seq, "new_hash": event.hash}
-    )
+    await session.execute(_MOVE_HEAD, head)
 
 
 async def head(session: AsyncSession, agency: str) -> AuditHead | None:
