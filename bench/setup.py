@@ -191,14 +191,17 @@ def exchange(sender: Node, recipient: Node) -> Exchange:
         )
         for admin in (unhcr, iom):
             ok(admin.post(f"/v1/agreements/{agreement_id}/sign", json={"digest": digest}))
-        # Active at both ends: each becomes so when the other's signature reaches it.
-        for admin, node in ((unhcr, sender), (iom, recipient)):
+        # Active at both ends: each becomes so when the other's signature reaches it, so a
+        # wait that times out shows the other node's outbox.
+        for admin, node, other in ((unhcr, sender, recipient), (iom, recipient, sender)):
             until(
                 lambda admin=admin: (  # type: ignore[misc]
                     admin.get(f"/v1/agreements/{agreement_id}").json().get("status") == "active"
                 ),
                 what=f"the agreement to be active at {node.name}",
-                why=lambda node=node: delivery_state(node),  # type: ignore[misc]
+                why=lambda node=node, other=other: (  # type: ignore[misc]
+                    f"{delivery_state(other)}; {node.name} log: {node.process.log_tail(8)}"
+                ),
             )
 
     with httpx.Client(base_url=sender.url, headers=drafter.headers(), timeout=30) as worker:

@@ -47,10 +47,16 @@ async def get_row(
 
 
 async def get_for(
-    session: AsyncSession, agency: str, agreement_id: str, version: int | None = None
+    session: AsyncSession,
+    agency: str,
+    agreement_id: str,
+    version: int | None = None,
+    *,
+    lock: bool = False,
 ) -> AgreementRow | None:
-    """The agreement if ``agency`` is a party to it, else None (another party's business)."""
-    row = await get_row(session, agreement_id, version)
+    """The agreement if ``agency`` is a party to it, else None (another party's business);
+    ``lock``: its row locked until the transaction ends, for a change to it."""
+    row = await get_row(session, agreement_id, version, lock=lock)
     if row is None or agency not in to_state(row).terms.parties:
         return None
     return row

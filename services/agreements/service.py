@@ -66,9 +66,19 @@ def _refusal(error: ContractError, *, at: tuple[str | int, ...] = ("body",)) -> 
 
 
 async def load(
-    session: AsyncSession, *, principal: Principal, agreement_id: str, version: int | None = None
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    agreement_id: str,
+    version: int | None = None,
+    for_change: bool = False,
 ) -> AgreementState:
-    row = await repository.get_for(session, principal.agency, agreement_id, version)
+    """The agreement as the caller's agency holds it. ``for_change``: its row locked until the
+    transaction ends, so that a change computed from it cannot write back over another made
+    meanwhile (a party's signature arriving from its node while ours is added here)."""
+    row = await repository.get_for(
+        session, principal.agency, agreement_id, version, lock=for_change
+    )
     if row is None:
         raise NotFound("No agreement with this id to which your agency is a party.")
     return repository.to_state(row)
@@ -222,7 +232,7 @@ async def _on_held_version(
     transition: Callable[..., AgreementState],
     action: str,
 ) -> AgreementState:
-    held = await load(session, principal=principal, agreement_id=agreement_id)
+    held = await load(session, principal=principal, agreement_id=agreement_id, for_change=True)
     detail = {"supersedes": held.version} if transition is terms_rules.amend else {}
     return await _with_new_terms(
         session,
@@ -270,7 +280,7 @@ async def _broadcast(
 async def propose(
     session: AsyncSession, *, federation: Federation, principal: Principal, agreement_id: str
 ) -> AgreementState:
-    state = await load(session, principal=principal, agreement_id=agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id, for_change=True)
     now = utcnow()
     try:
         state = terms_rules.propose(state, by=principal.agency, at=now)
@@ -300,7 +310,7 @@ async def sign(
 ) -> AgreementState:
     """Sign the current text with the agency key, refusing a digest that is not the current
     text's: the admin signs exactly what they reviewed, or nothing."""
-    state = await load(session, principal=principal, agreement_id=agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id, for_change=True)
     if not state.is_party(principal.agency):
         raise NotAPartyError(f"{principal.agency} is not a party to agreement {state.ref}.")
     now = utcnow()
@@ -345,7 +355,7 @@ async def change(
     reason: str | None = None,
 ) -> AgreementState:
     """Suspend, resume or terminate, here and then at every other party's node."""
-    state = await load(session, principal=principal, agreement_id=agreement_id)
+    state = await load(session, principal=principal, agreement_id=agreement_id, for_change=True)
     now = utcnow()
     transition, message_type = TRANSITIONS[action]
     kwargs: dict[str, Any] = {"by": principal.agency, "at": now}
@@ -388,7 +398,7 @@ async def after_change(
     """An amendment that just became active retires the version it supersedes."""
     if state.status != AgreementStatus.ACTIVE or state.supersedes is None:
         return
-    old_row = await repository.get_row(session, state.id, state.supersedes.version)
+    old_row = await repository.get_row(session, state.id, state.supersedes.version, lock=True)
     if old_row is None:
         return
     old = repository.to_state(old_row)
