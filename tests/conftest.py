@@ -37,6 +37,7 @@ from tests.support.postgres import (
     drop_database,
     throwaway_cluster,
 )
+from tests.support.shared_app import SharedApps
 from tests.support.worker import WorkerDatabase
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -249,18 +250,36 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
+@pytest.fixture(scope="session")
+def shared_apps() -> SharedApps:
+    return SharedApps()
+
+
 @pytest.fixture
-def make_app(bound_database: Database | None) -> Callable[[Settings], FastAPI]:
+def make_app(
+    bound_database: Database | None, shared_apps: SharedApps
+) -> Iterator[Callable[[Settings], FastAPI]]:
     """``make_app(settings)``: an app on the test's database (bound to its transaction, unless
-    the test has a fresh database), for tests that need a second app with other settings."""
+    the test has a fresh database), for tests that need a second app with other settings.
+
+    On a rolled-back transaction the app is one the worker keeps for these settings
+    (``tests.support.shared_app.SharedApps``), bound to this test's transaction until it ends.
+    """
+    taken = []
 
     def make(settings: Settings) -> FastAPI:
-        if bound_database is not None and settings.background_workers:
+        if bound_database is None:
+            return create_app(settings)
+        if settings.background_workers:
             # Their loops would use the one connection while the test does.
             raise ValueError("an app on a rolled-back transaction runs no background loops")
-        return create_app(settings, database=bound_database)
+        app, shared = shared_apps.bound(settings, bound_database)
+        taken.append(shared)
+        return app
 
-    return make
+    yield make
+    for shared in taken:
+        shared_apps.release(shared)
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""One app and one prepared database for every test of a module, per backend.
+"""Apps shared by the tests of a worker, each test still in a transaction of its own.
+
+``SharedApps`` (the ``make_app`` fixture): an app per distinct settings, re-bound to each
+test's transaction. ``SharedNodes``: one app and one prepared database for every test of a
+module, per backend.
 
 ``create_app`` takes a third of a second, and the app then builds each route's dependencies
 the first time a request reaches it: for a module of some hundred and fifty short tests, each
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Awaitable, Callable
@@ -27,6 +32,7 @@ import pytest
 from fastapi import FastAPI
 
 from kit.db.session import Database
+from kit.observability.logging import configure_logging
 from kit.settings import Settings
 from services.app import create_app
 from tests.support.app import serving
@@ -60,6 +66,77 @@ class ReboundDatabase:
 
     async def close(self) -> None:
         """The test that bound it owns the transaction and its connection."""
+
+
+def _key(settings: Settings) -> str:
+    """The settings, secrets included: two apps are alike when every setting is."""
+
+    def plain(value: Any) -> Any:
+        reveal = getattr(value, "get_secret_value", None)
+        return reveal() if reveal is not None else repr(value)
+
+    return json.dumps(settings.model_dump(), default=plain, sort_keys=True)
+
+
+@dataclass
+class _Shared:
+    app: FastAPI
+    bound: ReboundDatabase
+    #: ``app.state`` and the routes as ``create_app`` left them: each test starts from them
+    #: again (some add a probe route, or put a throttle with their own clock in the state).
+    state: dict[str, Any]
+    routes: list[Any]
+    in_use: bool = False
+
+
+class SharedApps:
+    """A worker's apps on rolled-back transactions, one per distinct settings (the oldest
+    dropped past ``keep``), so that a test whose settings another test had pays neither
+    ``create_app`` nor FastAPI's first-request set-up of each route.
+
+    Each test gets a shared app bound to its own transaction; when it ends the app is unbound
+    and its state and routes are put back as ``create_app`` left them (the lifespan, which each
+    test runs, fills the state again). A test that asks twice for the same settings gets two apps.
+    """
+
+    def __init__(self, keep: int = 8) -> None:
+        self._keep = keep
+        self._apps: dict[str, list[_Shared]] = {}
+
+    def bound(self, settings: Settings, database: Database) -> tuple[FastAPI, _Shared]:
+        key = _key(settings)
+        pool = self._apps.pop(key, [])
+        self._apps[key] = pool  # the newest last
+        shared = next((s for s in pool if not s.in_use), None)
+        if shared is None:
+            bound = ReboundDatabase()
+            app = create_app(settings, database=bound)  # type: ignore[arg-type]
+            shared = _Shared(app, bound, dict(app.state._state), list(app.router.routes))
+            pool.append(shared)
+        else:
+            # As create_app does first: the logging of these settings, on this test's stdout.
+            configure_logging(level=settings.log_level, json=settings.log_json)
+        shared.bound.bind(database)
+        shared.in_use = True
+        while len(self._apps) > self._keep:
+            oldest = next(iter(self._apps))
+            if any(s.in_use for s in self._apps[oldest]):
+                break
+            del self._apps[oldest]
+        return shared.app, shared
+
+    @staticmethod
+    def release(shared: _Shared) -> None:
+        shared.bound.unbind()
+        # Tests count what their own requests add to the metrics: every series starts again
+        # (all of the app's metrics have labels; the registry is the app's own).
+        for collector in list(shared.app.state.metrics.registry._collector_to_names):
+            collector.clear()
+        shared.app.state._state.clear()
+        shared.app.state._state.update(shared.state)
+        shared.app.router.routes[:] = shared.routes
+        shared.app.openapi_schema = None
+        shared.in_use = False
 
 
 #: Commits what every test of the module starts from, through an app on the database.
