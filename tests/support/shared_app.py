@@ -23,7 +23,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +68,30 @@ class ReboundDatabase:
         """The test that bound it owns the transaction and its connection."""
 
 
+#: Settings that name a file in the test's own ``tmp_path`` (the federation's directory, which
+#: the test writes and the lifespan reads): apps that differ only in these are alike, and the
+#: shared app takes the test's value before its lifespan starts.
+PER_TEST = ("directory",)
+
+
 def _key(settings: Settings) -> str:
-    """The settings, secrets included: two apps are alike when every setting is."""
+    """The settings, secrets included: two apps are alike when every setting is, but those
+    of ``PER_TEST``."""
 
     def plain(value: Any) -> Any:
         reveal = getattr(value, "get_secret_value", None)
         return reveal() if reveal is not None else repr(value)
 
-    return json.dumps(settings.model_dump(), default=plain, sort_keys=True)
+    values = settings.model_dump(exclude=set(PER_TEST))
+    return json.dumps(values, default=plain, sort_keys=True)
+
+
+def _attributes(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: dict(vars(value))
+        for name, value in state.items()
+        if name != "settings" and hasattr(value, "__dict__")
+    }
 
 
 @dataclass
@@ -86,6 +102,9 @@ class _Shared:
     #: again (some add a probe route, or put a throttle with their own clock in the state).
     state: dict[str, Any]
     routes: list[Any]
+    #: The attributes of each object in that state (tests set a clock on the idempotency
+    #: keys, or how often they purge), by name in the state.
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_use: bool = False
 
 
@@ -111,11 +130,17 @@ class SharedApps:
         if shared is None:
             bound = ReboundDatabase()
             app = create_app(settings, database=bound)  # type: ignore[arg-type]
-            shared = _Shared(app, bound, dict(app.state._state), list(app.router.routes))
+            state = dict(app.state._state)
+            shared = _Shared(app, bound, state, list(app.router.routes), _attributes(state))
             pool.append(shared)
         else:
             # As create_app does first: the logging of these settings, on this test's stdout.
             configure_logging(level=settings.log_level, json=settings.log_json)
+            held: Settings = shared.app.state.settings  # the object the lifespan reads
+            for name in PER_TEST:
+                # Settings are frozen for the product's sake; this object is the shared app's
+                # alone, and nothing reads these fields before the lifespan does.
+                object.__setattr__(held, name, getattr(settings, name))
         shared.bound.bind(database)
         shared.in_use = True
         while len(self._apps) > self._keep:
@@ -134,6 +159,10 @@ class SharedApps:
             collector.clear()
         shared.app.state._state.clear()
         shared.app.state._state.update(shared.state)
+        for name, saved in shared.attributes.items():
+            attributes = vars(shared.state[name])
+            attributes.clear()
+            attributes.update(saved)
         shared.app.router.routes[:] = shared.routes
         shared.app.openapi_schema = None
         shared.in_use = False
