@@ -29,7 +29,6 @@ from fastapi import FastAPI
 from kit.db.migrate import upgrade_to_head
 from kit.db.session import Database
 from kit.settings import Settings
-from services.app import create_app
 from tests.support.app import make_settings, serving
 from tests.support.nodes import Nodes
 from tests.support.postgres import (
@@ -222,13 +221,27 @@ def node_database(
 
 
 @pytest.fixture
-async def nodes(node_database: Callable[[str], str], tmp_path: Path) -> AsyncIterator[Nodes]:
-    """Several nodes in this process, each with its own database (``tests.support.nodes``)."""
-    federation = Nodes(node_database, tmp_path)
+async def nodes(
+    node_database: Callable[[str], str], tmp_path: Path, shared_apps: SharedApps
+) -> AsyncIterator[Nodes]:
+    """Several nodes in this process, each with its own database (``tests.support.nodes``),
+    on apps the worker keeps (``tests.support.shared_app``)."""
+    taken = []
+
+    def make(settings: Settings) -> FastAPI:
+        app, shared = shared_apps.bound(settings, None)
+        taken.append(shared)
+        return app
+
+    federation = Nodes(node_database, tmp_path, make)
     try:
         yield federation
     finally:
-        await federation.aclose()
+        try:
+            await federation.aclose()
+        finally:
+            for shared in taken:
+                shared_apps.release(shared)
 
 
 @pytest.fixture
@@ -262,15 +275,13 @@ def make_app(
     """``make_app(settings)``: an app on the test's database (bound to its transaction, unless
     the test has a fresh database), for tests that need a second app with other settings.
 
-    On a rolled-back transaction the app is one the worker keeps for these settings
-    (``tests.support.shared_app.SharedApps``), bound to this test's transaction until it ends.
+    The app is one the worker keeps for these settings (``tests.support.shared_app``), bound
+    to this test's transaction (or on the test's fresh database) until the test ends.
     """
     taken = []
 
     def make(settings: Settings) -> FastAPI:
-        if bound_database is None:
-            return create_app(settings)
-        if settings.background_workers:
+        if bound_database is not None and settings.background_workers:
             # Their loops would use the one connection while the test does.
             raise ValueError("an app on a rolled-back transaction runs no background loops")
         app, shared = shared_apps.bound(settings, bound_database)

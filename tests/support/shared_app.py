@@ -68,22 +68,26 @@ class ReboundDatabase:
         """The test that bound it owns the transaction and its connection."""
 
 
-#: Settings that name a file in the test's own ``tmp_path`` (the federation's directory, which
-#: the test writes and the lifespan reads): apps that differ only in these are alike, and the
-#: shared app takes the test's value before its lifespan starts.
-PER_TEST = ("directory",)
+#: Settings that the lifespan alone reads, and that tests give values of their own: the
+#: federation's directory (a file in the test's ``tmp_path``) and its root key (the federation
+#: of one test, ``tests.support.nodes``). Apps that differ only in these are alike, and the
+#: shared app takes the test's values before its lifespan starts.
+PER_TEST = ("directory", "directory_root_key")
+#: Also the database, for an app that opens its own in its lifespan (a node of ``nodes``, or a
+#: test on a fresh database).
+PER_TEST_OWN_DATABASE = (*PER_TEST, "database_url")
 
 
-def _key(settings: Settings) -> str:
+def _key(settings: Settings, per_test: tuple[str, ...]) -> str:
     """The settings, secrets included: two apps are alike when every setting is, but those
-    of ``PER_TEST``."""
+    the test gives its own values."""
 
     def plain(value: Any) -> Any:
         reveal = getattr(value, "get_secret_value", None)
         return reveal() if reveal is not None else repr(value)
 
-    values = settings.model_dump(exclude=set(PER_TEST))
-    return json.dumps(values, default=plain, sort_keys=True)
+    values = settings.model_dump(exclude=set(per_test))
+    return json.dumps([per_test, values], default=plain, sort_keys=True)
 
 
 def _attributes(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -122,14 +126,19 @@ class SharedApps:
         self._keep = keep
         self._apps: dict[str, list[_Shared]] = {}
 
-    def bound(self, settings: Settings, database: Database) -> tuple[FastAPI, _Shared]:
-        key = _key(settings)
+    def bound(self, settings: Settings, database: Database | None) -> tuple[FastAPI, _Shared]:
+        """An app of these settings on ``database``, or, if None, on a database of its own
+        that its lifespan opens (and closes) from ``settings.database_url``."""
+        per_test = PER_TEST if database is not None else PER_TEST_OWN_DATABASE
+        key = _key(settings, per_test)
         pool = self._apps.pop(key, [])
         self._apps[key] = pool  # the newest last
         shared = next((s for s in pool if not s.in_use), None)
         if shared is None:
             bound = ReboundDatabase()
-            app = create_app(settings, database=bound)  # type: ignore[arg-type]
+            # With no database given, the lifespan opens (and closes) one from the settings.
+            on = None if database is None else bound
+            app = create_app(settings, database=on)  # type: ignore[arg-type]
             state = dict(app.state._state)
             shared = _Shared(app, bound, state, list(app.router.routes), _attributes(state))
             pool.append(shared)
@@ -137,11 +146,12 @@ class SharedApps:
             # As create_app does first: the logging of these settings, on this test's stdout.
             configure_logging(level=settings.log_level, json=settings.log_json)
             held: Settings = shared.app.state.settings  # the object the lifespan reads
-            for name in PER_TEST:
+            for name in per_test:
                 # Settings are frozen for the product's sake; this object is the shared app's
                 # alone, and nothing reads these fields before the lifespan does.
                 object.__setattr__(held, name, getattr(settings, name))
-        shared.bound.bind(database)
+        if database is not None:
+            shared.bound.bind(database)
         shared.in_use = True
         while len(self._apps) > self._keep:
             oldest = next(iter(self._apps))
