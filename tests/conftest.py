@@ -49,6 +49,8 @@ LONGEST_FIRST = (
     "tests/federation/test_kill.py",
     "tests/demo/",
     "tests/federation/test_two_nodes.py",
+    # One test of some 40 s (schemathesis): started late, it would run on alone at the end.
+    "tests/services/test_openapi.py",
     "tests/federation/test_scale_out.py",
     "tests/services/test_cli",
 )
