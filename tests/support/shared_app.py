@@ -138,7 +138,8 @@ class SharedApps:
             bound = ReboundDatabase()
             # With no database given, the lifespan opens (and closes) one from the settings.
             on = None if database is None else bound
-            app = create_app(settings, database=on)  # type: ignore[arg-type]
+            # A copy of its own: the next tests change its PER_TEST fields in place.
+            app = create_app(settings.model_copy(), database=on)  # type: ignore[arg-type]
             state = dict(app.state._state)
             shared = _Shared(app, bound, state, list(app.router.routes), _attributes(state))
             pool.append(shared)
