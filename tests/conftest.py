@@ -29,7 +29,6 @@ from fastapi import FastAPI
 from kit.db.migrate import upgrade_to_head
 from kit.db.session import Database
 from kit.settings import Settings
-from services.app import create_app
 from tests.support.app import make_settings, serving
 from tests.support.nodes import Nodes
 from tests.support.postgres import (
@@ -37,6 +36,7 @@ from tests.support.postgres import (
     drop_database,
     throwaway_cluster,
 )
+from tests.support.shared_app import SharedApps
 from tests.support.worker import WorkerDatabase
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -49,6 +49,8 @@ LONGEST_FIRST = (
     "tests/federation/test_kill.py",
     "tests/demo/",
     "tests/federation/test_two_nodes.py",
+    # One test of some 40 s (schemathesis): started late, it would run on alone at the end.
+    "tests/services/test_openapi.py",
     "tests/federation/test_scale_out.py",
     "tests/services/test_cli",
 )
@@ -221,13 +223,27 @@ def node_database(
 
 
 @pytest.fixture
-async def nodes(node_database: Callable[[str], str], tmp_path: Path) -> AsyncIterator[Nodes]:
-    """Several nodes in this process, each with its own database (``tests.support.nodes``)."""
-    federation = Nodes(node_database, tmp_path)
+async def nodes(
+    node_database: Callable[[str], str], tmp_path: Path, shared_apps: SharedApps
+) -> AsyncIterator[Nodes]:
+    """Several nodes in this process, each with its own database (``tests.support.nodes``),
+    on apps the worker keeps (``tests.support.shared_app``)."""
+    taken = []
+
+    def make(settings: Settings) -> FastAPI:
+        app, shared = shared_apps.bound(settings, None)
+        taken.append(shared)
+        return app
+
+    federation = Nodes(node_database, tmp_path, make)
     try:
         yield federation
     finally:
-        await federation.aclose()
+        try:
+            await federation.aclose()
+        finally:
+            for shared in taken:
+                shared_apps.release(shared)
 
 
 @pytest.fixture
@@ -249,18 +265,34 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
+@pytest.fixture(scope="session")
+def shared_apps() -> SharedApps:
+    return SharedApps()
+
+
 @pytest.fixture
-def make_app(bound_database: Database | None) -> Callable[[Settings], FastAPI]:
+def make_app(
+    bound_database: Database | None, shared_apps: SharedApps
+) -> Iterator[Callable[[Settings], FastAPI]]:
     """``make_app(settings)``: an app on the test's database (bound to its transaction, unless
-    the test has a fresh database), for tests that need a second app with other settings."""
+    the test has a fresh database), for tests that need a second app with other settings.
+
+    The app is one the worker keeps for these settings (``tests.support.shared_app``), bound
+    to this test's transaction (or on the test's fresh database) until the test ends.
+    """
+    taken = []
 
     def make(settings: Settings) -> FastAPI:
         if bound_database is not None and settings.background_workers:
             # Their loops would use the one connection while the test does.
             raise ValueError("an app on a rolled-back transaction runs no background loops")
-        return create_app(settings, database=bound_database)
+        app, shared = shared_apps.bound(settings, bound_database)
+        taken.append(shared)
+        return app
 
-    return make
+    yield make
+    for shared in taken:
+        shared_apps.release(shared)
 
 
 @pytest.fixture

@@ -2,39 +2,68 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from auth.public import PUBLIC_ROUTES
 from auth.scopes import ALL_ROLES, ALL_SCOPES
+from kit.db.session import Database
 from kit.http.routing import operations
 from kit.settings import Settings
 from tests.support.app import make_settings
 from tests.support.federation import join, new_root_key, root_setting
 from tests.support.identity import bearer, client_token, seed_client
 from tests.support.matrix import ROUTE_CASES, Case
+from tests.support.shared_app import SharedNodes
+from tests.support.worker import WorkerDatabase
+
+ROOT = new_root_key()
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path) -> Settings:
+def _settings(database_url: str, directory: Path) -> Settings:
     """The node belongs to a federation, so routes that send messages can succeed."""
     return make_settings(
         database_url,
-        directory=str(tmp_path / "directory.json"),
+        directory=str(directory / "directory.json"),
         directory_root_key=root_setting(ROOT),
     )
 
 
+async def _join(app: FastAPI) -> None:
+    directory = Path(app.state.settings.directory)
+    await join(app, directory, ROOT, "http://127.0.0.1:8000", ["unhcr", "iom", "ilo"])
+
+
+@pytest.fixture(scope="module")
+def shared_nodes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedNodes]:
+    """UNHCR, IOM and ILO joined once per backend, and one app for every test: each test's
+    rows are still its own, rolled back when it ends (``tests.support.shared_app``)."""
+    shared = SharedNodes(request, tmp_path_factory, _settings, _join)
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-async def agencies(client: httpx.AsyncClient, app: FastAPI, tmp_path) -> list[str]:
-    await join(
-        app, tmp_path / "directory.json", ROOT, "http://127.0.0.1:8000", ["unhcr", "iom", "ilo"]
-    )
+def shared_database(backend: str, shared_nodes: SharedNodes) -> WorkerDatabase:
+    return shared_nodes.of(backend).database
+
+
+@pytest.fixture
+def app(backend: str, shared_nodes: SharedNodes, bound_database: Database) -> Iterator[FastAPI]:
+    with shared_nodes.bound_to(backend, bound_database) as shared:
+        yield shared
+
+
+@pytest.fixture
+def agencies() -> list[str]:
+    """Hosted on this node, with ILO as the third party of agreements and referrals."""
     return ["unhcr", "iom"]
-
-
-ROOT = new_root_key()
 
 
 def test_every_protected_route_is_in_the_matrix(app: FastAPI) -> None:

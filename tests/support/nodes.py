@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from kit.db.base import utcnow
+from kit.settings import Settings
 from services.app import create_app
 from services.federation.models import OutboxChannel
 from services.federation.outbox import DeliveryWorker
@@ -72,8 +73,15 @@ class Node:
 class Nodes:
     """The federation of one test: a root key, a directory file, and the nodes in it."""
 
-    def __init__(self, database_for: Callable[[str], str], tmp_path: Path) -> None:
+    def __init__(
+        self,
+        database_for: Callable[[str], str],
+        tmp_path: Path,
+        make_app: Callable[[Settings], FastAPI] = create_app,
+    ) -> None:
         self.database_for = database_for
+        #: How a node's app is built: ``create_app``, or one the worker keeps (``nodes``).
+        self.make_app = make_app
         self.tmp_path = tmp_path
         self.root = new_root_key()
         self.router = _Router()
@@ -84,7 +92,7 @@ class Nodes:
 
     async def add(self, name: str, agencies: list[str]) -> Node:
         url = f"http://{name}.nodes.test"
-        app = create_app(member_settings(self.database_for(name), self.tmp_path, self.root))
+        app = self.make_app(member_settings(self.database_for(name), self.tmp_path, self.root))
         client = await self._stack.enter_async_context(serving(app, base_url=url))
         federation = app.state.federation
         await federation.http.aclose()
