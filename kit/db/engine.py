@@ -14,7 +14,6 @@ import asyncio
 import fcntl
 import os
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -72,10 +71,8 @@ def _ensure_sqlite_dir(url: URL) -> None:
 
 #: Where a pooled SQLite connection keeps the writer lock it holds (its pool record's info).
 _HOLDS_WRITER = "accord_holds_writer"
-#: Set in the same place when it holds the lock file as well.
+#: Where it keeps the descriptor of the lock file it holds, when it holds that as well.
 _HOLDS_FILE = "accord_holds_writer_file"
-#: How long a writer naps between tries for the lock file: from the first to the longest.
-_FILE_NAPS = (0.0005, 0.004)
 
 
 class _Writers:
@@ -87,11 +84,11 @@ class _Writers:
     longer than the one before it takes, and the p99 of every write climbs into seconds (issue
     19: 1.7 s on a demo node). Queued on an asyncio lock instead, the next writer of the process
     starts the moment the previous one returns its connection. The node's other worker
-    processes are kept out by an exclusive ``flock`` on ``<database>-writer.lock``, tried
-    every half to four milliseconds (without blocking the event loop) rather than SQLite's up
-    to 100. After ``timeout`` seconds of waiting a writer goes ahead anyway, into SQLite's own
-    busy timeout: a lock held by a connection that is never returned (a test's outer
-    transaction) delays others, never blocks them for good.
+    processes are kept out by an exclusive ``flock`` on ``<database>-writer.lock``, waited for
+    on a thread (the kernel wakes the next holder the moment the lock is let go; the event loop
+    goes on meanwhile). After ``timeout`` seconds of waiting a writer goes ahead anyway, into
+    SQLite's own busy timeout: a lock held by a connection that is never returned (a test's
+    outer transaction) delays others, never blocks them for good.
     """
 
     def __init__(self, timeout: float, lock_path: Path | None) -> None:
@@ -100,7 +97,6 @@ class _Writers:
             WeakKeyDictionary()
         )
         self._lock_path = lock_path
-        self._file: int | None = None
 
     def acquire(self, record_info: dict[str, Any]) -> None:
         """Take the lock for the connection whose pool record's info this is (in SQLAlchemy's
@@ -114,35 +110,46 @@ class _Writers:
             await_only(asyncio.wait_for(lock.acquire(), self.timeout))
         except TimeoutError:
             return
-        record_info[_HOLDS_WRITER] = (self, lock)
-        if self._lock_path is not None and await_only(self._lock_file(deadline)):
-            record_info[_HOLDS_FILE] = True
-
-    async def _lock_file(self, deadline: float) -> bool:
-        if self._file is None:
-            assert self._lock_path is not None  # noqa: S101 - checked by the caller
-            self._file = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            weakref.finalize(self, os.close, self._file)
-        nap, longest = _FILE_NAPS
-        while True:
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                await asyncio.sleep(nap)
-                nap = min(nap * 2, longest)
+        record_info[_HOLDS_WRITER] = lock
+        if self._lock_path is not None:
+            held = await_only(_lock_file(self._lock_path, deadline))
+            if held is not None:
+                record_info[_HOLDS_FILE] = held
 
     @staticmethod
     def release(record_info: dict[str, Any]) -> None:
-        held = record_info.pop(_HOLDS_WRITER, None)
-        if held is None:
-            return
-        writers, lock = held
-        if record_info.pop(_HOLDS_FILE, False) and writers._file is not None:
-            fcntl.flock(writers._file, fcntl.LOCK_UN)
-        lock.release()
+        held = record_info.pop(_HOLDS_FILE, None)
+        if held is not None:
+            os.close(held)  # closing the descriptor lets the lock go
+        lock = record_info.pop(_HOLDS_WRITER, None)
+        if lock is not None:
+            lock.release()
+
+
+async def _lock_file(path: Path, deadline: float) -> int | None:
+    """A descriptor of ``path`` holding its exclusive ``flock``, or None past ``deadline``.
+
+    A descriptor of its own each time: ``flock`` belongs to the open file, so a wait given up
+    (and still pending on its thread) cannot take or let go a lock held through another."""
+    held = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return held
+    except BlockingIOError:
+        pass
+    except BaseException:
+        os.close(held)
+        raise
+    waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, held, fcntl.LOCK_EX)
+    try:
+        await asyncio.wait_for(asyncio.shield(waiting), max(0.0, deadline - time.monotonic()))
+    except BaseException as stopped:
+        # The thread may still take the lock: it is let go (the descriptor closed) once it has.
+        waiting.add_done_callback(lambda _: os.close(held))
+        if isinstance(stopped, TimeoutError):
+            return None
+        raise
+    return held
 
 
 def _queue_sqlite_writers(engine: AsyncEngine, busy_timeout_ms: int) -> None:
