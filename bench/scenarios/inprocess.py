@@ -117,7 +117,7 @@ def run(settings: BenchSettings, results: Results) -> None:
         (
             "SOP advance (in process)",
             sop_advance(),
-            "avrr-joint, profiling → profiled: every pathway's CEL guard",
+            "avrr-joint, profiling → profiled, its outcomes chosen by CEL guards",
         ),
         ("envelope seal+sign (in process)", seal, "3 categories, X25519 HPKE, Ed25519"),
         ("envelope verify+open (in process)", receive, "the same message at the recipient"),
