@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from kit.db.repository import Page, keyset_page
 from services.agreements.models import AgreementRow
@@ -44,36 +45,32 @@ _WITH_DATA = (
     .outerjoin(ReferralData, ReferralData.referral_row == Referral.id)
     .where(Referral.referral_id == bindparam("referral_id"), Referral.agency == bindparam("agency"))
 )
-_ERASURE_DUE = (
-    select(Referral.erasure_due_at)
-    .where(
-        Referral.agency == bindparam("sender"),
-        Referral.direction == "outgoing",
-        Referral.counterpart == bindparam("recipient"),
-        Referral.agreement_id == bindparam("agreement_id"),
-        Referral.erasure_due_at.is_not(None),
-        Referral.erasure_receipt.is_(None),
-    )
-    .order_by(Referral.erasure_due_at)
-    .limit(1)
-)
 
 
-def _terms_statement(*, versioned: bool) -> Select[AgreementRow, Consent, datetime | None]:
-    overdue = (
+def _overdue_erasures(
+    agreement_id: ColumnElement[str] | InstrumentedAttribute[str],
+) -> Select[datetime | None]:
+    """The oldest erasure receipt ``:recipient`` still owes ``:sender`` under the agreement."""
+    return (
         select(Referral.erasure_due_at)
         .where(
             Referral.agency == bindparam("sender"),
             Referral.direction == "outgoing",
             Referral.counterpart == bindparam("recipient"),
-            Referral.agreement_id == AgreementRow.id,
+            Referral.agreement_id == agreement_id,
             Referral.erasure_due_at.is_not(None),
             Referral.erasure_receipt.is_(None),
         )
         .order_by(Referral.erasure_due_at)
         .limit(1)
-        .scalar_subquery()
     )
+
+
+_ERASURE_DUE = _overdue_erasures(bindparam("agreement_id"))
+
+
+def _terms_statement(*, versioned: bool) -> Select[AgreementRow, Consent, datetime | None]:
+    overdue = _overdue_erasures(AgreementRow.id).scalar_subquery()
     statement = (
         select(AgreementRow, Consent, overdue.label("erasure_due"))
         .select_from(AgreementRow)

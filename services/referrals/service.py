@@ -22,7 +22,6 @@ from contracts.directory import UnknownMember
 from contracts.faults import ContractError
 from contracts.policy import (
     DirectoryEntry,
-    PersonStates,
     PolicyRefused,
     Reason,
     ReasonCode,
@@ -39,6 +38,7 @@ from services.agreements import repository as agreements
 from services.audit import service as audit
 from services.audit.service import actor_of
 from services.cases import service as cases
+from services.cases.models import Case, CaseData
 from services.cases.sealing import data_slot
 from services.consents import service as consents
 from services.events import service as events
@@ -164,27 +164,32 @@ def directory_entry(federation: Federation, agency: str) -> DirectoryEntry | Non
 
 
 async def _decision(
+    session: AsyncSession,
     *,
     federation: Federation,
-    person: PersonStates,
+    case: Case,
+    case_data: list[CaseData],
     sender: str,
     recipient: str,
     purpose: str,
     categories: list[str],
-    agreement: AgreementState,
-    consent: ConsentRecord | None,
-    erasure_due: datetime | None,
+    terms: _Terms,
     now: datetime,
 ) -> None:
+    """The policy decision on disclosing ``categories`` of the case, or the refusal with all
+    its reasons; the person's states are read from the case (DESIGN §9)."""
+    person = await cases.states_of(
+        session, case=case, master_key=federation.master_key, rows=case_data
+    )
     decide(
-        agreement=agreement,
-        consent=consent,
+        agreement=terms.agreement,
+        consent=terms.consent,
         sender=sender,
         recipient=recipient,
         purpose=purpose,
         categories=categories,
         now=now,
-        erasure_due=erasure_due,
+        erasure_due=terms.erasure_due,
         recipient_entry=directory_entry(federation, recipient),
         person=person,
     ).require_allowed()
@@ -327,20 +332,18 @@ async def create(
         version=None,
         consent_id=str(data.consent_id) if data.consent_id else None,
     )
-    agreement, consent = terms.agreement, terms.consent
+    agreement = terms.agreement
     try:
         await _decision(
+            session,
             federation=federation,
-            person=await cases.states_of(
-                session, case=case, master_key=federation.master_key, rows=case_data
-            ),
+            case=case,
+            case_data=case_data,
             sender=principal.agency,
             recipient=data.to_agency,
             purpose=data.purpose,
             categories=categories,
-            agreement=agreement,
-            consent=consent,
-            erasure_due=terms.erasure_due,
+            terms=terms,
             now=now,
         )
     except PolicyRefused as refusal:
@@ -462,17 +465,15 @@ async def approve(
                 session, principal=principal, case_id=row.case_id
             )
             await _decision(
+                session,
                 federation=federation,
-                person=await cases.states_of(
-                    session, case=case, master_key=federation.master_key, rows=case_data
-                ),
+                case=case,
+                case_data=case_data,
                 sender=row.agency,
                 recipient=row.counterpart,
                 purpose=row.purpose,
                 categories=row.categories,
-                agreement=agreement,
-                consent=consent,
-                erasure_due=terms.erasure_due,
+                terms=terms,
                 now=now,
             )
     except ContractError as error:
